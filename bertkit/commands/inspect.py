@@ -1,0 +1,6 @@
+"""`bertkit inspect` (pending: issue 2)."""
+
+from bertkit.commands._pending import PASS_EVERYTHING, pending_command
+
+COMMAND_KWARGS = PASS_EVERYTHING
+command = pending_command("inspect", "issue 2")

@@ -1,0 +1,6 @@
+"""`bertkit prep tnews` (pending: issue 7)."""
+
+from bertkit.commands._pending import PASS_EVERYTHING, pending_command
+
+COMMAND_KWARGS = PASS_EVERYTHING
+command = pending_command("prep tnews", "issue 7")

@@ -1,0 +1,6 @@
+"""`bertkit train` (pending: issue 5)."""
+
+from bertkit.commands._pending import PASS_EVERYTHING, pending_command
+
+COMMAND_KWARGS = PASS_EVERYTHING
+command = pending_command("train", "issue 5")

@@ -1,0 +1,42 @@
+"""Error types that the CLI turns into one line and an exit code.
+
+Library code raises these instead of printing or exiting, so the same functions
+work from Python, from tests and from the CLI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class BertkitError(Exception):
+    """A problem with the user's input or files. The message is one line."""
+
+    exit_code = 1
+
+
+class InputError(BertkitError):
+    """Bad input data: names the file, the position inside it and the problem.
+
+    The message reads like a compiler's: ``path:position: problem``, so editors
+    and people can jump straight to the spot.
+    """
+
+    def __init__(self, path: str | Path, problem: str, position: str | int | None = None):
+        self.path = str(path)
+        self.position = position
+        self.problem = problem
+        where = self.path if position is None else f"{self.path}:{position}"
+        super().__init__(f"{where}: {problem}")
+
+
+class UsageError(BertkitError):
+    """Options that contradict each other or the data; detected before any I/O."""
+
+    exit_code = 2
+
+
+class NotImplementedYet(BertkitError):
+    """A command whose issue has not landed yet."""
+
+    exit_code = 2
