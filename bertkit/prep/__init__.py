@@ -1,0 +1,1 @@
+"""Converters from raw public datasets to TFRecord files plus their sidecars."""

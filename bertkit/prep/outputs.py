@@ -1,0 +1,121 @@
+"""What every converter writes beside its records, and how it reports.
+
+- `manifest.json`, written last: the input (path and sha256), every option, the
+  tokenizer (and vocab sha256), the counts and the list of files. Its presence
+  marks an output directory as complete.
+- a summary table for people on stderr.
+- ordered parallel map over chunks, so `--workers` never changes the output bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rich.table import Table
+
+from bertkit import __version__
+from bertkit.console import stderr_console
+from bertkit.errors import UsageError
+from bertkit.fsutil import sha256_of_file, write_json_atomic
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+MANIFEST_NAME = "manifest.json"
+
+
+def describe_input(path: str | Path) -> dict[str, str]:
+    path = Path(path)
+    return {"path": str(path.resolve()), "sha256": sha256_of_file(path)}
+
+
+def write_manifest(
+    output_dir: Path,
+    *,
+    command: str,
+    inputs: Sequence[str | Path],
+    options: dict[str, Any],
+    tokenizer: dict[str, Any] | None,
+    counts: dict[str, Any],
+    files: Sequence[Path],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write `manifest.json` atomically and return the same object (for --json).
+
+    No timestamps: identical inputs and options give an identical manifest.
+    """
+    manifest_path = output_dir / MANIFEST_NAME
+    manifest: dict[str, Any] = {
+        "bertkit_version": __version__,
+        "command": command,
+        "inputs": [describe_input(path) for path in inputs],
+        "options": {key: (str(value) if isinstance(value, Path) else value)
+                    for key, value in options.items()},
+        "tokenizer": tokenizer,
+        "counts": counts,
+        "files": sorted({str(path) for path in files} | {str(manifest_path)}),
+    }
+    if extra:
+        manifest.update(extra)
+    write_json_atomic(manifest_path, manifest)
+    return manifest
+
+
+def print_summary(title: str, rows: Iterable[tuple[str, Any]]) -> None:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    for name, value in rows:
+        table.add_row(name, f"{value:,}" if isinstance(value, int) else str(value))
+    stderr_console.print(table)
+
+
+def print_distribution(title: str, counts: dict[str, int]) -> None:
+    """A label (or windows-per-example) histogram as a table."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("value")
+    table.add_column("count", justify="right")
+    table.add_column("share", justify="right")
+    total = sum(counts.values()) or 1
+    for key, count in counts.items():
+        table.add_row(str(key), f"{count:,}", f"{100 * count / total:.1f}%")
+    stderr_console.print(table)
+
+
+def resolve_workers(workers: int | None) -> int:
+    """`None` or 0 means every core."""
+    if workers is None or workers == 0:
+        return os.cpu_count() or 1
+    if workers < 0:
+        raise UsageError(f"--workers must be >= 0, got {workers}")
+    return workers
+
+
+def split_name_from_path(path: str | Path, explicit: str | None = None) -> str:
+    """train / dev / test, from --split or from the input's file name."""
+    if explicit:
+        return explicit
+    name = Path(path).name.lower()
+    for split, pattern in (("train", r"train"), ("dev", r"dev|valid|eval"), ("test", r"test")):
+        if re.search(pattern, name):
+            return split
+    raise UsageError(f"cannot tell the split from the file name {Path(path).name!r}; pass --split")
+
+
+def ordered_parallel_map(
+    function: Callable[[T], R], chunks: Sequence[T], workers: int
+) -> list[R]:
+    """`[function(c) for c in chunks]`, spread over processes, results in input order.
+
+    Order is kept so the output bytes never depend on the number of workers.
+    ``function`` must be a picklable top-level function.
+    """
+    if workers <= 1 or len(chunks) <= 1:
+        return [function(chunk) for chunk in chunks]
+    with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
+        return list(pool.map(function, chunks))
