@@ -1,6 +1,68 @@
-"""`bertkit prep glue` (pending: issue 7)."""
+"""`bertkit prep glue TASK`: GLUE TSV files -> TFRecords like Google's run_classifier."""
 
-from bertkit.commands._pending import PASS_EVERYTHING, pending_command
+from __future__ import annotations
 
-COMMAND_KWARGS = PASS_EVERYTHING
-command = pending_command("prep glue", "issue 7")
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bertkit.commands._common import (
+    JsonOption,
+    OutputDirOption,
+    VerboseOption,
+    guarded,
+    print_json,
+)
+
+HELP = """Convert GLUE TSV files (or a task directory) into OUTPUT/<split>.tf_record with
+input_ids, input_mask, segment_ids, label_ids and is_real_example, exactly as Google's
+run_classifier.py writes them, plus the index, MindSpore schema, label2id.json and
+manifest.json.
+
+TASK: CoLA, SST-2, MRPC, STS-B, QQP, QNLI, RTE, WNLI, MNLI (dev_matched/dev_mismatched,
+test_matched/test_mismatched) or AX (the diagnostic set). Each file is read in its official
+layout: header or not, columns by position, BOM dropped, quotes literal. A directory
+converts every official split file it holds. Test files have no labels (label id 0).
+STS-B's label_ids is one float32 score.
+"""
+
+
+def command(
+    task: Annotated[str, typer.Argument(metavar="TASK", help="GLUE task name, e.g. MRPC.")],
+    inputs: Annotated[list[Path], typer.Argument(
+        metavar="INPUT_FILE_OR_DIR...", help="GLUE .tsv files, or the task's directory.")],
+    output: OutputDirOption,
+    vocab: Annotated[Path | None, typer.Option("--vocab", help="BERT vocab.txt.")] = None,
+    spm_model: Annotated[Path | None, typer.Option(
+        "--spm-model", help="SentencePiece model, instead of --vocab.")] = None,
+    max_seq_length: Annotated[int, typer.Option(
+        "--max-seq-length", help="Positions per record, [CLS] and [SEP] included.")] = 128,
+    do_lower_case: Annotated[bool, typer.Option(
+        "--do-lower-case/--no-do-lower-case", help="Lower-case and strip accents.")] = True,
+    split: Annotated[str | None, typer.Option(
+        "--split", help="Output split name (default: from the input file name).")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Processes; 0 = every core.")] = 0,
+    json_output: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    def run() -> None:
+        from bertkit.console import progress_enabled
+        from bertkit.prep.classification import print_conversion_summary, print_preview
+        from bertkit.prep.glue import convert_glue
+
+        result = convert_glue(
+            task, inputs, output, vocab=vocab, spm_model=spm_model, do_lower_case=do_lower_case,
+            max_seq_length=max_seq_length, split=split, workers=workers,
+            progress=progress_enabled(json_output))
+        if verbose:
+            print_preview(result)
+        if json_output:
+            print_json(result.manifest)
+        else:
+            print_conversion_summary(result, f"prep glue {result.manifest['task']}")
+
+    guarded(verbose, run)
+
+
+command.__doc__ = HELP

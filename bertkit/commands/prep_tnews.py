@@ -1,6 +1,71 @@
-"""`bertkit prep tnews` (pending: issue 7)."""
+"""`bertkit prep tnews`: CLUE TNEWS JSON lines -> TFRecords (CLUE layout)."""
 
-from bertkit.commands._pending import PASS_EVERYTHING, pending_command
+from __future__ import annotations
 
-COMMAND_KWARGS = PASS_EVERYTHING
-command = pending_command("prep tnews", "issue 7")
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bertkit.commands._common import (
+    JsonOption,
+    OutputDirOption,
+    VerboseOption,
+    guarded,
+    print_json,
+)
+
+HELP = """Convert CLUE TNEWS JSON-lines files (or a directory holding train/dev/test.json) into
+OUTPUT/<split>.tf_record with input_ids, input_mask, segment_ids, label_ids and
+is_real_example, exactly as the CLUE baseline's run_classifier.py lays them out, plus the
+index, MindSpore schema, label2id.json and manifest.json.
+
+Labels: the 15 CLUE codes 100-116 without 105 and 111, ids 0-14 in that order (checked
+against labels.json next to the input, or --labels). A test split's label id is 0.
+--with-keywords puts the keywords field in the second segment. Duplicate lines are kept
+and counted.
+"""
+
+
+def command(
+    inputs: Annotated[list[Path], typer.Argument(
+        metavar="INPUT_FILE_OR_DIR...", help="TNEWS .json files, or a directory of them.")],
+    output: OutputDirOption,
+    vocab: Annotated[Path | None, typer.Option("--vocab", help="BERT vocab.txt.")] = None,
+    spm_model: Annotated[Path | None, typer.Option(
+        "--spm-model", help="SentencePiece model, instead of --vocab.")] = None,
+    max_seq_length: Annotated[int, typer.Option(
+        "--max-seq-length", help="Positions per record, [CLS] and [SEP] included.")] = 128,
+    do_lower_case: Annotated[bool, typer.Option(
+        "--do-lower-case/--no-do-lower-case", help="Lower-case and strip accents.")] = True,
+    with_keywords: Annotated[bool, typer.Option(
+        "--with-keywords", help="Put the keywords field in the second segment.")] = False,
+    labels_file: Annotated[Path | None, typer.Option(
+        "--labels", help="labels.json to check the label codes against "
+                         "(default: the one beside the input, if any).")] = None,
+    split: Annotated[str | None, typer.Option(
+        "--split", help="Output split name (default: from the input file name).")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Processes; 0 = every core.")] = 0,
+    json_output: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    def run() -> None:
+        from bertkit.console import progress_enabled
+        from bertkit.prep.classification import print_conversion_summary, print_preview
+        from bertkit.prep.tnews import convert_tnews
+
+        result = convert_tnews(
+            inputs, output, vocab=vocab, spm_model=spm_model, do_lower_case=do_lower_case,
+            max_seq_length=max_seq_length, with_keywords=with_keywords, labels_file=labels_file,
+            split=split, workers=workers, progress=progress_enabled(json_output))
+        if verbose:
+            print_preview(result)
+        if json_output:
+            print_json(result.manifest)
+        else:
+            print_conversion_summary(result, "prep tnews", result.manifest["label_desc"])
+
+    guarded(verbose, run)
+
+
+command.__doc__ = HELP

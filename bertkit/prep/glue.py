@@ -1,0 +1,259 @@
+"""GLUE TSV files -> classification TFRecords, reading each task's official layout as it is.
+
+The files are those of GLUE's `download_glue_data.py`. They are read like Google's
+`_read_tsv`: tab-separated, quote characters taken literally (RTE has `"` inside fields),
+a leading UTF-8 BOM dropped (MRPC's train/dev start with one), the header line skipped
+where the task has one (CoLA's train/dev have none, its test has one). Columns are taken
+by position, as in Google's and GLUE's processors. A wholly blank line is skipped.
+
+Label lists (order = ids) are Google's where Google has a processor (CoLA, MRPC, MNLI) and
+the GLUE/Hugging Face processors' otherwise. STS-B is a regression task: `label_ids` is one
+float32 score. Test splits carry no label column; their `label_ids` is 0 (0.0 for STS-B),
+as Google writes a placeholder first label for them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bertkit.errors import InputError, UsageError
+from bertkit.prep.classification import (
+    ConversionResult,
+    ParsedSplit,
+    TextExamples,
+    TokenizerSpec,
+    check_distinct_splits,
+    check_max_seq_length,
+    tokenizer_for,
+    write_classification_dataset,
+)
+from bertkit.prep.outputs import resolve_workers, split_name_from_path
+
+
+@dataclass(frozen=True)
+class TsvLayout:
+    """Where one kind of file (labelled, or test) keeps its fields; columns are 0-based."""
+
+    header: bool
+    text_a: int
+    text_b: int | None = None
+    label: int | None = None  # None: no label column (test); -1: the last column
+
+    @property
+    def columns_needed(self) -> int:
+        used = [c for c in (self.text_a, self.text_b, self.label) if c is not None and c >= 0]
+        return max(used) + 1
+
+
+@dataclass(frozen=True)
+class GlueTask:
+    name: str
+    labels: tuple[str, ...] | None  # None: regression (STS-B)
+    labelled: TsvLayout | None  # None: the task has no labelled files (AX)
+    test: TsvLayout
+    split_files: tuple[tuple[str, str], ...]  # (file name, output split) a directory may hold
+
+    @property
+    def pairs(self) -> bool:
+        return self.test.text_b is not None
+
+
+BINARY = ("0", "1")
+ENTAILMENT = ("entailment", "not_entailment")
+NLI = ("contradiction", "entailment", "neutral")  # Google's MnliProcessor order
+PLAIN_SPLITS = (("train.tsv", "train"), ("dev.tsv", "dev"), ("test.tsv", "test"))
+
+GLUE_TASKS: dict[str, GlueTask] = {
+    task.name.lower(): task
+    for task in (
+        GlueTask("CoLA", BINARY, TsvLayout(header=False, text_a=3, label=1),
+                 TsvLayout(header=True, text_a=1), PLAIN_SPLITS),
+        GlueTask("SST-2", BINARY, TsvLayout(header=True, text_a=0, label=1),
+                 TsvLayout(header=True, text_a=1), PLAIN_SPLITS),
+        GlueTask("MRPC", BINARY, TsvLayout(header=True, text_a=3, text_b=4, label=0),
+                 TsvLayout(header=True, text_a=3, text_b=4), PLAIN_SPLITS),
+        GlueTask("STS-B", None, TsvLayout(header=True, text_a=7, text_b=8, label=-1),
+                 TsvLayout(header=True, text_a=7, text_b=8), PLAIN_SPLITS),
+        GlueTask("QQP", BINARY, TsvLayout(header=True, text_a=3, text_b=4, label=5),
+                 TsvLayout(header=True, text_a=1, text_b=2), PLAIN_SPLITS),
+        GlueTask("QNLI", ENTAILMENT, TsvLayout(header=True, text_a=1, text_b=2, label=-1),
+                 TsvLayout(header=True, text_a=1, text_b=2), PLAIN_SPLITS),
+        GlueTask("RTE", ENTAILMENT, TsvLayout(header=True, text_a=1, text_b=2, label=-1),
+                 TsvLayout(header=True, text_a=1, text_b=2), PLAIN_SPLITS),
+        GlueTask("WNLI", BINARY, TsvLayout(header=True, text_a=1, text_b=2, label=-1),
+                 TsvLayout(header=True, text_a=1, text_b=2), PLAIN_SPLITS),
+        GlueTask("MNLI", NLI, TsvLayout(header=True, text_a=8, text_b=9, label=-1),
+                 TsvLayout(header=True, text_a=8, text_b=9),
+                 (("train.tsv", "train"), ("dev_matched.tsv", "dev_matched"),
+                  ("dev_mismatched.tsv", "dev_mismatched"), ("test_matched.tsv", "test_matched"),
+                  ("test_mismatched.tsv", "test_mismatched"))),
+        # GLUE's diagnostic set is scored with an MNLI model, so it takes MNLI's labels.
+        GlueTask("AX", NLI, None, TsvLayout(header=True, text_a=1, text_b=2),
+                 (("diagnostic.tsv", "test"), ("AX.tsv", "test"))),
+    )
+}
+TASK_ALIASES = {"sst2": "sst-2", "stsb": "sts-b", "diagnostic": "ax", "mnli-mm": "mnli"}
+
+
+def glue_task(name: str) -> GlueTask:
+    key = name.lower()
+    key = TASK_ALIASES.get(key, key)
+    if key not in GLUE_TASKS:
+        known = ", ".join(task.name for task in GLUE_TASKS.values())
+        raise UsageError(f"unknown GLUE task {name!r}; choose one of {known}")
+    return GLUE_TASKS[key]
+
+
+def output_split_for(task: GlueTask, path: Path, explicit: str | None) -> str:
+    """--split, else the task's own name for this file, else train/dev/test from the name."""
+    if explicit:
+        return explicit
+    for file_name, split in task.split_files:
+        if path.name.lower() == file_name.lower():
+            return split
+    if task.labelled is None:
+        return "test"
+    split = split_name_from_path(path)
+    if task.name == "MNLI" and split in ("dev", "test"):
+        # dev_matched and dev_mismatched must not overwrite each other
+        split += "_mismatched" if "mismatched" in path.name.lower() else "_matched"
+    return split
+
+
+def read_tsv_rows(path: Path) -> list[tuple[int, list[str]]]:
+    """(line number, fields) per line, read as Google's `_read_tsv` does, BOM dropped."""
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(path, "not valid UTF-8",
+                         data[: error.start].count(b"\n") + 1) from None
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t",
+                        quoting=csv.QUOTE_NONE, quotechar=None)
+    rows = []
+    try:
+        for fields in reader:
+            rows.append((reader.line_num, fields))
+    except csv.Error as error:
+        raise InputError(path, f"unreadable TSV ({error})", reader.line_num) from None
+    return rows
+
+
+def read_glue_file(task: GlueTask, path: Path, split: str) -> ParsedSplit:
+    """Read and check one GLUE TSV file; test splits (split name starting `test`) have no labels."""
+    labelled = not split.startswith("test") and task.labelled is not None
+    layout = task.labelled if labelled else task.test
+    assert layout is not None
+    rows = read_tsv_rows(path)
+    if layout.header and rows:
+        rows = rows[1:]
+    label2id = None if task.labels is None else {label: i for i, label in enumerate(task.labels)}
+    texts_a: list[str] = []
+    texts_b: list[str] | None = [] if layout.text_b is not None else None
+    labels: list[float] = []
+    for number, fields in rows:
+        if not fields:
+            continue
+        if len(fields) < layout.columns_needed:
+            raise InputError(path, f"{task.name} {'labelled' if labelled else 'test'} rows need "
+                                   f"at least {layout.columns_needed} tab-separated columns, "
+                                   f"this one has {len(fields)}", number)
+        texts_a.append(fields[layout.text_a])
+        if texts_b is not None:
+            texts_b.append(fields[layout.text_b])  # type: ignore[index]
+        if not labelled or layout.label is None:
+            labels.append(0)
+            continue
+        raw = fields[layout.label]
+        if label2id is None:
+            labels.append(_parse_score(path, raw, number))
+        elif raw in label2id:
+            labels.append(label2id[raw])
+        else:
+            raise InputError(path, f"unknown {task.name} label {raw!r}; expected one of "
+                                   f"{', '.join(task.labels or ())}", number)
+    if not texts_a:
+        raise InputError(path, "file has no examples (it is empty)")
+    dtype = np.float32 if task.labels is None else np.int64
+    examples = TextExamples(texts_a=texts_a, texts_b=texts_b,
+                            labels=np.asarray(labels, dtype=dtype), labelled=labelled)
+    return ParsedSplit(split=split, input_path=path, examples=examples)
+
+
+def _parse_score(path: Path, raw: str, number: int) -> float:
+    try:
+        score = float(raw)
+    except ValueError:
+        raise InputError(path, f"score {raw!r} is not a number", number) from None
+    if not math.isfinite(score):
+        raise InputError(path, f"score {raw!r} is not a finite number", number)
+    return score
+
+
+def glue_input_files(task: GlueTask, inputs: Sequence[Path]) -> list[Path]:
+    """Expand a task directory into the official split files present in it."""
+    files: list[Path] = []
+    for path in inputs:
+        if path.is_dir():
+            present = {child.name.lower(): child for child in path.iterdir()}
+            found = [present[name.lower()] for name, _ in task.split_files
+                     if name.lower() in present]
+            if not found:
+                names = ", ".join(name for name, _ in task.split_files)
+                raise InputError(path, f"no {task.name} files in this directory "
+                                       f"(expected {names})")
+            files += found
+        elif not path.exists():
+            raise InputError(path, "file not found")
+        else:
+            files.append(path)
+    return files
+
+
+def convert_glue(
+    task_name: str,
+    inputs: Sequence[str | Path],
+    output_dir: str | Path,
+    *,
+    vocab: str | Path | None = None,
+    spm_model: str | Path | None = None,
+    do_lower_case: bool = True,
+    max_seq_length: int = 128,
+    split: str | None = None,
+    workers: int | None = 1,
+    progress: bool = False,
+) -> ConversionResult:
+    """Convert GLUE TSV files (or a task directory) into `OUTPUT_DIR/<split>.tf_record` + sidecars.
+
+    ``split`` overrides the split name taken from the file name (one input only).
+    ``workers`` None or 0 means every core.
+    """
+    task = glue_task(task_name)
+    check_max_seq_length(max_seq_length, task.pairs)
+    workers = resolve_workers(workers)
+    files = glue_input_files(task, [Path(p) for p in inputs])
+    if split and len(files) > 1:
+        raise UsageError("--split names one output, but more than one input file was given")
+    spec = TokenizerSpec(vocab=Path(vocab) if vocab else None,
+                         spm_model=Path(spm_model) if spm_model else None,
+                         do_lower_case=do_lower_case)
+    tokenizer_for(spec)  # a bad vocab fails before the data are read
+    splits = [(output_split_for(task, path, split), path) for path in files]
+    check_distinct_splits(splits)
+    parsed = [read_glue_file(task, path, split_name) for split_name, path in splits]
+    options = {"task": task.name, "max_seq_length": max_seq_length,
+               "do_lower_case": do_lower_case, "split": split, "workers": workers}
+    return write_classification_dataset(
+        parsed, Path(output_dir), command=f"prep glue {task.name}", label_names=task.labels,
+        tokenizer_spec=spec, max_seq_length=max_seq_length, options=options,
+        workers=workers, progress=progress, extra_manifest={"task": task.name},
+    )

@@ -1,0 +1,208 @@
+"""CLUE TNEWS (JSON lines) -> classification TFRecords, as the CLUE baseline's `TnewsProcessor`.
+
+Input lines: `{"label": "108", "label_desc": "news_edu", "sentence": ..., "keywords": "a,b"}`
+(the official test split has `id`, `sentence`, `keywords` and no label).
+- `text_a` is `sentence`. With `with_keywords`, the `keywords` string becomes `text_b`
+  as it stands (commas included: the tokenizer splits them off); an empty keywords string
+  leaves that example single-sentence, as Google's `if example.text_b:` does.
+- Label ids follow the CLUE baseline's list: `100`..`116` without `105` and `111`, ids 0..14
+  in that order. `labels.json` (next to the input, or given) must hold exactly those codes.
+- A test split's label becomes id 0 (CLUE forces the label `"100"` there) and is not counted.
+- Exact duplicate lines are kept, as CLUE keeps them, and counted for the summary.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bertkit.errors import InputError, UsageError
+from bertkit.prep.classification import (
+    ConversionResult,
+    ParsedSplit,
+    TextExamples,
+    TokenizerSpec,
+    check_distinct_splits,
+    check_max_seq_length,
+    tokenizer_for,
+    write_classification_dataset,
+)
+from bertkit.prep.outputs import resolve_workers, split_name_from_path
+
+# CLUE baseline `TnewsProcessor.get_labels`: str(100 + i) for i in 0..16 except 5 and 11.
+TNEWS_LABELS: tuple[str, ...] = tuple(str(100 + i) for i in range(17) if i not in (5, 11))
+LABELS_FILE_NAME = "labels.json"
+SPLIT_FILES = ("train.json", "dev.json", "test.json")
+
+
+def read_label_descriptions(path: Path) -> dict[str, str]:
+    """`labels.json` (JSON lines of `{"label", "label_desc"}`) -> code -> description.
+
+    It must list exactly the CLUE codes: ids are fixed by the CLUE baseline's order, so a
+    different set would silently mean different classes.
+    """
+    if not path.is_file():
+        raise InputError(path, "labels file not found")
+    descriptions: dict[str, str] = {}
+    for number, line in enumerate(_read_lines(path), start=1):
+        if not line.strip():
+            continue
+        record = _parse_json_line(path, line, number)
+        code = record.get("label")
+        if not isinstance(code, str):
+            raise InputError(path, "a labels.json line needs a string field 'label'", number)
+        descriptions[code] = str(record.get("label_desc", ""))
+    if set(descriptions) != set(TNEWS_LABELS):
+        extra = sorted(set(descriptions) - set(TNEWS_LABELS))
+        missing = sorted(set(TNEWS_LABELS) - set(descriptions))
+        raise InputError(path, f"labels differ from CLUE's 15 TNEWS codes "
+                               f"(unexpected: {extra or 'none'}, missing: {missing or 'none'})")
+    return {code: descriptions[code] for code in TNEWS_LABELS}
+
+
+def _read_lines(path: Path) -> list[str]:
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise InputError(path, "not valid UTF-8", line) from None
+    # Split on "\n" only, as `for line in file` does in CLUE's reader: json.dumps with
+    # ensure_ascii=False leaves U+2028 and friends unescaped inside sentences, and
+    # str.splitlines would cut a record there.
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def _parse_json_line(path: Path, line: str, number: int) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise InputError(path, f"not valid JSON ({error.msg})", number) from None
+    if not isinstance(record, dict):
+        raise InputError(path, "each line must be a JSON object", number)
+    return record
+
+
+def read_tnews_file(path: Path, split: str, *, with_keywords: bool) -> ParsedSplit:
+    """Read and check one TNEWS JSON-lines file; a `test*` split is read without labels."""
+    labelled = not split.startswith("test")
+    label2id = {code: i for i, code in enumerate(TNEWS_LABELS)}
+    texts_a: list[str] = []
+    texts_b: list[str] | None = [] if with_keywords else None
+    labels: list[int] = []
+    seen: set[str] = set()
+    duplicates = 0
+    for number, line in enumerate(_read_lines(path), start=1):
+        if not line.strip():
+            continue  # a blank line (often the last) is not an example
+        record = _parse_json_line(path, line, number)
+        sentence = record.get("sentence")
+        if not isinstance(sentence, str):
+            raise InputError(path, "missing string field 'sentence'", number)
+        texts_a.append(sentence)
+        if texts_b is not None:
+            keywords = record.get("keywords", "")
+            if not isinstance(keywords, str):
+                raise InputError(path, "field 'keywords' must be a string", number)
+            texts_b.append(keywords)
+        if labelled:
+            label = record.get("label")
+            if label is None:
+                raise InputError(path, "missing field 'label' (only a test split may lack it)",
+                                 number)
+            label_id = label2id.get(str(label))
+            if label_id is None:
+                raise InputError(path, f"unknown label {label!r}; TNEWS labels are "
+                                       f"{', '.join(TNEWS_LABELS)}", number)
+            labels.append(label_id)
+        else:
+            labels.append(0)
+        if line in seen:
+            duplicates += 1
+        else:
+            seen.add(line)
+    if not texts_a:
+        raise InputError(path, "file has no examples (it is empty)")
+    examples = TextExamples(texts_a=texts_a, texts_b=texts_b,
+                            labels=np.asarray(labels, dtype=np.int64), labelled=labelled)
+    return ParsedSplit(split=split, input_path=path, examples=examples,
+                       extra_counts={"duplicate_lines_kept": duplicates})
+
+
+def tnews_input_files(inputs: Sequence[Path]) -> list[Path]:
+    """Expand a directory into the split files it holds (train/dev/test.json)."""
+    files: list[Path] = []
+    for path in inputs:
+        path = Path(path)
+        if path.is_dir():
+            found = [path / name for name in SPLIT_FILES if (path / name).is_file()]
+            if not found:
+                raise InputError(path, f"no TNEWS files in this directory "
+                                       f"(expected {', '.join(SPLIT_FILES)})")
+            files += found
+        elif not path.exists():
+            raise InputError(path, "file not found")
+        else:
+            files.append(path)
+    return files
+
+
+def convert_tnews(
+    inputs: Sequence[str | Path],
+    output_dir: str | Path,
+    *,
+    vocab: str | Path | None = None,
+    spm_model: str | Path | None = None,
+    do_lower_case: bool = True,
+    max_seq_length: int = 128,
+    with_keywords: bool = False,
+    labels_file: str | Path | None = None,
+    split: str | None = None,
+    workers: int | None = 1,
+    progress: bool = False,
+) -> ConversionResult:
+    """Convert TNEWS files (or a directory of them) into `OUTPUT_DIR/<split>.tf_record` + sidecars.
+
+    ``split`` overrides the split name taken from the file name (one input only).
+    ``workers`` None or 0 means every core.
+    """
+    check_max_seq_length(max_seq_length, with_keywords)
+    workers = resolve_workers(workers)
+    files = tnews_input_files([Path(p) for p in inputs])
+    if split and len(files) > 1:
+        raise UsageError("--split names one output, but more than one input file was given")
+    spec = TokenizerSpec(vocab=Path(vocab) if vocab else None,
+                         spm_model=Path(spm_model) if spm_model else None,
+                         do_lower_case=do_lower_case)
+    tokenizer_for(spec)  # a bad vocab fails before the data are read
+    if labels_file is None:
+        beside = files[0].parent / LABELS_FILE_NAME
+        labels_path: Path | None = beside if beside.is_file() else None
+    else:
+        labels_path = Path(labels_file)
+    descriptions = (read_label_descriptions(labels_path) if labels_path is not None
+                    else {code: "" for code in TNEWS_LABELS})
+    splits = [(split_name_from_path(path, split), path) for path in files]
+    check_distinct_splits(splits)
+    parsed = [read_tnews_file(path, split_name, with_keywords=with_keywords)
+              for split_name, path in splits]
+    options = {
+        "max_seq_length": max_seq_length, "with_keywords": with_keywords,
+        "do_lower_case": do_lower_case, "labels_file": str(labels_path) if labels_path else None,
+        "split": split, "workers": workers,
+    }
+    return write_classification_dataset(
+        parsed, Path(output_dir), command="prep tnews", label_names=TNEWS_LABELS,
+        tokenizer_spec=spec, max_seq_length=max_seq_length, options=options,
+        workers=workers, progress=progress,
+        extra_manifest={"label_desc": descriptions},
+    )
