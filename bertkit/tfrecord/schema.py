@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 
 def index_path_for(record_path: str | Path) -> Path:
     record_path = Path(record_path)
@@ -21,10 +19,13 @@ def index_path_for(record_path: str | Path) -> Path:
 
 
 def schema_path_for(record_path: str | Path) -> Path:
-    """`train.tf_record` -> `train.schema.json`, next to it."""
+    """`train.tf_record` -> `train.schema.json`, next to it.
+
+    Only the last suffix is dropped, so shards such as `train.1.tf_record` and
+    `train.2.tf_record` get a schema each instead of sharing one.
+    """
     record_path = Path(record_path)
-    stem = record_path.name.split(".")[0]
-    return record_path.with_name(f"{stem}.schema.json")
+    return record_path.with_name(f"{record_path.stem}.schema.json")
 
 
 class ColumnTracker:
@@ -37,8 +38,15 @@ class ColumnTracker:
         column = self.columns.get(name)
         if column is None:
             self.columns[name] = {"type": mindspore_type, "rank": 1, "shape": [length]}
-        elif column["shape"] != [length]:
-            column["shape"] = [-1]  # variable length: MindSpore's marker for it
+            return
+        if column["type"] != mindspore_type and length > 0:
+            if column["shape"] != [0]:
+                raise TypeError(
+                    f"feature {name!r} changes type from {column['type']} to {mindspore_type}"
+                )
+            column["type"] = mindspore_type  # only empty lists were seen before: untyped
+        if column["shape"] != [length]:
+            column["shape"] = [-1]  # variable length: MindSpore's marker for an unknown dim
 
     def schema(self, num_rows: int) -> dict[str, Any]:
         return {
@@ -46,18 +54,6 @@ class ColumnTracker:
             "numRows": num_rows,
             "columns": {name: self.columns[name] for name in sorted(self.columns)},
         }
-
-
-def mindspore_type_of(value: Any) -> tuple[str, int]:
-    """(MindSpore type name, length) of one feature value as given to the writer."""
-    from bertkit.tfrecord.example import BytesList, FloatList, Int64List
-
-    if isinstance(value, FloatList):
-        return "float32", int(np.size(value.values))
-    if isinstance(value, BytesList):
-        return "string", len(value.values)
-    values = value.values if isinstance(value, Int64List) else value
-    return "int64", int(np.size(values))
 
 
 def format_index(entries: Mapping[int, int] | list[tuple[int, int]]) -> str:
