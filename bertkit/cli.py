@@ -12,6 +12,7 @@ from types import ModuleType
 import typer
 
 from bertkit.commands import (
+    demo,
     evaluate,
     export,
     inspect,
@@ -60,6 +61,7 @@ for _name, _module in [
     ("predict", predict),
     ("export", export),
     ("eval", evaluate),
+    ("demo", demo),
 ]:
     _register(app, _name, _module)
 

