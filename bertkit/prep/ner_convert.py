@@ -1,0 +1,347 @@
+"""The pipeline both NER converters share: input blocks -> examples -> records + sidecars.
+
+A dataset (CLUENER, ChineseNER) supplies two functions: one that cuts a file into
+blocks (one JSON line, or one blank-line-separated sentence) with their line
+numbers, and one that parses and validates a block into a `NerExample`. Blocks
+are converted in chunks, optionally in worker processes, and written in input
+order, so ``--workers`` never changes the output bytes.
+
+Nothing half-written: every file of a run is first written into a hidden staging
+folder inside the output directory and moved into place only after every split
+converted; an old ``manifest.json`` is removed before any work starts and the new
+one is written last, so an interrupted run never looks complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bertkit.console import make_progress, warn
+from bertkit.errors import InputError, UsageError
+from bertkit.fsutil import write_json_atomic, write_text_atomic
+from bertkit.prep.ner_features import NerExample, NerRecordBuilder, NerStats
+from bertkit.prep.ner_sidecar import sidecar_path_for, write_ner_sidecar
+from bertkit.prep.ner_tags import get_scheme
+from bertkit.prep.outputs import MANIFEST_NAME, split_name_from_path, write_manifest
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+CHUNK_BLOCKS = 1000  # blocks per work unit: big enough to amortise process hand-offs
+Block = tuple[int, str]  # (1-based first line, raw text of the block)
+
+
+@dataclass(frozen=True)
+class NerSettings:
+    """Everything a worker needs to convert a chunk the same way the parent would."""
+
+    vocab: str | None
+    spm_model: str | None
+    do_lower_case: bool
+    scheme: str
+    types: tuple[str, ...]
+    max_seq_length: int
+    strict: bool = False
+    word_features: str | None = None  # None or "jieba"
+
+
+@dataclass
+class ParsedBlock:
+    """A validated example (None when the block is skipped) and what happened on the way."""
+
+    example: NerExample | None
+    entities_in: int = 0
+    overlapping_dropped: int = 0
+    repaired_tags: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+BlockParser = Callable[[str, int, str, NerSettings], ParsedBlock]
+
+
+@dataclass(frozen=True)
+class NerDataset:
+    """What differs between the NER converters."""
+
+    command: str  # e.g. "prep cluener", for the manifest
+    read_blocks: Callable[[Path], list[Block]]
+    parse_block: BlockParser  # a top-level function, so worker processes can receive it
+    schemes: tuple[str, ...]
+    # extra files written beside label2id.json: name -> text (e.g. MindSpore's type list)
+    extra_files: Callable[[NerSettings], dict[str, str]] = lambda settings: {}
+    # the split files a directory given as input is expected to hold
+    split_files: tuple[str, ...] = ()
+
+
+@dataclass
+class ChunkResult:
+    columns: dict[str, Any]
+    sidecars: list[str]
+    stats: NerStats
+    warnings: list[str]
+    error: tuple[str, str, Any] | None = None  # InputError parts: exceptions with custom
+    # constructors do not survive the trip back from a worker process, their parts do
+
+
+@dataclass
+class NerSplitResult:
+    split: str
+    input: Path
+    record_path: Path
+    sidecar_path: Path
+    stats: NerStats
+    warnings: list[str]
+
+
+@dataclass
+class NerConversion:
+    output_dir: Path
+    splits: list[NerSplitResult]
+    label2id: dict[str, int]
+    files: list[Path]
+    manifest: dict[str, Any]
+
+
+@lru_cache(maxsize=4)
+def _tokenizer(vocab: str | None, spm_model: str | None, do_lower_case: bool) -> Any:
+    from bertkit.tokenization import load_tokenizer
+
+    return load_tokenizer(vocab=vocab, spm_model=spm_model, do_lower_case=do_lower_case)
+
+
+@lru_cache(maxsize=4)
+def _builder(settings: NerSettings) -> NerRecordBuilder:
+    scheme = get_scheme(settings.scheme)
+    tokenizer = _tokenizer(settings.vocab, settings.spm_model, settings.do_lower_case)
+    return NerRecordBuilder(tokenizer, scheme, scheme.label2id(settings.types),
+                            settings.max_seq_length)
+
+
+def convert_chunk(task: tuple[BlockParser, str, NerSettings, list[Block]]) -> ChunkResult:
+    """Parse, validate and featurise one chunk of blocks (runs in a worker process)."""
+    parse, path, settings, blocks = task
+    stats = NerStats()
+    warnings: list[str] = []
+    examples: list[NerExample] = []
+    try:
+        for line, raw in blocks:
+            parsed = parse(path, line, raw, settings)
+            stats.entities_in += parsed.entities_in
+            stats.overlapping_dropped += parsed.overlapping_dropped
+            stats.repaired_tags += parsed.repaired_tags
+            warnings.extend(parsed.warnings)
+            if parsed.example is None:
+                stats.skipped_sentences += 1
+            else:
+                examples.append(parsed.example)
+    except InputError as error:
+        return ChunkResult({}, [], stats, warnings, (error.path, error.problem, error.position))
+    word_features = None
+    if settings.word_features == "jieba":
+        from bertkit.tokenization.segmentation import word_boundary_features
+
+        word_features = [word_boundary_features(example.full_text()) for example in examples]
+    batch = _builder(settings).build_batch(examples, stats, word_features)
+    return ChunkResult(batch.columns, batch.sidecars, stats, warnings)
+
+
+def _ordered_map_lazily(function: Callable[[T], R], tasks: Sequence[T],
+                        workers: int) -> Iterator[R]:
+    """Results in task order as they become ready (so a progress bar can follow)."""
+    if workers <= 1 or len(tasks) <= 1:
+        yield from map(function, tasks)
+        return
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)))
+    try:
+        yield from pool.map(function, tasks)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def read_text_lines(path: Path) -> list[str]:
+    """The file's lines (without line ends); bad UTF-8 is an error naming its line."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except OSError as error:
+        raise InputError(path, f"cannot read: {error.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise InputError(path, f"not UTF-8 ({error.reason})", line) from None
+    text = text.removeprefix("\ufeff")
+    # split on "\n" only: str.splitlines would also split inside JSON strings at U+2028 etc.
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
+def expand_inputs(dataset: NerDataset, inputs: Sequence[Path]) -> list[Path]:
+    """A directory stands for the dataset's split files inside it (those that exist)."""
+    files: list[Path] = []
+    for path in inputs:
+        if path.is_dir():
+            found = [path / name for name in dataset.split_files if (path / name).is_file()]
+            if not found:
+                raise InputError(path, "no input files in this directory (expected "
+                                       f"{', '.join(dataset.split_files)})")
+            files += found
+        else:
+            files.append(path)
+    return files
+
+
+def plan_splits(inputs: Sequence[Path], split: str | None) -> list[tuple[str, Path]]:
+    """(split, input) pairs; checked before any data is read."""
+    if not inputs:
+        raise UsageError("give at least one input file")
+    if split and len(inputs) > 1:
+        raise UsageError("--split names one split; give one input file with it")
+    planned = [(split_name_from_path(path, split), Path(path)) for path in inputs]
+    seen: dict[str, Path] = {}
+    for name, path in planned:
+        if name in seen:
+            raise UsageError(f"{seen[name].name} and {path.name} would both be written as "
+                             f"{name}.tf_record")
+        seen[name] = path
+    return planned
+
+
+def check_settings(dataset: NerDataset, settings: NerSettings) -> None:
+    if settings.scheme not in dataset.schemes:
+        raise UsageError(f"--scheme must be one of {', '.join(dataset.schemes)}, "
+                         f"got {settings.scheme!r}")
+    if settings.max_seq_length < 3:
+        raise UsageError(f"--max-seq-length must be at least 3, got {settings.max_seq_length}")
+    if len(set(settings.types)) != len(settings.types) or not settings.types:
+        raise UsageError(f"entity types must be distinct and non-empty: {settings.types}")
+
+
+def convert_ner(
+    dataset: NerDataset,
+    inputs: Sequence[Path],
+    output_dir: Path,
+    settings: NerSettings,
+    *,
+    split: str | None = None,
+    workers: int = 1,
+    show_progress: bool = False,
+    on_warning: Callable[[str], None] | None = warn,
+) -> NerConversion:
+    """Convert every input into ``output_dir/<split>.tf_record`` plus its sidecars."""
+    check_settings(dataset, settings)
+    planned = plan_splits(expand_inputs(dataset, inputs), split)
+    for _name, path in planned:
+        if not path.is_file():
+            raise InputError(path, "file not found")
+    tokenizer = _tokenizer(settings.vocab, settings.spm_model, settings.do_lower_case)
+    label2id = get_scheme(settings.scheme).label2id(settings.types)
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    # Without this, an interrupted rerun would leave new records next to the old manifest.
+    (output_dir / MANIFEST_NAME).unlink(missing_ok=True)
+    staging = output_dir / f".staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        results = [
+            _convert_split(dataset, name, path, staging, settings, workers, show_progress,
+                           on_warning)
+            for name, path in planned
+        ]
+        write_json_atomic(staging / "label2id.json", label2id)
+        for name, text in dataset.extra_files(settings).items():
+            write_text_atomic(staging / name, text)
+        files = []
+        for staged in sorted(staging.iterdir()):
+            final = output_dir / staged.name
+            os.replace(staged, final)
+            files.append(final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    for result in results:
+        result.record_path = output_dir / result.record_path.name
+        result.sidecar_path = output_dir / result.sidecar_path.name
+
+    manifest = write_manifest(
+        output_dir,
+        command=dataset.command,
+        inputs=[path for _name, path in planned],
+        options={
+            "max_seq_length": settings.max_seq_length,
+            "scheme": settings.scheme,
+            "types": list(settings.types),
+            "do_lower_case": settings.do_lower_case,
+            "strict": settings.strict,
+            "word_features": settings.word_features,
+            "splits": {result.split: str(result.input) for result in results},
+        },
+        tokenizer=tokenizer.describe(),
+        counts={result.split: result.stats.as_dict() for result in results},
+        files=files,
+        extra={
+            "label2id": str(output_dir / "label2id.json"),
+            "num_labels": len(label2id),
+            "sidecars": {result.split: str(result.sidecar_path) for result in results},
+            "label_ids_layout": "one id per position; 0 (O) at [CLS], [SEP] and padding",
+            "unit_alignment": "one position per character/unit; a unit the tokenizer drops "
+                              "is written as [UNK], several pieces keep the first",
+        },
+    )
+    files.append(output_dir / MANIFEST_NAME)
+    return NerConversion(output_dir, results, label2id, files, manifest)
+
+
+def _convert_split(dataset: NerDataset, split: str, path: Path, staging: Path,
+                   settings: NerSettings, workers: int, show_progress: bool,
+                   on_warning: Callable[[str], None] | None) -> NerSplitResult:
+    from bertkit.tfrecord import TFRecordWriter
+
+    blocks = dataset.read_blocks(path)
+    tasks = [(dataset.parse_block, str(path), settings, blocks[start:start + CHUNK_BLOCKS])
+             for start in range(0, len(blocks), CHUNK_BLOCKS)]
+    stats = NerStats()
+    warnings: list[str] = []
+    sidecars: list[str] = []
+    record_path = staging / f"{split}.tf_record"
+    with make_progress(show_progress) as progress, TFRecordWriter(record_path) as writer:
+        task_id = progress.add_task(f"{split} ({path.name})", total=len(blocks))
+        # declared up front so even an empty split gets a complete schema
+        names = ["input_ids", "input_mask", "segment_ids", "label_ids"]
+        names += ["seg_ids"] if settings.word_features is not None else []
+        writer.observe_columns({name: ("int64", settings.max_seq_length) for name in names})
+        for chunk, result in zip(tasks, _ordered_map_lazily(convert_chunk, tasks, workers)):
+            for message in result.warnings:
+                if on_warning is not None:
+                    on_warning(message)
+            warnings.extend(result.warnings)
+            if result.error is not None:
+                raise InputError(*result.error)
+            _write_columns(writer, result.columns)
+            sidecars.extend(result.sidecars)
+            stats.merge(result.stats)
+            progress.advance(task_id, len(chunk[3]))
+    sidecar_path = write_ner_sidecar(sidecar_path_for(staging, split), sidecars)
+    return NerSplitResult(split, path, record_path, sidecar_path, stats, warnings)
+
+
+def _write_columns(writer: Any, columns: dict[str, Any]) -> None:
+    """All records of one chunk, vectorised when the writer can."""
+    if not columns or len(next(iter(columns.values()))) == 0:
+        return
+    if hasattr(writer, "write_batch"):
+        writer.write_batch(columns)
+        return
+    count = len(next(iter(columns.values())))
+    for row in range(count):
+        writer.write({name: matrix[row] for name, matrix in columns.items()})
