@@ -1,6 +1,117 @@
-"""`bertkit prep squad` (pending: issue 3)."""
+"""`bertkit prep squad`: SQuAD v1.1/v2.0 JSON -> TFRecord features identical to Google's."""
 
-from bertkit.commands._pending import PASS_EVERYTHING, pending_command
+from __future__ import annotations
 
-COMMAND_KWARGS = PASS_EVERYTHING
-command = pending_command("prep squad", "issue 3")
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bertkit.commands._common import (
+    JsonOption,
+    OutputDirOption,
+    VerboseOption,
+    guarded,
+    print_json,
+)
+
+HELP = """Convert a SQuAD v1.1/v2.0 JSON file into BERT features (TFRecord).
+
+--split train writes train.tf_record (unique_ids, input_ids, input_mask, segment_ids,
+start_positions, end_positions, is_impossible); --split eval writes eval.tf_record
+(unique_ids, input_ids, input_mask, segment_ids) and squad_eval.json, everything
+`bertkit predict` needs to turn logits into answers. Records equal Google's run_squad.py
+converter value for value. Training examples are shuffled with random.Random(12345) before
+conversion, exactly as Google's run_squad.py (and MindSpore's generator) do; pass
+--no-shuffle to keep the file's order. Eval is never shuffled.
+"""
+
+
+def command(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT.json", help="SQuAD JSON file.")],
+    output: OutputDirOption,
+    split: Annotated[str, typer.Option("--split", help="train or eval.")],
+    vocab: Annotated[Path | None, typer.Option("--vocab", help="BERT vocab.txt.")] = None,
+    spm_model: Annotated[
+        Path | None, typer.Option("--spm-model", help="SentencePiece model, instead of --vocab.")
+    ] = None,
+    version_2_with_negative: Annotated[
+        bool,
+        typer.Option(
+            "--version-2-with-negative",
+            help="SQuAD 2.0: read is_impossible (unanswerable questions).",
+        ),
+    ] = False,
+    max_seq_length: Annotated[
+        int, typer.Option("--max-seq-length", help="Tokens per window (<= 512).")
+    ] = 384,
+    doc_stride: Annotated[
+        int, typer.Option("--doc-stride", help="Step between windows, in pieces.")
+    ] = 128,
+    max_query_length: Annotated[
+        int,
+        typer.Option(
+            "--max-query-length", help="Question pieces kept (longer questions are truncated)."
+        ),
+    ] = 64,
+    do_lower_case: Annotated[
+        bool,
+        typer.Option(
+            "--do-lower-case/--no-do-lower-case",
+            help="Lower-case and strip accents (uncased vocabs).",
+        ),
+    ] = True,
+    shuffle: Annotated[
+        bool,
+        typer.Option(
+            "--shuffle/--no-shuffle",
+            help="Train only: shuffle examples with random.Random(12345), "
+            "as Google's run_squad.py does.",
+        ),
+    ] = True,
+    workers: Annotated[int, typer.Option("--workers", help="Processes; 0 = every core.")] = 0,
+    json_output: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    def run() -> None:
+        from bertkit.console import make_progress, progress_enabled
+        from bertkit.prep.squad_convert import PHASES, SquadPrepOptions, prep_squad
+        from bertkit.prep.squad_summary import print_first_features, print_squad_summary
+
+        options = SquadPrepOptions(
+            split=split,
+            max_seq_length=max_seq_length,
+            doc_stride=doc_stride,
+            max_query_length=max_query_length,
+            version_2_with_negative=version_2_with_negative,
+            do_lower_case=do_lower_case,
+            shuffle=shuffle,
+        )
+        with make_progress(progress_enabled(json_output)) as progress:
+            task = progress.add_task("prep squad", total=len(PHASES))
+
+            def on_phase(name: str) -> None:
+                progress.update(task, description=name, completed=PHASES.index(name))
+
+            result = prep_squad(
+                input_path,
+                output,
+                options,
+                vocab=vocab,
+                spm_model=spm_model,
+                workers=workers,
+                on_phase=on_phase,
+            )
+        if json_output:
+            print_json(result.manifest)
+            return
+        print_squad_summary(result)
+        if verbose:
+            print_first_features(
+                result, vocab=vocab, spm_model=spm_model, do_lower_case=do_lower_case
+            )
+
+    guarded(verbose, run)
+
+
+command.__doc__ = HELP

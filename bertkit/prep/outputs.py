@@ -108,14 +108,16 @@ def split_name_from_path(path: str | Path, explicit: str | None = None) -> str:
 
 
 def ordered_parallel_map(
-    function: Callable[[T], R], chunks: Sequence[T], workers: int
+    function: Callable[[T], R], chunks: Sequence[T], workers: int,
+    initializer: Callable[[], None] | None = None,
 ) -> list[R]:
     """`[function(c) for c in chunks]`, spread over processes, results in input order.
 
     Order is kept so the output bytes never depend on the number of workers.
-    ``function`` must be a picklable top-level function.
+    ``function`` (and ``initializer``, run once in each worker) must be picklable
+    top-level functions.
     """
     if workers <= 1 or len(chunks) <= 1:
         return [function(chunk) for chunk in chunks]
-    with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
+    with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), initializer=initializer) as pool:
         return list(pool.map(function, chunks))

@@ -1,0 +1,152 @@
+"""What SQuAD prediction needs besides the records: examples, features and the eval sidecar.
+
+`bertkit prep squad --split eval` writes `squad_eval.json` beside `eval.tf_record`, so
+post-processing (Google's `write_predictions`, reference-formats A.5) never re-reads or
+re-tokenizes the source JSON. The sidecar is compact JSON, not pickle: every paragraph's
+doc tokens and word pieces are stored once and each feature is stored as a window
+(start, length) over them plus a "0"/"1" string of max-context flags; the loader expands
+that back into Google's per-feature `tokens`, `token_to_orig_map` and
+`token_is_max_context`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bertkit.errors import InputError
+
+EVAL_SIDECAR_NAME = "squad_eval.json"
+EVAL_SIDECAR_FORMAT = "bertkit.squad_eval/1"
+
+
+@dataclass
+class SquadExample:
+    """One question with its paragraph, as post-processing sees it."""
+
+    qas_id: str
+    question_text: str
+    doc_tokens: list[str]  # shared by all questions of a paragraph
+    answers: list[str]  # every gold answer text (empty when unanswerable or unknown)
+    is_impossible: bool
+
+
+@dataclass
+class SquadFeature:
+    """One window of one example: the row with `unique_id` in eval.tf_record."""
+
+    unique_id: int
+    example_index: int
+    doc_span_index: int
+    tokens: list[str]
+    token_to_orig_map: dict[int, int]  # token position -> doc token index (window pieces only)
+    token_is_max_context: dict[int, bool]
+
+
+@dataclass
+class SquadEvalData:
+    examples: list[SquadExample]
+    features: list[SquadFeature]
+    do_lower_case: bool
+    version_2_with_negative: bool
+    max_seq_length: int
+    doc_stride: int
+    max_query_length: int
+    input_path: str  # the source JSON, i.e. the gold file for scoring
+
+
+def save_squad_eval_sidecar(path: Path, payload: dict[str, Any]) -> None:
+    """Write the sidecar object built by the converter (see `build_eval_sidecar`)."""
+    from bertkit.fsutil import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, ensure_ascii=False, separators=(",", ":"))
+
+
+def load_squad_eval_data(outdir_or_path: str | Path) -> SquadEvalData:
+    """Load `squad_eval.json` from a prep output directory (or the file itself)."""
+    path = Path(outdir_or_path)
+    if path.is_dir():
+        path = path / EVAL_SIDECAR_NAME
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(
+            path, "no SQuAD eval sidecar here; run `bertkit prep squad --split eval`"
+        ) from None
+    except json.JSONDecodeError as error:
+        raise InputError(
+            path, f"invalid JSON: {error.msg}", f"{error.lineno}:{error.colno}"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != EVAL_SIDECAR_FORMAT:
+        raise InputError(path, f"not a {EVAL_SIDECAR_FORMAT} sidecar")
+    return _expand(payload)
+
+
+def _expand(payload: dict[str, Any]) -> SquadEvalData:
+    paragraphs = payload["paragraphs"]
+    columns = payload["examples"]
+    examples = [
+        SquadExample(
+            qas_id=qas_id,
+            question_text=question,
+            doc_tokens=paragraphs[paragraph]["doc_tokens"],
+            answers=answers,
+            is_impossible=is_impossible,
+        )
+        for qas_id, question, paragraph, answers, is_impossible in zip(
+            columns["id"],
+            columns["question"],
+            columns["paragraph"],
+            columns["answers"],
+            columns["is_impossible"],
+        )
+    ]
+    query_pieces = columns["query_pieces"]
+    example_paragraph = columns["paragraph"]
+    cls_token, sep_token = payload["cls_token"], payload["sep_token"]
+    rows = payload["features"]
+    features = []
+    for unique_id, example_index, span_index, start, length, flags in zip(
+        rows["unique_id"],
+        rows["example_index"],
+        rows["doc_span_index"],
+        rows["span_start"],
+        rows["span_length"],
+        rows["max_context"],
+    ):
+        paragraph = paragraphs[example_paragraph[example_index]]
+        query = query_pieces[example_index]
+        offset = len(query) + 2
+        positions = range(offset, offset + length)
+        features.append(
+            SquadFeature(
+                unique_id=unique_id,
+                example_index=example_index,
+                doc_span_index=span_index,
+                tokens=[
+                    cls_token,
+                    *query,
+                    sep_token,
+                    *paragraph["pieces"][start : start + length],
+                    sep_token,
+                ],
+                token_to_orig_map=dict(
+                    zip(positions, paragraph["piece_to_word"][start : start + length])
+                ),
+                token_is_max_context=dict(zip(positions, map("1".__eq__, flags))),
+            )
+        )
+    options = payload["options"]
+    return SquadEvalData(
+        examples=examples,
+        features=features,
+        do_lower_case=options["do_lower_case"],
+        version_2_with_negative=options["version_2_with_negative"],
+        max_seq_length=options["max_seq_length"],
+        doc_stride=options["doc_stride"],
+        max_query_length=options["max_query_length"],
+        input_path=payload["input_path"],
+    )

@@ -1,0 +1,244 @@
+"""Reading a SQuAD v1.1/v2.0 JSON file into paragraphs and questions, with clear errors.
+
+The reading rules are those of Google's `read_squad_examples` (reference-formats A.2):
+- a context is split into "doc tokens" on its own narrow whitespace set (space, tab,
+  CR, LF and U+202F), not the tokenizer's;
+- for training, each answerable question must have exactly one answer, which is mapped
+  to the doc tokens it touches; if those tokens do not contain the (whitespace-normalised)
+  answer text the question is skipped and reported, exactly as Google skips it.
+
+Unlike Google, every structural problem becomes an `InputError` naming the article,
+paragraph or question, instead of a KeyError deep inside the converter.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bertkit.errors import InputError
+
+# Google's reader splits contexts on exactly these characters (A.2); U+202F is its one
+# addition to ASCII whitespace. The tokenizer's broader whitespace set is applied later,
+# inside each doc token.
+_DOC_TOKEN = re.compile("[^ \t\r\n\u202f]+")
+
+
+@dataclass
+class SquadQuestion:
+    """One question as read; the answer fields are only meaningful for training."""
+
+    qas_id: str
+    question_text: str
+    answers: list[str]  # every gold text, for evaluation
+    is_impossible: bool
+    answer_text: str = ""  # the training answer (answers[0]); "" when impossible
+    start_word: int = -1  # doc-token index of the answer's first / last character
+    end_word: int = -1
+
+
+@dataclass
+class SquadParagraph:
+    doc_tokens: list[str]
+    questions: list[SquadQuestion]
+
+
+@dataclass
+class SkippedAnswer:
+    """A training question dropped because its answer text is not in its doc tokens."""
+
+    qas_id: str
+    found: str
+    expected: str
+
+
+@dataclass
+class SquadReadResult:
+    paragraphs: list[SquadParagraph]
+    skipped: list[SkippedAnswer] = field(default_factory=list)
+
+    @property
+    def num_questions(self) -> int:
+        return sum(len(paragraph.questions) for paragraph in self.paragraphs)
+
+
+def load_json(path: str | Path) -> Any:
+    """Parse a JSON file; a syntax error reports its line and column."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except OSError as error:
+        raise InputError(path, f"cannot read: {error.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(path, f"not UTF-8 ({error.reason})", f"byte {error.start}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            path, f"invalid JSON: {error.msg}", f"{error.lineno}:{error.colno}"
+        ) from None
+
+
+class _Context:
+    """A paragraph's text and doc tokens; token offsets only computed when an answer
+    needs them (eval never does)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.doc_tokens: list[str] = _DOC_TOKEN.findall(text)
+        self._starts: list[int] | None = None
+
+    @property
+    def token_starts(self) -> list[int]:
+        if self._starts is None:
+            self._starts = [match.start() for match in _DOC_TOKEN.finditer(self.text)]
+        return self._starts
+
+
+def split_doc_tokens(context: str) -> tuple[list[str], list[int]]:
+    """Doc tokens and the character offset where each starts."""
+    parsed = _Context(context)
+    return parsed.doc_tokens, parsed.token_starts
+
+
+def word_of_char(token_starts: list[int], char_index: int) -> int:
+    """Index of the doc token holding ``char_index``; whitespace belongs to the token before
+    it (-1 before the first token), as Google's ``char_to_word_offset`` has it."""
+    return bisect.bisect_right(token_starts, char_index) - 1
+
+
+def _article_label(index: int, article: Any) -> str:
+    title = article.get("title") if isinstance(article, dict) else None
+    return f"article {index}" + (f" ({title})" if isinstance(title, str) else "")
+
+
+def _require(container: Any, key: str, kind: type, path: Path, where: str) -> Any:
+    if not isinstance(container, dict) or key not in container:
+        raise InputError(path, f"missing {key!r}", where)
+    value = container[key]
+    if not isinstance(value, kind):
+        raise InputError(
+            path, f"{key!r} must be a {kind.__name__}, got {type(value).__name__}", where
+        )
+    return value
+
+
+def read_squad_file(
+    path: str | Path, *, is_training: bool, version_2_with_negative: bool
+) -> SquadReadResult:
+    """Load and validate a SQuAD JSON file (see module docstring for the rules)."""
+    path = Path(path)
+    return read_squad_data(
+        load_json(path),
+        path,
+        is_training=is_training,
+        version_2_with_negative=version_2_with_negative,
+    )
+
+
+def read_squad_data(
+    document: Any, path: Path, *, is_training: bool, version_2_with_negative: bool
+) -> SquadReadResult:
+    articles = _require(document, "data", list, path, "top level")
+    result = SquadReadResult(paragraphs=[])
+    for article_index, article in enumerate(articles):
+        article_where = _article_label(article_index, article)
+        paragraphs = _require(article, "paragraphs", list, path, article_where)
+        for paragraph_index, paragraph in enumerate(paragraphs):
+            where = f"{article_where} paragraph {paragraph_index}"
+            context = _Context(_require(paragraph, "context", str, path, where))
+            qas = _require(paragraph, "qas", list, path, where)
+            questions = []
+            for question_index, qa in enumerate(qas):
+                question = _read_question(
+                    qa,
+                    path,
+                    f"{where} question {question_index}",
+                    context,
+                    is_training,
+                    version_2_with_negative,
+                    result.skipped,
+                )
+                if question is not None:
+                    questions.append(question)
+            result.paragraphs.append(
+                SquadParagraph(doc_tokens=context.doc_tokens, questions=questions)
+            )
+    return result
+
+
+def _read_question(
+    qa: Any,
+    path: Path,
+    where: str,
+    context: _Context,
+    is_training: bool,
+    version_2_with_negative: bool,
+    skipped: list[SkippedAnswer],
+) -> SquadQuestion | None:
+    qas_id = _require(qa, "id", str, path, where)
+    where = f"question {qas_id!r}"
+    question_text = _require(qa, "question", str, path, where)
+    if "is_impossible" in qa and not version_2_with_negative:
+        raise InputError(
+            path,
+            "this is a SQuAD v2.0 file (questions carry 'is_impossible'); "
+            "pass --version-2-with-negative",
+            where,
+        )
+    is_impossible = bool(qa.get("is_impossible", False)) if version_2_with_negative else False
+    raw_answers = qa.get("answers", [])
+    if not isinstance(raw_answers, list):
+        raise InputError(path, "'answers' must be a list", where)
+    answers: list[tuple[str, int]] = []
+    for answer_index, answer in enumerate(raw_answers):
+        answer_where = f"{where} answer {answer_index}"
+        text = _require(answer, "text", str, path, answer_where)
+        start = _require(answer, "answer_start", int, path, answer_where)
+        if start < 0 or start + len(text) > len(context.text):
+            raise InputError(
+                path,
+                f"answer_start {start} (+ {len(text)} characters) is outside "
+                f"the context ({len(context.text)} characters)",
+                answer_where,
+            )
+        answers.append((text, start))
+    question = SquadQuestion(
+        qas_id=qas_id,
+        question_text=question_text,
+        answers=[text for text, _ in answers],
+        is_impossible=is_impossible,
+    )
+    if not is_training or is_impossible:
+        return question
+    if len(answers) != 1:
+        raise InputError(
+            path,
+            f"a training question needs exactly one answer, found "
+            f"{len(answers)} (use --split eval for dev-style files)",
+            where,
+        )
+    text, start = answers[0]
+    if not text:
+        raise InputError(path, "the answer text is empty", where)
+    start_word = word_of_char(context.token_starts, start)
+    end_word = word_of_char(context.token_starts, start + len(text) - 1)
+    # Google keeps a training answer only if its doc tokens contain the answer text after
+    # whitespace normalisation; otherwise it skips the question (A.2).
+    found = " ".join(context.doc_tokens[start_word : end_word + 1])
+    expected = " ".join(text.split())
+    if expected not in found:
+        skipped.append(SkippedAnswer(qas_id=qas_id, found=found, expected=expected))
+        return None
+    question.answer_text = text
+    question.start_word = start_word
+    question.end_word = end_word
+    return question

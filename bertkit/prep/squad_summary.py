@@ -1,0 +1,57 @@
+"""The end-of-run tables for `prep squad` (stderr, for people)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bertkit.console import info
+from bertkit.prep.outputs import print_distribution, print_summary
+from bertkit.prep.squad_convert import SquadPrepResult
+
+SKIPPED_SHOWN = 5
+
+
+def print_squad_summary(result: SquadPrepResult) -> None:
+    print_summary(
+        f"prep squad -> {result.record_path}",
+        [
+            ("examples", result.num_examples),
+            ("features", result.num_features),
+            ("skipped answers", len(result.skipped)),
+            ("truncated questions", result.truncated_questions),
+        ],
+    )
+    for item in result.skipped[:SKIPPED_SHOWN]:
+        info(f"  skipped {item.qas_id}: answer {item.expected!r} not in {item.found!r}")
+    if len(result.skipped) > SKIPPED_SHOWN:
+        info(f"  ... and {len(result.skipped) - SKIPPED_SHOWN} more (listed in manifest.json)")
+    print_distribution(
+        "windows per example", {str(key): value for key, value in result.windows_histogram.items()}
+    )
+
+
+def print_first_features(
+    result: SquadPrepResult,
+    *,
+    vocab: str | Path | None,
+    spm_model: str | Path | None,
+    do_lower_case: bool,
+    count: int = 3,
+) -> None:
+    """--verbose: the first features as tokens, the way Google's converter logs them."""
+    from bertkit.tfrecord import read_records
+    from bertkit.tokenization import load_tokenizer
+
+    tokenizer = load_tokenizer(vocab=vocab, spm_model=spm_model, do_lower_case=do_lower_case)
+    for number, record in enumerate(read_records(result.record_path)):
+        if number == count:
+            break
+        length = int(record["input_mask"].sum())
+        tokens = tokenizer.convert_ids_to_tokens(record["input_ids"][:length].tolist())
+        details = "  ".join(
+            f"{name}={record[name][0]}"
+            for name in ("unique_ids", "start_positions", "end_positions", "is_impossible")
+            if name in record
+        )
+        info(f"feature {number}: {details}")
+        info("  " + " ".join(tokens))
