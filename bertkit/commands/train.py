@@ -1,6 +1,80 @@
-"""`bertkit train` (pending: issue 5)."""
+"""`bertkit train`: fine-tune BERT on prep's TFRecords (one device, or N under torchrun)."""
 
-from bertkit.commands._pending import PASS_EVERYTHING, pending_command
+from __future__ import annotations
 
-COMMAND_KWARGS = PASS_EVERYTHING
-command = pending_command("train", "issue 5")
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bertkit.commands._common import JsonOption, OutputDirOption, VerboseOption, guarded, print_json
+
+HELP = """Fine-tune BERT for SQuAD, classification or NER on TFRecords written by `bertkit prep`.
+
+Writes RUN_DIR/log.jsonl (one line per step: step, loss, lr, step_time, seq_per_s),
+checkpoint-<step>/ every --save-steps (model, optimizer, scheduler, grad scaler, RNG,
+config: --resume continues with the same losses), model/ (the fine-tuned model that
+`bertkit predict` and `bertkit export` read), run_config.json and train_results.json.
+Multi-device: torchrun --nproc_per_node N -m bertkit train ... (--batch-size is per device).
+"""
+
+
+def command(
+    task: Annotated[str, typer.Option("--task", help="squad, classification or ner.")],
+    train_file: Annotated[Path, typer.Option("--train-file", help="Training TFRecord from prep.")],
+    output: OutputDirOption,
+    init_checkpoint: Annotated[Path | None, typer.Option(
+        "--init-checkpoint", help="Pretrained BERT: HF dir/safetensors/bin, Google TF or MindSpore ckpt.")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="bert_config.json / config.json (default: the one next to the checkpoint).")] = None,
+    epochs: Annotated[float, typer.Option("--epochs", help="Passes over the data.")] = 2.0,
+    max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after N optimizer steps (overrides --epochs).")] = None,
+    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = 3e-5,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Sequences per device per micro-batch.")] = 12,
+    grad_accum: Annotated[int, typer.Option("--grad-accum", help="Micro-batches per optimizer step.")] = 1,
+    warmup_proportion: Annotated[float, typer.Option("--warmup-proportion", help="Share of steps with linear warmup.")] = 0.1,
+    weight_decay: Annotated[float, typer.Option("--weight-decay", help="AdamW decay (not on biases/LayerNorm).")] = 0.01,
+    max_grad_norm: Annotated[float, typer.Option("--max-grad-norm", help="Global-norm clip; 0 disables.")] = 1.0,
+    precision: Annotated[str, typer.Option("--precision", help="fp32, fp16 (grad scaler) or bf16.")] = "fp32",
+    seed: Annotated[int, typer.Option("--seed", help="Seed for head init, data order and dropout.")] = 42,
+    save_steps: Annotated[int | None, typer.Option("--save-steps", help="Write checkpoint-<step>/ every N steps.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the latest checkpoint in RUN_DIR.")] = False,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    use_crf: Annotated[bool, typer.Option("--use-crf", help="NER: linear-chain CRF on the tags.")] = False,
+    eval_file: Annotated[Path | None, typer.Option("--eval-file", help="Eval TFRecord (or its prep dir) for --do-eval.")] = None,
+    do_eval: Annotated[bool, typer.Option("--do-eval", help="Predict and score --eval-file after training.")] = False,
+    num_workers: Annotated[int, typer.Option("--num-workers", help="DataLoader worker processes.")] = 0,
+    json_output: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    def run() -> None:
+        from bertkit.train.distributed import launched_by_torchrun
+        from bertkit.train.trainer import TrainOptions, train
+
+        options = TrainOptions(
+            task=task, train_file=train_file, output_dir=output, init_checkpoint=init_checkpoint,
+            config_file=config, epochs=epochs, max_steps=max_steps, lr=lr, batch_size=batch_size,
+            grad_accum=grad_accum, warmup_proportion=warmup_proportion,
+            weight_decay=weight_decay, max_grad_norm=max_grad_norm, precision=precision,
+            seed=seed, save_steps=save_steps, resume=resume, device=device, use_crf=use_crf,
+            eval_file=eval_file, do_eval=do_eval, num_workers=num_workers)
+        runner = train
+        if launched_by_torchrun():
+            # record(): a failing rank's traceback reaches torchrun's failure summary.
+            from torch.distributed.elastic.multiprocessing.errors import record
+
+            runner = record(train)
+        result = runner(options)
+        if json_output and _is_rank_zero():
+            print_json(result.to_json())
+
+    guarded(verbose, run)
+
+
+def _is_rank_zero() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
+
+
+command.__doc__ = HELP

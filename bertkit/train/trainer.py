@@ -1,0 +1,427 @@
+"""`bertkit train`: fine-tune BERT on prep's TFRecords, on one device or under torchrun.
+
+The loop is written to be read top to bottom (nanoGPT's style): set up the process
+group, the model and the data; then for each optimizer step run `grad_accum`
+micro-batches (gradient sync only on the last, via `no_sync`), clip, step, log one
+JSON line, and every `save_steps` write a resume checkpoint. The global batch is
+per-device batch x world size x accumulation, so adding devices at fixed accumulation
+grows it, and the same global batch on 1 or N processes gives the same losses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from bertkit.console import info
+from bertkit.errors import BertkitError, InputError, UsageError
+from bertkit.fsutil import write_json_atomic
+from bertkit.train import data as train_data
+from bertkit.train import training_state
+from bertkit.train.distributed import (
+    DistContext,
+    barrier,
+    broadcast_object,
+    cleanup,
+    gather_objects,
+    mean_over_ranks,
+    setup_distributed,
+)
+from bertkit.train.optim import clip_global_norm, make_optimizer, make_scheduler, warmup_steps_for
+from bertkit.train.reporting import StepReporter
+from bertkit.train.run_setup import (
+    autocast_for,
+    check_head_matches_labels,
+    find_vocab,
+    labels_for_task,
+    resolve_bert_config,
+    seed_everything,
+)
+
+TASKS = ("squad", "classification", "ner")
+PRECISIONS = ("fp32", "fp16", "bf16")
+# Options that shape the trajectory: a resumed run must use the same values.
+_RESUME_MUST_MATCH = ("task", "train_file", "epochs", "max_steps", "lr", "batch_size",
+                      "grad_accum", "warmup_proportion", "weight_decay", "max_grad_norm",
+                      "precision", "seed", "use_crf", "world_size")
+
+
+class NonFiniteLossError(BertkitError):
+    """Training diverged (NaN or inf); the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainOptions:
+    task: str
+    train_file: Path
+    output_dir: Path
+    init_checkpoint: Path | None = None
+    config_file: Path | None = None
+    epochs: float = 2.0
+    max_steps: int | None = None
+    lr: float = 3e-5
+    batch_size: int = 12
+    grad_accum: int = 1
+    warmup_proportion: float = 0.1
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    precision: str = "fp32"
+    seed: int = 42
+    save_steps: int | None = None
+    resume: bool = False
+    device: str = "auto"
+    use_crf: bool = False
+    eval_file: Path | None = None
+    do_eval: bool = False
+    num_workers: int = 0
+    quiet: bool = False  # no human output (library use, --json keeps the log line off stdout)
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    global_step: int
+    total_steps: int
+    global_batch: int
+    world_size: int
+    final_loss: float
+    mean_loss: float
+    train_runtime: float
+    mean_step_time: float
+    seq_per_s: float
+    files: list[Path] = field(default_factory=list)
+    eval_results: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["run_dir"] = str(self.run_dir)
+        out["files"] = [str(path) for path in self.files]
+        return out
+
+
+StepCallback = Callable[[int, dict[str, float], nn.Module], None]
+
+
+def validate_options(options: TrainOptions) -> None:
+    """Contradicting or impossible options: usage errors before any file is read."""
+    if options.task not in TASKS:
+        raise UsageError(f"--task must be one of {', '.join(TASKS)}, got {options.task!r}")
+    if options.precision not in PRECISIONS:
+        raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}")
+    for name in ("batch_size", "grad_accum"):
+        if getattr(options, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    if options.max_steps is not None and options.max_steps < 1:
+        raise UsageError("--max-steps must be at least 1")
+    if options.max_steps is None and options.epochs <= 0:
+        raise UsageError("--epochs must be positive")
+    if not 0.0 <= options.warmup_proportion < 1.0:
+        raise UsageError("--warmup-proportion must be in [0, 1)")
+    if options.save_steps is not None and options.save_steps < 1:
+        raise UsageError("--save-steps must be at least 1")
+    if options.do_eval and options.eval_file is None:
+        raise UsageError("--do-eval needs --eval-file")
+    if options.init_checkpoint is None and options.config_file is None:
+        raise UsageError("give --init-checkpoint (and optionally --config), or --config alone "
+                         "to train from random weights")
+    if options.use_crf and options.task != "ner":
+        raise UsageError("--use-crf applies to --task ner only")
+
+
+def _model_inputs(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {name: tensor.to(device, non_blocking=True) for name, tensor in batch.items()
+            if name != "unique_ids"}
+
+
+# ---------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------
+
+
+def train(options: TrainOptions, *, on_step: StepCallback | None = None) -> TrainResult:
+    """Fine-tune as the options say; returns the figures and every file written (rank 0)."""
+    validate_options(options)
+    context = setup_distributed(options.device)
+    try:
+        return _train(options, context, on_step)
+    finally:
+        cleanup(context)
+
+
+def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | None
+           ) -> TrainResult:
+    from bertkit.train.model import build_model
+
+    main = context.is_main
+    say = info if (main and not options.quiet) else (lambda message: None)
+    run_dir = Path(options.output_dir)
+
+    # --- config and data, checked against each other before any weights are loaded
+    _check_run_dir(run_dir, options.resume)
+    if options.do_eval:
+        from bertkit.train.predict import resolve_eval_file
+
+        resolve_eval_file(Path(options.eval_file), options.task)  # type: ignore[arg-type]
+    bert_config, config_path = resolve_bert_config(options.config_file, options.init_checkpoint)
+    layout = train_data.layout_for(options.task, training=True)
+    probe = train_data.TFRecordDataset(options.train_file, layout, task=options.task)
+    if probe.seq_length > bert_config.max_position_embeddings:
+        raise InputError(
+            options.train_file,
+            f"sequence length {probe.seq_length} is larger than the model's "
+            f"max_position_embeddings {bert_config.max_position_embeddings} ({config_path})",
+        )
+    num_labels, id2label = labels_for_task(options.task, options.train_file, probe)
+    check_head_matches_labels(options.init_checkpoint, options.train_file, num_labels)
+    dataset = train_data.TFRecordDataset(options.train_file, layout, task=options.task,
+                                         num_labels=num_labels)
+    dataset.check_all_labels()
+
+    world = context.world_size
+    global_batch = options.batch_size * world * options.grad_accum
+    micro_per_epoch = train_data.batches_per_epoch(len(dataset), batch_size=options.batch_size,
+                                                   world_size=world)
+    steps_per_epoch = micro_per_epoch // options.grad_accum
+    if steps_per_epoch == 0:
+        raise InputError(options.train_file,
+                         f"{len(dataset)} records are fewer than one global batch of "
+                         f"{global_batch}")
+    total_steps = options.max_steps or max(1, int(options.epochs * steps_per_epoch))
+    warmup_steps = warmup_steps_for(total_steps, options.warmup_proportion)
+
+    resolved = {
+        **{k: (str(Path(v).resolve()) if isinstance(v, Path) else v)
+           for k, v in asdict(options).items()},
+        "world_size": world, "global_batch": global_batch, "total_steps": total_steps,
+        "warmup_steps": warmup_steps, "steps_per_epoch": steps_per_epoch,
+        "seq_length": dataset.seq_length, "num_labels": num_labels,
+        "id2label": id2label, "bert_config": bert_config.to_dict(),
+        "config_file": str(config_path),
+    }
+    resolved.pop("quiet")
+
+    # --- model: identical initial weights on every rank (seeded before building)
+    seed_everything(options.seed)
+    model = build_model(options.task, bert_config, num_labels=num_labels, use_crf=options.use_crf)
+    if options.init_checkpoint is not None and not options.resume:
+        from bertkit.train.checkpoints import load_init_checkpoint
+
+        report = load_init_checkpoint(model, options.init_checkpoint)
+        say(report.summary())
+    model.to(context.device)
+    raw_model = model
+    if context.is_distributed:
+        model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[context.local_rank] if context.device.type == "cuda" else None)
+
+    optimizer = make_optimizer(raw_model, lr=options.lr, weight_decay=options.weight_decay)
+    scheduler = make_scheduler(optimizer, warmup_steps=warmup_steps, total_steps=total_steps)
+    scaler = torch.amp.GradScaler(context.device.type, enabled=options.precision == "fp16")
+
+    # --- resume: weights, optimizer, scheduler, scaler and RNG of the latest checkpoint
+    step = 0
+    if options.resume:
+        step = _resume(run_dir, resolved, raw_model, optimizer, scheduler, scaler, context, say)
+    # Dropout masks differ per rank (nanoGPT offsets the seed by rank); a resume restores them.
+    if step == 0:
+        seed_everything(options.seed + context.rank)
+
+    say(f"global batch {global_batch} = {options.batch_size} per device x {world} "
+        f"device(s) x {options.grad_accum} accumulation; {total_steps} steps "
+        f"({steps_per_epoch}/epoch), warmup {warmup_steps}; device {context.device}, "
+        f"{options.precision}")
+
+    log_path = run_dir / "log.jsonl"
+    reporter = StepReporter(run_dir, total_steps, step, enabled=main, quiet=options.quiet)
+    started = time.perf_counter()
+    try:
+        while step < total_steps:
+            epoch, done_in_epoch = divmod(step, steps_per_epoch)
+            # This epoch's batches from the point where the run stands (mid-epoch on resume).
+            batches = train_data.epoch_batches(
+                dataset, batch_size=options.batch_size, seed=options.seed, epoch=epoch,
+                rank=context.rank, world_size=world)
+            loader = train_data.training_loader(
+                dataset, batches[done_in_epoch * options.grad_accum:
+                                 steps_per_epoch * options.grad_accum],
+                num_workers=options.num_workers, pin_memory=context.device.type == "cuda",
+                seed=options.seed + epoch)
+            micro_batches = iter(loader)
+            for _ in range(done_in_epoch, min(steps_per_epoch, done_in_epoch + total_steps - step)):
+                record = _one_step(model, raw_model, micro_batches, optimizer, scheduler,
+                                   scaler, options, context, global_batch, step, run_dir)
+                step += 1
+                reporter.report(record)
+                if options.save_steps and step % options.save_steps == 0:
+                    _save(run_dir, step, resolved, raw_model, optimizer, scheduler, scaler,
+                          context)
+                if on_step is not None:
+                    on_step(step, record, raw_model)
+    finally:
+        reporter.close()
+    losses, step_times = reporter.losses, reporter.step_times
+
+    runtime = time.perf_counter() - started
+    files: list[Path] = []
+    eval_results = None
+    if main:
+        files = _finish(options, run_dir, raw_model, bert_config, num_labels, id2label,
+                        resolved, log_path)
+    barrier(context)
+    if options.do_eval:
+        eval_results = _evaluate_after_training(options, run_dir, raw_model, context, files,
+                                                id2label)
+
+    mean_step = sum(step_times) / len(step_times) if step_times else 0.0
+    result = TrainResult(
+        run_dir=run_dir, global_step=step, total_steps=total_steps, global_batch=global_batch,
+        world_size=world, final_loss=losses[-1] if losses else float("nan"),
+        mean_loss=sum(losses) / len(losses) if losses else float("nan"),
+        train_runtime=runtime, mean_step_time=mean_step,
+        seq_per_s=global_batch / mean_step if mean_step else 0.0, files=files,
+        eval_results=eval_results)
+    if main:
+        results_path = write_json_atomic(run_dir / "train_results.json", {
+            k: v for k, v in result.to_json().items() if k not in ("files", "eval_results")})
+        result.files.append(results_path)
+    return result
+
+
+def _check_run_dir(run_dir: Path, resume: bool) -> None:
+    """Refuse to start a fresh run over an old one: its checkpoints would mix with ours."""
+    if resume:
+        return
+    old = training_state.latest_checkpoint(run_dir)
+    if old is not None or (run_dir / "log.jsonl").exists():
+        where = old if old is not None else run_dir / "log.jsonl"
+        raise UsageError(f"{run_dir} already holds a run ({where.name}); pass --resume to "
+                         "continue it, or choose another -o")
+
+
+def _one_step(model: nn.Module, raw_model: nn.Module, micro_batches: Any,
+              optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler,
+              options: TrainOptions, context: DistContext, global_batch: int, step: int,
+              run_dir: Path) -> dict[str, float]:
+    """One optimizer step over grad_accum micro-batches; returns its log record."""
+    started = time.perf_counter()
+    model.train()
+    loss_sum = torch.zeros((), device=context.device)
+    for micro in range(options.grad_accum):
+        batch = _model_inputs(next(micro_batches), context.device)
+        last = micro == options.grad_accum - 1
+        # Gradients are all-reduced only on the last micro-batch of the step.
+        sync = contextlib.nullcontext() if last or not context.is_distributed else model.no_sync()
+        with sync:
+            with autocast_for(options.precision, context.device):
+                loss = model(**batch)["loss"] / options.grad_accum
+            scaler.scale(loss).backward()
+        loss_sum += loss.detach().float()
+    loss_value = float(mean_over_ranks(loss_sum, context))
+    if not math.isfinite(loss_value):
+        _stop_diverged(f"loss is {loss_value}", step + 1, run_dir)
+
+    scaler.unscale_(optimizer)
+    grad_norm = clip_global_norm(raw_model.parameters(), options.max_grad_norm)
+    if not math.isfinite(grad_norm) and options.precision != "fp16":
+        # With fp16 the scaler skips such a step and lowers the scale; otherwise it is divergence.
+        _stop_diverged(f"gradient norm is {grad_norm}", step + 1, run_dir)
+    lr = scheduler.get_last_lr()[0]
+    scaler.step(optimizer)
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+    scheduler.step()
+    step_time = time.perf_counter() - started
+    return {"step": step + 1, "loss": loss_value, "lr": lr, "step_time": step_time,
+            "seq_per_s": global_batch / step_time}
+
+
+def _stop_diverged(what: str, step: int, run_dir: Path) -> None:
+    last_good = training_state.latest_checkpoint(run_dir)
+    kept = (f"the last good checkpoint {last_good} is kept (continue with --resume, "
+            "perhaps with a lower --lr)") if last_good else "no checkpoint had been saved yet"
+    raise NonFiniteLossError(f"training stopped at step {step}: {what}; {kept}")
+
+
+def _save(run_dir: Path, step: int, resolved: dict[str, Any], raw_model: nn.Module,
+          optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler,
+          context: DistContext) -> None:
+    rng_states = gather_objects(training_state.capture_rng(), context)  # every rank's dropout RNG
+    if context.is_main:
+        training_state.save_checkpoint(run_dir, step, {
+            "step": step,
+            "model": raw_model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "rng": rng_states,
+            "config": resolved,
+        })
+    barrier(context)
+
+
+def _resume(run_dir: Path, resolved: dict[str, Any], raw_model: nn.Module,
+            optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler,
+            context: DistContext, say: Callable[[str], None]) -> int:
+    directory = training_state.latest_checkpoint(run_dir)
+    if directory is None:
+        raise UsageError(f"--resume: no checkpoint-<step>/ in {run_dir} to resume from")
+    state = training_state.load_checkpoint(directory)
+    saved = state["config"]
+    for key in _RESUME_MUST_MATCH:
+        if saved.get(key) != resolved.get(key):
+            raise UsageError(f"--resume: {key} was {saved.get(key)!r} in {directory}, "
+                             f"now {resolved.get(key)!r}; resume with the same settings")
+    raw_model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    scaler.load_state_dict(state["scaler"])
+    training_state.restore_rng(state["rng"][context.rank])
+    say(f"resumed from {directory} at step {state['step']}")
+    return int(state["step"])
+
+
+def _finish(options: TrainOptions, run_dir: Path, raw_model: nn.Module, bert_config: Any,
+            num_labels: int | None, id2label: dict[int, str] | None, resolved: dict[str, Any],
+            log_path: Path) -> list[Path]:
+    from bertkit.train.export import save_model_dir
+
+    # The run directory's model/ is what `bertkit predict` and `bertkit export` read.
+    model_dir = run_dir / "model"
+    save_model_dir(raw_model, bert_config, model_dir, task=options.task,
+                   num_labels=num_labels, id2label=id2label, use_crf=options.use_crf,
+                   vocab_path=find_vocab(options.train_file, options.init_checkpoint))
+    config_path = write_json_atomic(run_dir / "run_config.json", resolved)
+    return [log_path, config_path, model_dir]
+
+
+def _evaluate_after_training(options: TrainOptions, run_dir: Path, raw_model: nn.Module,
+                             context: DistContext, files: list[Path],
+                             id2label: dict[int, str] | None) -> dict[str, Any] | None:
+    """`--do-eval`: predict and score on rank 0 while the others wait."""
+    from bertkit.train.predict import PredictOptions, predict_with_model
+
+    outcome: Any = None
+    if context.is_main:
+        try:
+            result = predict_with_model(
+                raw_model, PredictOptions(model_dir=run_dir / "model",
+                                          eval_file=Path(options.eval_file),  # type: ignore[arg-type]
+                                          output_dir=run_dir / "eval", device=options.device,
+                                          precision=options.precision, quiet=options.quiet),
+                device=context.device, id2label=id2label)
+            files.extend(result.files)
+            outcome = result.scores
+        except BertkitError as error:
+            outcome = error
+    outcome = broadcast_object(outcome, context)
+    if isinstance(outcome, BertkitError):
+        raise outcome
+    return outcome
