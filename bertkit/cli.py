@@ -1,7 +1,7 @@
 """The `bertkit` command line: a thin typer layer over importable functions.
 
 Each command lives in its own module under `bertkit.commands` and keeps heavy
-imports (torch, tokenizers) inside its body, so `bertkit --help` and the
+imports (torch and the model code) inside its body, so `bertkit --help` and the
 prep/eval commands start fast and never load torch or tensorflow.
 """
 

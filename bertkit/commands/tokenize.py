@@ -1,6 +1,44 @@
-"""`bertkit tokenize` (pending: issue 2)."""
+"""`bertkit tokenize`: print the tokens (or ids) of each input line, to debug vocab and casing."""
 
-from bertkit.commands._pending import PASS_EVERYTHING, pending_command
+from __future__ import annotations
 
-COMMAND_KWARGS = PASS_EVERYTHING
-command = pending_command("tokenize", "issue 2")
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bertkit.commands._common import VerboseOption, guarded
+
+
+def command(
+    file: Annotated[str, typer.Argument(help="Text file, one text per line; '-' reads stdin.")],
+    vocab: Annotated[Path | None, typer.Option(
+        "--vocab", help="BERT WordPiece vocab.txt.")] = None,
+    spm_model: Annotated[Path | None, typer.Option(
+        "--spm-model",
+        help="SentencePiece .model file (ALBERT style), instead of --vocab.")] = None,
+    do_lower_case: Annotated[bool, typer.Option(
+        "--do-lower-case/--no-do-lower-case",
+        help="Lower-case (and for WordPiece strip accents) like an uncased model.")] = True,
+    ids: Annotated[bool, typer.Option("--ids", help="Print token ids instead of tokens.")] = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Tokenize FILE like Google's BERT tokenizer: one JSON array per input line (JSON lines)."""
+
+    def run() -> None:
+        from bertkit.tokenization import load_tokenizer
+        from bertkit.tokenization.text_lines import tokenize_lines
+
+        tokenizer = load_tokenizer(vocab=vocab, spm_model=spm_model, do_lower_case=do_lower_case)
+        out = sys.stdout
+        try:
+            for line in tokenize_lines(file, tokenizer, as_ids=ids):
+                out.write(line + "\n")
+            out.flush()
+        except BrokenPipeError:
+            # `bertkit tokenize ... | head` closed the pipe: not an error for the user.
+            sys.stdout = None  # type: ignore[assignment]  # no flush error at exit
+            raise typer.Exit(0) from None
+
+    guarded(verbose, run)

@@ -4,7 +4,7 @@ This is the exact behaviour of `tokenization.FullTokenizer` (google-research/ber
 written from its documented rules: clean the text, space out CJK ideographs,
 split on whitespace, optionally lower-case then strip accents, split off
 punctuation, then greedy longest-match WordPiece per word. It is the slow but
-authoritative path; the fast path in `fast.py` must agree with it.
+authoritative path; the fast path in `fast_basic.py` must agree with it.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def is_punctuation(char: str) -> bool:
     # Every non-alphanumeric ASCII printable counts ($, +, <, =, >, ^, `, |, ~ are not
     # Unicode punctuation but Google treats them as such).
     code_point = ord(char)
-    if 33 <= code_point <= 47 or 58 <= code_point <= 64 or 91 <= code_point <= 96 or 123 <= code_point <= 126:
+    if (33 <= code_point <= 47 or 58 <= code_point <= 64 or 91 <= code_point <= 96
+            or 123 <= code_point <= 126):
         return True
     return unicodedata.category(char).startswith("P")
 
@@ -110,9 +111,9 @@ class WordPiece:
         self.vocab = vocab
         self.unk_token = unk_token
         self.max_input_chars_per_word = max_input_chars_per_word
-        self.split_word = lru_cache(maxsize=1 << 18)(self._split_word)
+        self.split_word = lru_cache(maxsize=1 << 18)(self.split_word_uncached)
 
-    def _split_word(self, word: str) -> tuple[str, ...]:
+    def split_word_uncached(self, word: str) -> tuple[str, ...]:
         if len(word) > self.max_input_chars_per_word:
             return (self.unk_token,)
         pieces = []
