@@ -1,6 +1,46 @@
-"""`bertkit export` (pending: issue 5)."""
+"""`bertkit export RUN_DIR -o DIR`: a trained run as an HF `from_pretrained` directory."""
 
-from bertkit.commands._pending import PASS_EVERYTHING, pending_command
+from __future__ import annotations
 
-COMMAND_KWARGS = PASS_EVERYTHING
-command = pending_command("export", "issue 5")
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bertkit.commands._common import JsonOption, OutputDirOption, VerboseOption, guarded, print_json
+
+
+def command(
+    run_dir: Annotated[Path, typer.Argument(help="Training run directory (holds model/).")],
+    output: OutputDirOption,
+    json_output: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Export a trained model: config.json, model.safetensors, vocab.txt for transformers."""
+    from bertkit.train.export import export_run  # torch stays out of `bertkit --help`
+
+    result = guarded(verbose, lambda: export_run(run_dir, output))
+    if json_output:
+        print_json({
+            "output_dir": str(result.output_dir),
+            "model_dir": str(result.model_dir),
+            "task": result.task,
+            "num_labels": result.num_labels,
+            "use_crf": result.use_crf,
+            "files": [str(path) for path in result.files],
+            "notes": result.notes,
+        })
+        return
+    from rich.table import Table
+
+    from bertkit.console import stderr_console
+
+    table = Table(title=f"exported {result.model_dir} -> {result.output_dir}")
+    table.add_column("file")
+    table.add_column("bytes", justify="right")
+    for path in result.files:
+        table.add_row(path.name, f"{path.stat().st_size:,}")
+    stderr_console.print(table)
+    stderr_console.print(f"task {result.task}, {result.num_labels} labels, crf {result.use_crf}")
+    for note in result.notes:
+        stderr_console.print(f"note: {note}")

@@ -1,0 +1,226 @@
+"""Hugging Face checkpoints: reading ``model.safetensors`` / ``pytorch_model.bin`` (with or
+without the ``bert.`` prefix), and the run-dir model format shared by train, predict and
+export (an HF-loadable directory plus a ``bertkit`` block in config.json)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from bertkit.errors import BertkitError, InputError
+from bertkit.fsutil import atomic_path, write_json_atomic
+from bertkit.train.checkpoints.mapping import ENCODER_PREFIX, MappedWeights
+from bertkit.train.checkpoints.name_maps import (
+    HF_ENCODER_ROOTS,
+    HF_HEADS,
+    HF_IGNORED,
+    HF_LEGACY_SUFFIXES,
+)
+from bertkit.train.config import BertConfig
+
+HF_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+SHARD_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
+
+# transformers class per bertkit task: written to `architectures` so AutoModel picks it.
+ARCHITECTURES = {
+    "squad": "BertForQuestionAnswering",
+    "classification": "BertForSequenceClassification",
+    "ner": "BertForTokenClassification",
+}
+TASK_OF_ARCHITECTURE = {name: task for task, name in ARCHITECTURES.items()}
+
+
+def hf_weights_file(path: Path) -> Path | None:
+    """The weights file (or shard index) that an HF directory or file path names."""
+    if path.is_file() and path.suffix in (".safetensors", ".bin", ".pt", ".pth", ".json"):
+        return path
+    if path.is_dir():
+        for name in (*HF_WEIGHT_FILES, *SHARD_INDEXES):
+            if (path / name).is_file():
+                return path / name
+    return None
+
+
+def read_hf_state(weights_file: Path) -> dict[str, torch.Tensor]:
+    if weights_file.name.endswith(".index.json"):
+        weight_map = json.loads(weights_file.read_text(encoding="utf-8"))["weight_map"]
+        state: dict[str, torch.Tensor] = {}
+        for shard in sorted(set(weight_map.values())):
+            state.update(read_hf_state(weights_file.parent / shard))
+        return state
+    try:
+        if weights_file.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(weights_file))
+        loaded = torch.load(weights_file, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 -- corrupt or foreign file: one line, not a traceback
+        raise InputError(weights_file, f"cannot read HF weights: {error}") from None
+    if isinstance(loaded, dict) and "state_dict" in loaded:
+        loaded = loaded["state_dict"]
+    if not isinstance(loaded, dict):
+        raise InputError(weights_file, "a PyTorch weights file must hold a state dict")
+    return loaded
+
+
+def map_hf_state(state: dict[str, torch.Tensor]) -> MappedWeights:
+    """HF names are our names; only the optional `bert.` prefix and old gamma/beta differ."""
+    mapped = MappedWeights()
+    for name, tensor in state.items():
+        canonical = name
+        for old, new in HF_LEGACY_SUFFIXES:
+            if canonical.endswith(old):
+                canonical = canonical[: -len(old)] + new
+        bare = canonical.removeprefix(ENCODER_PREFIX)
+        if HF_IGNORED.match(bare):
+            mapped.ignored.append(name)
+        elif bare.startswith(HF_ENCODER_ROOTS):
+            mapped.tensors[ENCODER_PREFIX + bare] = tensor
+            mapped.source_names[ENCODER_PREFIX + bare] = name
+        elif canonical.startswith(HF_HEADS):
+            mapped.tensors[canonical] = tensor
+            mapped.source_names[canonical] = name
+        else:
+            mapped.unexpected.append(name)
+    return mapped
+
+
+# --------------------------------------------------------------------------------------------
+# Run-dir model format
+# --------------------------------------------------------------------------------------------
+
+
+def save_model_dir(
+    model: nn.Module,
+    config: BertConfig,
+    out_dir: str | Path,
+    *,
+    task: str,
+    num_labels: int | None,
+    id2label: dict[int, str] | list[str] | None,
+    use_crf: bool,
+    vocab_path: str | Path | None,
+    do_lower_case: bool | None = None,
+) -> list[Path]:
+    """Write config.json, model.safetensors (our = HF names) and vocab.txt; config.json last,
+    so a directory with a config.json is always complete. Returns the files written."""
+    from safetensors.torch import save_file
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = getattr(model, "module", model)  # unwrap DDP
+    state = {name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()}
+    written = []
+    with atomic_path(out_dir / "model.safetensors") as tmp:
+        save_file(state, str(tmp), metadata={"format": "pt"})
+    written.append(out_dir / "model.safetensors")
+    if vocab_path is not None:
+        with atomic_path(out_dir / "vocab.txt") as tmp:
+            shutil.copyfile(vocab_path, tmp)
+        written.append(out_dir / "vocab.txt")
+    hf_config = hf_config_dict(config, task=task, num_labels=num_labels, id2label=id2label,
+                               use_crf=use_crf, do_lower_case=do_lower_case)
+    written.append(write_json_atomic(out_dir / "config.json", hf_config))
+    return written
+
+
+def hf_config_dict(
+    config: BertConfig,
+    *,
+    task: str,
+    num_labels: int | None,
+    id2label: dict[int, str] | list[str] | None,
+    use_crf: bool,
+    do_lower_case: bool | None,
+) -> dict[str, Any]:
+    if task not in ARCHITECTURES:
+        raise BertkitError(f"unknown task {task!r}")
+    labels = _label_names(task, num_labels, id2label)
+    hf = {**config.to_hf_dict(), "architectures": [ARCHITECTURES[task]], "dtype": "float32"}
+    if task != "squad":  # QA's two outputs are not labels; HF's default num_labels is 2
+        hf["id2label"] = {str(i): name for i, name in enumerate(labels)}
+        hf["label2id"] = {name: i for i, name in enumerate(labels)}
+        if len(labels) == 1:
+            hf["problem_type"] = "regression"
+    hf["bertkit"] = {
+        "task": task,
+        "num_labels": len(labels),
+        "use_crf": bool(use_crf),
+        "do_lower_case": do_lower_case,
+    }
+    return hf
+
+
+def _label_names(task: str, num_labels: int | None, id2label: dict[int, str] | list[str] | None) -> list[str]:
+    if task == "squad":
+        return ["start", "end"]
+    if id2label is None:
+        if num_labels is None:
+            raise BertkitError(f"task {task!r} needs num_labels or id2label")
+        return [f"LABEL_{i}" for i in range(num_labels)]
+    if isinstance(id2label, dict):  # int or JSON-string keys
+        names = [id2label[key] for key in sorted(id2label, key=int)]
+    else:
+        names = list(id2label)
+    if num_labels is not None and len(names) != num_labels:
+        raise BertkitError(f"the label map has {len(names)} labels but the head has {num_labels}")
+    return [str(name) for name in names]
+
+
+def read_model_dir_meta(model_dir: Path) -> tuple[BertConfig, dict[str, Any]]:
+    """(config, meta) of a run-dir model or a plain HF directory. meta: task, num_labels,
+    use_crf, do_lower_case, id2label (list of names, or None for squad)."""
+    config_path = model_dir / "config.json"
+    if not config_path.is_file():
+        raise InputError(model_dir, "no config.json: not a saved model directory")
+    raw = json.loads(config_path.read_text(encoding="utf-8"))
+    config = BertConfig.from_json_file(config_path)
+    block = raw.get("bertkit") or {}
+    task = block.get("task")
+    if task is None:
+        architecture = next(iter(raw.get("architectures") or []), None)
+        task = TASK_OF_ARCHITECTURE.get(architecture or "")
+        if task is None:
+            raise InputError(config_path, f"cannot tell the task from architectures {raw.get('architectures')}")
+    id2label = raw.get("id2label")
+    labels = [id2label[k] for k in sorted(id2label, key=int)] if id2label else None
+    num_labels = block.get("num_labels") or (len(labels) if labels else 2)
+    meta = {
+        "task": task,
+        "num_labels": 2 if task == "squad" else num_labels,
+        "use_crf": bool(block.get("use_crf", False)),
+        "do_lower_case": block.get("do_lower_case"),
+        "id2label": None if task == "squad" else labels,
+    }
+    return config, meta
+
+
+def load_model_dir(model_dir: str | Path) -> tuple[nn.Module, BertConfig, dict[str, Any]]:
+    """Rebuild the model saved by ``save_model_dir`` (or an HF BertFor* directory)."""
+    from bertkit.train.model import build_model
+
+    model_dir = Path(model_dir)
+    config, meta = read_model_dir_meta(model_dir)
+    model = build_model(meta["task"], config, num_labels=meta["num_labels"], use_crf=meta["use_crf"])
+    weights = hf_weights_file(model_dir)
+    if weights is None:
+        raise InputError(model_dir, "no model.safetensors or pytorch_model.bin")
+    mapped = map_hf_state(read_hf_state(weights))
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(mapped.tensors))
+    if missing:
+        raise InputError(weights, f"missing weights: {', '.join(missing[:5])}")
+    for name, tensor in mapped.tensors.items():
+        if name in expected and tuple(tensor.shape) != tuple(expected[name].shape):
+            raise InputError(
+                weights,
+                f"{name} has shape {tuple(tensor.shape)} in the file but "
+                f"{tuple(expected[name].shape)} in the model built from config.json",
+            )
+    model.load_state_dict({k: v for k, v in mapped.tensors.items() if k in expected})
+    return model, config, meta
