@@ -43,17 +43,40 @@ def google_tokenization() -> types.ModuleType:
     return tokenization
 
 
-def google_run_squad() -> types.ModuleType:
-    _stub_contrib()
-    from bert import run_squad
+# Flags each script module defined at import, so the other script can be imported later.
+_FLAGS_DEFINED_BY: dict[str, set[str]] = {}
 
+
+def _import_script(module_name: str) -> types.ModuleType:
+    """Import run_squad or run_classifier, even when the other one is already loaded.
+
+    Both scripts define the same absl flags (bert_config_file, vocab_file, ...) at
+    import time, and absl refuses a second definition. Their pure-Python converters
+    only read flags with the same meaning in both, so the earlier script's flags are
+    dropped and redefined by the new import (with their defaults).
+    """
+    import importlib
+
+    from absl import flags
+
+    full_name = f"bert.{module_name}"
+    if full_name in sys.modules:
+        return sys.modules[full_name]
+    _stub_contrib()
+    for names in _FLAGS_DEFINED_BY.values():
+        for name in names:
+            if name in flags.FLAGS:
+                delattr(flags.FLAGS, name)
+    before = set(flags.FLAGS)
+    module = importlib.import_module(full_name)
+    _FLAGS_DEFINED_BY[module_name] = set(flags.FLAGS) - before
     _mark_flags_parsed()
-    return run_squad
+    return module
+
+
+def google_run_squad() -> types.ModuleType:
+    return _import_script("run_squad")
 
 
 def google_run_classifier() -> types.ModuleType:
-    _stub_contrib()
-    from bert import run_classifier
-
-    _mark_flags_parsed()
-    return run_classifier
+    return _import_script("run_classifier")
