@@ -63,13 +63,23 @@ def _import_script(module_name: str) -> types.ModuleType:
     if full_name in sys.modules:
         return sys.modules[full_name]
     _stub_contrib()
+    # The shared modules' flags (tokenization's --preserve_unused_tokens) must not be
+    # counted as a script's own, or they would be dropped with it.
+    for shared in ("tokenization", "modeling", "optimization"):
+        importlib.import_module(f"bert.{shared}")
+    set_aside = {}
     for names in _FLAGS_DEFINED_BY.values():
         for name in names:
             if name in flags.FLAGS:
+                set_aside[name] = flags.FLAGS[name]
                 delattr(flags.FLAGS, name)
     before = set(flags.FLAGS)
     module = importlib.import_module(full_name)
     _FLAGS_DEFINED_BY[module_name] = set(flags.FLAGS) - before
+    # Flags only the earlier script has (run_squad's version_2_with_negative) come back.
+    for name, flag in set_aside.items():
+        if name not in flags.FLAGS:
+            flags.FLAGS[name] = flag
     _mark_flags_parsed()
     return module
 

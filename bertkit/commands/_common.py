@@ -46,7 +46,7 @@ def guarded(verbose: bool, action: Callable[[], T]) -> T:
         raise fail("interrupted; no partial output was left under a final name", 130) from None
     except typer.Exit:
         raise
-    except Exception as error:  # an unexpected failure still gets one line without --verbose
+    except Exception as error:  # noqa: BLE001 - an unexpected failure still gets one line
         if verbose:
             traceback.print_exc()
         raise fail(f"{type(error).__name__}: {error} (rerun with --verbose for the traceback)") from None
@@ -55,3 +55,13 @@ def guarded(verbose: bool, action: Callable[[], T]) -> T:
 def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
+
+# Options every converter shares, declared once so their names and help never drift apart.
+VocabOption = Annotated[Path | None, typer.Option("--vocab", help="BERT vocab.txt.")]
+SpmModelOption = Annotated[
+    Path | None, typer.Option("--spm-model", help="SentencePiece model, instead of --vocab.")
+]
+DoLowerCaseOption = Annotated[
+    bool, typer.Option("--do-lower-case/--no-do-lower-case", help="Lower-case and strip accents.")
+]
+WorkersOption = Annotated[int, typer.Option("--workers", help="Processes; 0 = every core.")]

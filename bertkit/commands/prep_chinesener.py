@@ -8,9 +8,13 @@ from typing import Annotated
 import typer
 
 from bertkit.commands._common import (
+    DoLowerCaseOption,
     JsonOption,
     OutputDirOption,
+    SpmModelOption,
     VerboseOption,
+    VocabOption,
+    WorkersOption,
     guarded,
     print_json,
 )
@@ -33,11 +37,9 @@ def command(
         help="ChineseNER files (the split comes from each name), or a directory holding "
              "example.train/dev/test.")],
     output: OutputDirOption,
-    vocab: Annotated[Path | None, typer.Option("--vocab", help="BERT vocab.txt.")] = None,
-    spm_model: Annotated[Path | None, typer.Option(
-        "--spm-model", help="SentencePiece model, instead of --vocab.")] = None,
-    do_lower_case: Annotated[bool, typer.Option(
-        "--do-lower-case/--no-do-lower-case", help="Lower-case and strip accents.")] = True,
+    vocab: VocabOption = None,
+    spm_model: SpmModelOption = None,
+    do_lower_case: DoLowerCaseOption = True,
     max_seq_length: Annotated[int, typer.Option(
         "--max-seq-length", help="Positions per record, [CLS] and [SEP] included.")] = 128,
     scheme: Annotated[str, typer.Option(
@@ -49,7 +51,7 @@ def command(
                                 "character of a jieba word).")] = None,
     split: Annotated[str | None, typer.Option(
         "--split", help="train, dev or test, when the file name does not say.")] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Processes; 0 = every core.")] = 0,
+    workers: WorkersOption = 0,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:

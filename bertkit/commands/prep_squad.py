@@ -8,9 +8,13 @@ from typing import Annotated
 import typer
 
 from bertkit.commands._common import (
+    DoLowerCaseOption,
     JsonOption,
     OutputDirOption,
+    SpmModelOption,
     VerboseOption,
+    VocabOption,
+    WorkersOption,
     guarded,
     print_json,
 )
@@ -31,10 +35,8 @@ def command(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT.json", help="SQuAD JSON file.")],
     output: OutputDirOption,
     split: Annotated[str, typer.Option("--split", help="train or eval.")],
-    vocab: Annotated[Path | None, typer.Option("--vocab", help="BERT vocab.txt.")] = None,
-    spm_model: Annotated[
-        Path | None, typer.Option("--spm-model", help="SentencePiece model, instead of --vocab.")
-    ] = None,
+    vocab: VocabOption = None,
+    spm_model: SpmModelOption = None,
     version_2_with_negative: Annotated[
         bool,
         typer.Option(
@@ -54,13 +56,7 @@ def command(
             "--max-query-length", help="Question pieces kept (longer questions are truncated)."
         ),
     ] = 64,
-    do_lower_case: Annotated[
-        bool,
-        typer.Option(
-            "--do-lower-case/--no-do-lower-case",
-            help="Lower-case and strip accents (uncased vocabs).",
-        ),
-    ] = True,
+    do_lower_case: DoLowerCaseOption = True,
     shuffle: Annotated[
         bool,
         typer.Option(
@@ -69,7 +65,7 @@ def command(
             "as Google's run_squad.py does.",
         ),
     ] = True,
-    workers: Annotated[int, typer.Option("--workers", help="Processes; 0 = every core.")] = 0,
+    workers: WorkersOption = 0,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:

@@ -8,9 +8,13 @@ from typing import Annotated
 import typer
 
 from bertkit.commands._common import (
+    DoLowerCaseOption,
     JsonOption,
     OutputDirOption,
+    SpmModelOption,
     VerboseOption,
+    VocabOption,
+    WorkersOption,
     guarded,
     print_json,
 )
@@ -31,13 +35,11 @@ def command(
     inputs: Annotated[list[Path], typer.Argument(
         metavar="INPUT_FILE_OR_DIR...", help="TNEWS .json files, or a directory of them.")],
     output: OutputDirOption,
-    vocab: Annotated[Path | None, typer.Option("--vocab", help="BERT vocab.txt.")] = None,
-    spm_model: Annotated[Path | None, typer.Option(
-        "--spm-model", help="SentencePiece model, instead of --vocab.")] = None,
+    vocab: VocabOption = None,
+    spm_model: SpmModelOption = None,
     max_seq_length: Annotated[int, typer.Option(
         "--max-seq-length", help="Positions per record, [CLS] and [SEP] included.")] = 128,
-    do_lower_case: Annotated[bool, typer.Option(
-        "--do-lower-case/--no-do-lower-case", help="Lower-case and strip accents.")] = True,
+    do_lower_case: DoLowerCaseOption = True,
     with_keywords: Annotated[bool, typer.Option(
         "--with-keywords", help="Put the keywords field in the second segment.")] = False,
     labels_file: Annotated[Path | None, typer.Option(
@@ -45,7 +47,7 @@ def command(
                          "(default: the one beside the input, if any).")] = None,
     split: Annotated[str | None, typer.Option(
         "--split", help="Output split name (default: from the input file name).")] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Processes; 0 = every core.")] = 0,
+    workers: WorkersOption = 0,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
