@@ -155,6 +155,9 @@ def run_demo(output_dir: Path, *, epochs: float = 3.0, seed: int = 42,
         "training log": str(run_dir / "log.jsonl"),
         "fine-tuned model": str(run_dir / "model"),
     }
+    for path in trained.files:
+        if Path(path).name in ("report.md", "learning_curve.png"):
+            files[f"run {Path(path).name}"] = str(path)
     for path in predicted.files:
         files[Path(path).name] = str(path)
     return DemoResult(

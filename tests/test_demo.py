@@ -46,6 +46,7 @@ def test_demo_runs_the_whole_job_with_the_tiny_fallback(tmp_path: Path) -> None:
         assert inspected["crc_ok"] is True and inspected["records"] > 0
     for path in report["files"].values():
         assert Path(path).exists(), path
+    assert "run report.md" in report["files"] and "run learning_curve.png" in report["files"]
     # A second run reuses the directory it made itself.
     again = CliRunner().invoke(
         app, ["demo", "-o", str(output), "--no-pretrained", "--epochs", "1", "--json"])

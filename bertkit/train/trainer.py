@@ -292,6 +292,14 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
         results_path = write_json_atomic(run_dir / "train_results.json", {
             k: v for k, v in result.to_json().items() if k not in ("files", "eval_results")})
         result.files.append(results_path)
+        from bertkit.train.run_report import write_run_report
+
+        notes: list[str] = []
+        result.files.extend(write_run_report(
+            run_dir, train_results=result.to_json(), resolved_config=resolved,
+            eval_results=eval_results, notes=notes))
+        for note in notes:
+            say(note)
     return result
 
 
