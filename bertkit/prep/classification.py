@@ -160,18 +160,16 @@ def build_features(
     second_segment = keep_b > 0
     lengths = keep_a + 2 + np.where(second_segment, keep_b + 1, 0)
 
-    def row(index: int) -> list[int]:
-        head = [cls_id, *ids_a[index][: keep_a[index]], sep_id]
-        if second_segment[index]:
-            head += [*ids_b[index][: keep_b[index]], sep_id]  # type: ignore[index]
-        return head
-
     positions = np.arange(max_seq_length, dtype=np.int64)
     real = positions[None, :] < lengths[:, None]
     input_ids = np.zeros((count, max_seq_length), dtype=np.int32)
-    # Boolean-mask assignment fills row-major, i.e. in the order the rows are chained.
-    input_ids[real] = np.fromiter(chain.from_iterable(row(i) for i in range(count)),
-                                  dtype=np.int32, count=int(lengths.sum()))
+    rows = np.arange(count)
+    input_ids[:, 0] = cls_id
+    input_ids[rows, keep_a + 1] = sep_id
+    _place_pieces(input_ids, ids_a, len_a, keep_a, np.ones(count, dtype=np.int64))
+    if ids_b is not None:
+        _place_pieces(input_ids, ids_b, len_b, keep_b, keep_a + 2)
+        input_ids[rows[second_segment], (keep_a + keep_b + 2)[second_segment]] = sep_id
     second = (positions[None, :] >= (keep_a + 2)[:, None]) & real
     return ClassificationFeatures(
         input_ids=input_ids,
@@ -179,6 +177,28 @@ def build_features(
         segment_ids=second.astype(np.int8),
         truncated=truncated,
     )
+
+
+def _place_pieces(
+    input_ids: np.ndarray,
+    ids: Sequence[Sequence[int] | None],
+    lengths: np.ndarray,
+    keep: np.ndarray,
+    first_column: np.ndarray,
+) -> None:
+    """Write the first ``keep[r]`` ids of every row r from column ``first_column[r]`` on,
+    as one scatter over all rows instead of a Python list per example."""
+    total = int(lengths.sum())
+    if total == 0:
+        return
+    flat = np.fromiter(chain.from_iterable(piece for piece in ids if piece is not None),
+                       dtype=np.int32,
+                       count=total)
+    row = np.repeat(np.arange(len(ids)), lengths)
+    within = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    kept = within < keep[row]
+    row = row[kept]
+    input_ids[row, first_column[row] + within[kept]] = flat[kept]
 
 
 @dataclass(frozen=True)
@@ -194,15 +214,20 @@ class EncodeJob:
 def encode_chunk(job: EncodeJob) -> ClassificationFeatures:
     """Tokenize one chunk and lay it out (top-level so worker processes can run it)."""
     tokenizer = tokenizer_for(job.tokenizer)
-    to_ids = tokenizer.convert_tokens_to_ids
-    ids_a = [to_ids(tokens) for tokens in tokenizer.tokenize_many(job.texts_a)]
-    ids_b: list[list[int] | None] | None = None
+    ids_many = getattr(tokenizer, "ids_many", None)
+    if ids_many is None:  # a tokenizer without the text -> ids fast path (SentencePiece)
+        to_ids = tokenizer.convert_tokens_to_ids
+
+        def ids_many(texts: Sequence[str]) -> list[list[int]]:
+            return [to_ids(tokens) for tokens in tokenizer.tokenize_many(texts)]
+
+    ids_a = ids_many(job.texts_a)
+    ids_b: list[Sequence[int] | None] | None = None
     if job.texts_b is not None:
         present = [i for i, text in enumerate(job.texts_b) if text]
-        pieces = tokenizer.tokenize_many([job.texts_b[i] for i in present])
         ids_b = [None] * len(job.texts_b)
-        for i, tokens in zip(present, pieces):
-            ids_b[i] = to_ids(tokens)
+        for i, ids in zip(present, ids_many([job.texts_b[i] for i in present])):
+            ids_b[i] = ids
     return build_features(ids_a, ids_b, job.max_seq_length, tokenizer.cls_id, tokenizer.sep_id)
 
 

@@ -190,7 +190,9 @@ class NerRecordBuilder:
         row_starts = np.cumsum(kept) - kept
         columns = 1 + np.arange(int(kept.sum())) - np.repeat(row_starts, kept)
         input_ids = np.full((count, length), self.pad_id, dtype=np.int64)
-        input_ids[rows, columns] = [ids[unit] for units in kept_units for unit in units]
+        input_ids[rows, columns] = np.fromiter(
+            map(ids.__getitem__, chain.from_iterable(kept_units)), dtype=np.int64,
+            count=rows.size)
         input_ids[:, 0] = self.cls_id
         input_ids[np.arange(count), kept + 1] = self.sep_id
         input_mask = (np.arange(length)[None, :] < (kept + 2)[:, None]).astype(np.int64)

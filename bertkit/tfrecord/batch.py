@@ -3,14 +3,16 @@
 A converter holds its features as `[N, L]` arrays (ids, masks, labels); encoding
 them record by record costs a dozen small numpy calls per feature. Here every
 piece of the protobuf (tags, nested lengths, packed values) is computed for all N
-records in one vectorised step. The small pieces between two packed value runs
-are scattered into per-record "headers"; then headers and value runs are joined
-by one `bytearray.join` (memcpy speed), and both CRCs are patched in. The bytes
-are identical to `frame_record(encode_example(row))` for each row: same sorted key
-order, same nested lengths, same packing.
+records in one vectorised step, as a "block": an `[N, w]` byte matrix whose row r
+holds record r's bytes of that piece, padded to the widest record, plus a mask of
+which of those bytes exist (a varint of 1..g bytes fills 1..g of its g columns).
+Putting the blocks side by side gives every record as one padded row, so a single
+boolean selection (row-major, so record after record) yields the framed records
+back to back: no per-record Python loop, no per-record slicing. Only the payload
+CRCs are computed per record (the CRC library takes one buffer at a time).
 
-Layout of one framed record (sizes per record may differ, so everything is
-tracked as per-record length vectors):
+The bytes are identical to `frame_record(encode_example(row))` for each row: same
+sorted key order, same nested lengths, same packing. Layout of one framed record:
 
     uint64 len | crc | 0a varint(features_len) | entry(name_1) ... entry(name_k) | crc
     entry = 0a varint(entry_len) 0a varint(len(name)) name 12 varint(feature_len)
@@ -33,17 +35,20 @@ from bertkit.tfrecord.example import (
     length_delimited,
 )
 from bertkit.tfrecord.framing import HEADER_SIZE, crc32c, mask_array
-from bertkit.tfrecord.varint import as_unsigned, encode_unsigned, varint_lengths
+from bertkit.tfrecord.varint import as_unsigned, groups_needed, varint_lengths
 
 BatchColumn = np.ndarray | Int64List | FloatList
 
+# Row n: which of a value's g byte columns exist when its varint is n bytes long.
+_PREFIX_MASKS = np.arange(10)[None, :] < np.arange(11)[:, None]
+
 
 @dataclass
-class _Segment:
-    """Per-record chunks of one piece: the chunks back to back, and each chunk's length."""
+class _Block:
+    """One piece of every record: `[N, w]` bytes, and which exist (None: all of them)."""
 
-    data: np.ndarray  # uint8
-    lengths: np.ndarray  # intp, one per record
+    data: np.ndarray  # uint8 [N, w]
+    present: np.ndarray | None  # bool [N, w]
 
 
 @dataclass(frozen=True)
@@ -63,15 +68,36 @@ class ColumnSpec:
     length: int
 
 
-def _constant(chunk: bytes, count: int) -> _Segment:
-    data = np.frombuffer(chunk, dtype=np.uint8)
-    return _Segment(np.tile(data, count), np.full(count, len(chunk), dtype=np.intp))
+def _constant(chunk: bytes, count: int) -> _Block:
+    return _Block(np.broadcast_to(np.frombuffer(chunk, dtype=np.uint8), (count, len(chunk))),
+                  None)
 
 
-def _varints(values: np.ndarray) -> _Segment:
-    unsigned = values.astype(np.uint64)
-    lengths = varint_lengths(unsigned)
-    return _Segment(encode_unsigned(unsigned, lengths), lengths)
+def _varint_block(unsigned: np.ndarray) -> tuple[_Block, np.ndarray]:
+    """Varints of an `[N, L]` uint64 matrix, row by row, and each row's byte count."""
+    count, width = unsigned.shape
+    if unsigned.size == 0:
+        return _Block(np.zeros((count, 0), np.uint8), None), np.zeros(count, np.intp)
+    largest = int(unsigned.max())
+    needed = groups_needed(largest)
+    if needed == 1:  # masks, segment ids, small labels and lengths: one byte per value
+        return _Block(unsigned.astype(np.uint8), None), np.full(count, width, np.intp)
+    narrow = unsigned.astype(np.uint32) if largest <= 0xFFFFFFFF else unsigned
+    lengths = varint_lengths(narrow, needed, np.uint8)
+    groups = np.empty((count, width, needed), dtype=np.uint8)
+    for k in range(needed):
+        group = (narrow >> (7 * k)).astype(np.uint8) & 0x7F
+        if k < needed - 1:  # continuation bit on every group but a value's last
+            group |= (lengths > k + 1).view(np.uint8) << 7
+        groups[:, :, k] = group
+    present = np.take(_PREFIX_MASKS[:, :needed], lengths, axis=0)
+    return (_Block(groups.reshape(count, width * needed), present.reshape(count, -1)),
+            lengths.sum(axis=1, dtype=np.intp))
+
+
+def _varints(values: np.ndarray) -> tuple[_Block, np.ndarray]:
+    """One varint per record (nested lengths), and its byte count per record."""
+    return _varint_block(values.astype(np.uint64)[:, None])
 
 
 def _as_matrix(name: str, column: BatchColumn) -> tuple[str, np.ndarray]:
@@ -103,88 +129,57 @@ def column_specs(columns: Mapping[str, BatchColumn]) -> dict[str, ColumnSpec]:
     }
 
 
-def _column_segments(
-    name: str, kind: str, matrix: np.ndarray
-) -> tuple[list[_Segment], _Segment, np.ndarray]:
-    """One map entry for every record: its header segments (everything before the
-    packed values), the packed values, and the entry's full size per record."""
+def _column_blocks(name: str, kind: str, matrix: np.ndarray) -> tuple[list[_Block], np.ndarray]:
+    """One map entry for every record, as blocks, and the entry's full size per record."""
     count = matrix.shape[0]
     if kind == "float32":
-        packed = _Segment(
-            np.ascontiguousarray(matrix, dtype="<f4").reshape(-1).view(np.uint8),
-            np.full(count, 4 * matrix.shape[1], dtype=np.intp),
-        )
+        packed = _Block(
+            np.ascontiguousarray(matrix, dtype="<f4").view(np.uint8).reshape(count, -1), None)
+        packed_len = np.full(count, 4 * matrix.shape[1], dtype=np.intp)
         list_tag = FLOAT_LIST_FIELD
     else:
-        unsigned = as_unsigned(matrix)
-        lengths = varint_lengths(unsigned, dtype=np.uint8)
-        packed = _Segment(encode_unsigned(unsigned.reshape(-1)),
-                          lengths.sum(axis=1, dtype=np.intp))
+        packed, packed_len = _varint_block(as_unsigned(matrix))
         list_tag = INT64_LIST_FIELD
 
-    packed_len = packed.lengths
-    packed_header = _packed_header(packed_len)
-    list_len = packed_header.lengths + packed_len
-    list_len_varint = _varints(list_len)
-    feature_len = 1 + list_len_varint.lengths + list_len
-    feature_len_varint = _varints(feature_len)
+    # `0a varint(packed_len)` only for records with values: protobuf leaves an empty
+    # packed field out entirely.
+    has_values = packed_len > 0
+    packed_len_varint, packed_len_size = _varints(packed_len)
+    packed_tag = _constant(b"\x0a", count)
+    if not has_values.all():
+        keep = has_values[:, None]
+        packed_tag.present = np.broadcast_to(keep, (count, 1))
+        base = packed_len_varint.present
+        packed_len_varint.present = keep if base is None else base & keep
+    packed_header_size = np.where(has_values, 1 + packed_len_size, 0)
+
+    list_len = packed_header_size + packed_len
+    list_len_varint, list_len_size = _varints(list_len)
+    feature_len = 1 + list_len_size + list_len
+    feature_len_varint, feature_len_size = _varints(feature_len)
     key_and_value_tag = length_delimited(1, name.encode("utf-8")) + b"\x12"
-    entry_len = len(key_and_value_tag) + feature_len_varint.lengths + feature_len
-    entry_len_varint = _varints(entry_len)
-    header = [
+    entry_len = len(key_and_value_tag) + feature_len_size + feature_len
+    entry_len_varint, entry_len_size = _varints(entry_len)
+    blocks = [
         _constant(b"\x0a", count),
         entry_len_varint,
         _constant(key_and_value_tag, count),
         feature_len_varint,
         _constant(bytes((list_tag << 3 | 2,)), count),
         list_len_varint,
-        packed_header,
+        packed_tag,
+        packed_len_varint,
+        packed,
     ]
-    return header, packed, 1 + entry_len_varint.lengths + entry_len
+    return blocks, 1 + entry_len_size + entry_len
 
 
-def _packed_header(packed_len: np.ndarray) -> _Segment:
-    """`0a varint(packed_len)` for records with values; nothing for empty lists, which
-    protobuf leaves out entirely."""
-    has_values = packed_len > 0
-    present = packed_len[has_values].astype(np.uint64)
-    lengths = varint_lengths(present)
-    body = encode_unsigned(present, lengths)
-    chunk_lengths = np.zeros(packed_len.shape, dtype=np.intp)
-    chunk_lengths[has_values] = 1 + lengths
-    data = _assemble([_Segment(np.full(present.size, 0x0A, np.uint8),
-                               np.ones(present.size, np.intp)),
-                      _Segment(body, lengths)], present.size)[0]
-    return _Segment(data, chunk_lengths)
-
-
-def _merge(segments: list[_Segment], count: int) -> _Segment:
-    """Several small segments as one: record r's chunks of each, back to back."""
-    data, _starts = _assemble(segments, count)
-    lengths = np.zeros(count, dtype=np.intp)
-    for segment in segments:
-        lengths += segment.lengths
-    return _Segment(data, lengths)
-
-
-def _assemble(segments: list[_Segment], count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Record r = segments[0] chunk r + segments[1] chunk r + ...; returns (buffer, starts)."""
-    record_lengths = np.zeros(count, dtype=np.intp)
-    for segment in segments:
-        record_lengths += segment.lengths
-    ends = np.cumsum(record_lengths)
-    starts = ends - record_lengths
-    total = int(ends[-1]) if count else 0
-    out = np.empty(total, dtype=np.uint8)
-    cursor = starts.copy()
-    for segment in segments:
-        if segment.data.size:
-            source_starts = np.cumsum(segment.lengths) - segment.lengths
-            shift = np.repeat(cursor - source_starts, segment.lengths)
-            shift += np.arange(segment.data.size, dtype=np.intp)
-            out[shift] = segment.data
-        cursor += segment.lengths
-    return out, starts
+def _length_crcs(payload_len: np.ndarray) -> np.ndarray:
+    """Masked CRC of each record's 8-byte length field; few distinct lengths, so once each."""
+    distinct, which = np.unique(payload_len.astype("<u8"), return_inverse=True)
+    crcs = np.fromiter((crc32c(value.tobytes()) for value in distinct), dtype=np.uint32,
+                       count=distinct.size)
+    return mask_array(crcs)[which.reshape(-1)]
 
 
 def encode_batch(columns: Mapping[str, BatchColumn]) -> EncodedBatch:
@@ -198,80 +193,47 @@ def encode_batch(columns: Mapping[str, BatchColumn]) -> EncodedBatch:
     if count == 0:
         return EncodedBatch(bytearray(), empty, empty)
 
-    # Record = header_0 values_0 header_1 values_1 ... header_k-1 values_k-1 trailer, where
-    # header_0 also holds the frame's length field, its CRC slot and the Example's tag.
-    headers: list[list[_Segment]] = []
-    values: list[_Segment] = []
+    entries: list[_Block] = []
     features_len = np.zeros(count, dtype=np.intp)
     for name in sorted(matrices):
         kind, matrix = matrices[name]
-        header, packed, entry_size = _column_segments(name, kind, matrix)
-        headers.append(header)
-        values.append(packed)
+        blocks, entry_size = _column_blocks(name, kind, matrix)
+        entries += blocks
         features_len += entry_size
-    features_len_varint = _varints(features_len)
-    payload_len = 1 + features_len_varint.lengths + features_len
-    frame_start = [
-        _Segment(payload_len.astype("<u8").view(np.uint8), np.full(count, 8, np.intp)),
-        _constant(bytes(4), count),  # the length CRC, patched in below
+    features_len_varint, features_len_size = _varints(features_len)
+    payload_len = 1 + features_len_size + features_len
+    length_crc = _length_crcs(payload_len)
+    blocks = [
+        _Block(payload_len.astype("<u8")[:, None].view(np.uint8), None),
+        _Block(length_crc.astype("<u4")[:, None].view(np.uint8), None),
         _constant(b"\x0a", count),
         features_len_varint,
+        *entries,
+        _constant(bytes(4), count),  # the payload CRC, patched in below
     ]
-    if headers:
-        headers[0] = frame_start + headers[0]
-    else:
-        headers.append(frame_start)
-    trailer = _constant(bytes(4), count)  # the payload CRC, patched in below
-    pieces = [_merge(header, count) for header in headers]
-    buffer, starts = _interleave(pieces, values, trailer, count)
-    _fill_crcs(buffer, starts, payload_len)
-    return EncodedBatch(buffer, starts.astype(np.int64), (payload_len + 16).astype(np.int64))
+    blocks = [block for block in blocks if block.data.shape[1]]
+    padded = np.concatenate([block.data for block in blocks], axis=1)
+    present = np.concatenate(
+        [np.broadcast_to(True, block.data.shape) if block.present is None else block.present
+         for block in blocks], axis=1)
+    framed = padded[present]  # row-major: record 0's bytes, then record 1's, ...
+    buffer = bytearray(memoryview(framed))
+    framed_len = payload_len + HEADER_SIZE + 4
+    starts = np.cumsum(framed_len) - framed_len
+    _fill_payload_crcs(buffer, starts, payload_len)
+    return EncodedBatch(buffer, starts.astype(np.int64), framed_len.astype(np.int64))
 
 
-def _interleave(
-    headers: list[_Segment], values: list[_Segment], trailer: _Segment, count: int
-) -> tuple[bytearray, np.ndarray]:
-    """Join header_0[r] values_0[r] ... trailer[r] for every record r, in record order.
-
-    The per-record slicing is a Python loop, but each step is a memoryview slice and
-    the copying happens once, inside `bytearray.join`, at memcpy speed; scattering the
-    large value runs byte by byte through index arrays would cost several times more.
-    """
-    order: list[_Segment] = []
-    for number, header in enumerate(headers):
-        order.append(header)
-        if number < len(values):
-            order.append(values[number])
-    order.append(trailer)
-    views = [memoryview(segment.data) for segment in order]
-    bounds = [np.concatenate(([0], np.cumsum(segment.lengths))).tolist() for segment in order]
-    parts: list[memoryview] = []
-    append = parts.append
-    pairs = list(zip(views, bounds))
-    for record in range(count):
-        following = record + 1
-        for view, edges in pairs:
-            append(view[edges[record] : edges[following]])
-    buffer = bytearray().join(parts)
-    record_lengths = np.zeros(count, dtype=np.intp)
-    for segment in order:
-        record_lengths += segment.lengths
-    return buffer, np.cumsum(record_lengths) - record_lengths
-
-
-def _fill_crcs(buffer: bytearray, starts: np.ndarray, payload_len: np.ndarray) -> None:
-    """Write both masked CRCs of every record into the slots left for them."""
+def _fill_payload_crcs(buffer: bytearray, starts: np.ndarray, payload_len: np.ndarray) -> None:
+    """Write each record's masked payload CRC into the 4 bytes left after its payload."""
     view = memoryview(buffer)
-    header_crcs = np.empty(starts.size, dtype=np.uint32)
-    payload_crcs = np.empty(starts.size, dtype=np.uint32)
-    for number, (start, length) in enumerate(zip(starts.tolist(), payload_len.tolist())):
-        header_crcs[number] = crc32c(view[start : start + 8])
-        payload_crcs[number] = crc32c(view[start + HEADER_SIZE : start + HEADER_SIZE + length])
-    masked_header = mask_array(header_crcs).astype("<u4").tobytes()
-    masked_payload = mask_array(payload_crcs).astype("<u4").tobytes()
-    for number, (start, length) in enumerate(zip(starts.tolist(), payload_len.tolist())):
-        slot = 4 * number
-        view[start + 8 : start + HEADER_SIZE] = masked_header[slot : slot + 4]
-        footer = start + HEADER_SIZE + length
-        view[footer : footer + 4] = masked_payload[slot : slot + 4]
+    payload_starts = starts + HEADER_SIZE
+    payload_ends = payload_starts + payload_len
+    crcs = np.fromiter(
+        (crc32c(view[begin:end])
+         for begin, end in zip(payload_starts.tolist(), payload_ends.tolist())),
+        dtype=np.uint32, count=starts.size)
     view.release()
+    footer = payload_ends[:, None] + np.arange(4)
+    np.frombuffer(buffer, dtype=np.uint8)[footer] = (
+        mask_array(crcs).astype("<u4")[:, None].view(np.uint8))

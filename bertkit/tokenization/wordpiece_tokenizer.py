@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,9 @@ class BertWordPieceTokenizer:
         self._wordpiece = WordPiece(self.vocab)
         self._pieces_of_word: dict[str, tuple[str, ...]] = {}
         self._tokens_of_short_text: dict[str, tuple[str, ...]] = {}
+        self._ids_of_word: dict[str, tuple[int, ...]] = {}
+        self._id_of_one_piece_word: dict[str, int] = {}
+        self._ids_of_short_text: dict[str, tuple[int, ...]] = {}
         self.cls_token, self.sep_token, self.pad_token, self.unk_token = (
             "[CLS]", "[SEP]", "[PAD]", "[UNK]")
         self.mask_token = "[MASK]"
@@ -108,6 +112,56 @@ class BertWordPieceTokenizer:
             if gc_was_enabled:
                 gc.enable()
         return out
+
+    def ids_many(self, texts: Sequence[str]) -> list[tuple[int, ...]]:
+        """`convert_tokens_to_ids(tokenize(text))` for each text, as tuples (the fast path
+        classification converters use: no piece strings, no per-piece Python loop)."""
+        known_short = self._ids_of_short_text
+        if len(known_short) > WORD_CACHE_LIMIT:
+            known_short.clear()
+        ids_of = self._ids_uncached
+        out: list[tuple[int, ...]] = []
+        append = out.append
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # many small tuples, no cycles (see tokenize_many)
+        try:
+            for text in texts:
+                if len(text) <= SHORT_TEXT_CHARS:
+                    known = known_short.get(text)
+                    if known is None:
+                        known = known_short[text] = ids_of(text)
+                    append(known)
+                else:
+                    append(ids_of(text))
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        return out
+
+    def _ids_uncached(self, text: str) -> tuple[int, ...]:
+        words = fast_basic_tokenize(text, self.do_lower_case)
+        try:
+            # Most words (every CJK character) are one piece: one C-level lookup each.
+            return tuple(map(self._id_of_one_piece_word.__getitem__, words))
+        except KeyError:
+            pass
+        cache = self._ids_of_word
+        try:
+            return tuple(chain.from_iterable(map(cache.__getitem__, words)))
+        except KeyError:
+            pass  # a word seen for the first time
+        if len(cache) > WORD_CACHE_LIMIT:
+            cache.clear()
+            self._id_of_one_piece_word.clear()
+        vocab = self.vocab
+        for word in words:
+            if word not in cache:
+                # Every piece WordPiece returns is a vocab entry ([UNK] included).
+                ids = cache[word] = tuple(
+                    vocab[piece] for piece in self._wordpiece.split_word_uncached(word))
+                if len(ids) == 1:
+                    self._id_of_one_piece_word[word] = ids[0]
+        return tuple(chain.from_iterable(map(cache.__getitem__, words)))
 
     def convert_tokens_to_ids(self, tokens: Iterable[str]) -> list[int]:
         vocab = self.vocab
