@@ -42,7 +42,7 @@ app.add_typer(prep_app, name="prep")
 
 
 def _register(target: typer.Typer, name: str, module: ModuleType) -> None:
-    target.command(name, **getattr(module, "COMMAND_KWARGS", {}))(module.command)
+    target.command(name)(module.command)
 
 
 for _name, _module in [

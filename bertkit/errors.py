@@ -35,8 +35,3 @@ class UsageError(BertkitError):
 
     exit_code = 2
 
-
-class NotImplementedYet(BertkitError):
-    """A command whose issue has not landed yet."""
-
-    exit_code = 2
