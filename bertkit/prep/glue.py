@@ -34,7 +34,7 @@ from bertkit.prep.classification import (
     tokenizer_for,
     write_classification_dataset,
 )
-from bertkit.prep.outputs import resolve_workers, split_name_from_path
+from bertkit.prep.outputs import expand_input_files, resolve_workers, split_name_from_path
 
 
 @dataclass(frozen=True)
@@ -201,22 +201,7 @@ def _parse_score(path: Path, raw: str, number: int) -> float:
 
 def glue_input_files(task: GlueTask, inputs: Sequence[Path]) -> list[Path]:
     """Expand a task directory into the official split files present in it."""
-    files: list[Path] = []
-    for path in inputs:
-        if path.is_dir():
-            present = {child.name.lower(): child for child in path.iterdir()}
-            found = [present[name.lower()] for name, _ in task.split_files
-                     if name.lower() in present]
-            if not found:
-                names = ", ".join(name for name, _ in task.split_files)
-                raise InputError(path, f"no {task.name} files in this directory "
-                                       f"(expected {names})")
-            files += found
-        elif not path.exists():
-            raise InputError(path, "file not found")
-        else:
-            files.append(path)
-    return files
+    return expand_input_files(inputs, [name for name, _ in task.split_files], task.name)
 
 
 def convert_glue(

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from bertkit import __version__
 from bertkit.console import stderr_console
-from bertkit.errors import UsageError
+from bertkit.errors import InputError, UsageError
 from bertkit.fsutil import sha256_of_file, write_json_atomic
 
 T = TypeVar("T")
@@ -121,3 +121,28 @@ def ordered_parallel_map(
         return [function(chunk) for chunk in chunks]
     with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), initializer=initializer) as pool:
         return list(pool.map(function, chunks))
+
+
+def expand_input_files(
+    inputs: Sequence[Path], expected_names: Sequence[str], dataset: str
+) -> list[Path]:
+    """Files as given, with each directory replaced by the split files it holds.
+
+    Names match case-insensitively (GLUE's own downloads mix `dev.tsv` and `Dev.tsv`),
+    in the order of ``expected_names``; a directory holding none of them is an error.
+    """
+    files: list[Path] = []
+    for path in inputs:
+        if path.is_dir():
+            present = {child.name.lower(): child for child in path.iterdir()}
+            found = [present[name.lower()] for name in expected_names
+                     if name.lower() in present]
+            if not found:
+                raise InputError(path, f"no {dataset} files in this directory "
+                                       f"(expected {', '.join(expected_names)})")
+            files += found
+        elif not path.exists():
+            raise InputError(path, "file not found")
+        else:
+            files.append(path)
+    return files

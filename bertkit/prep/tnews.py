@@ -31,7 +31,7 @@ from bertkit.prep.classification import (
     tokenizer_for,
     write_classification_dataset,
 )
-from bertkit.prep.outputs import resolve_workers, split_name_from_path
+from bertkit.prep.outputs import expand_input_files, resolve_workers, split_name_from_path
 
 # CLUE baseline `TnewsProcessor.get_labels`: str(100 + i) for i in 0..16 except 5 and 11.
 TNEWS_LABELS: tuple[str, ...] = tuple(str(100 + i) for i in range(17) if i not in (5, 11))
@@ -155,20 +155,7 @@ def read_tnews_file(path: Path, split: str, *, with_keywords: bool) -> ParsedSpl
 
 def tnews_input_files(inputs: Sequence[Path]) -> list[Path]:
     """Expand a directory into the split files it holds (train/dev/test.json)."""
-    files: list[Path] = []
-    for path in inputs:
-        path = Path(path)
-        if path.is_dir():
-            found = [path / name for name in SPLIT_FILES if (path / name).is_file()]
-            if not found:
-                raise InputError(path, f"no TNEWS files in this directory "
-                                       f"(expected {', '.join(SPLIT_FILES)})")
-            files += found
-        elif not path.exists():
-            raise InputError(path, "file not found")
-        else:
-            files.append(path)
-    return files
+    return expand_input_files([Path(path) for path in inputs], SPLIT_FILES, "TNEWS")
 
 
 def convert_tnews(
