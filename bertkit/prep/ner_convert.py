@@ -29,7 +29,12 @@ from bertkit.fsutil import write_json_atomic, write_text_atomic
 from bertkit.prep.ner_features import NerExample, NerRecordBuilder, NerStats
 from bertkit.prep.ner_sidecar import sidecar_path_for, write_ner_sidecar
 from bertkit.prep.ner_tags import get_scheme
-from bertkit.prep.outputs import MANIFEST_NAME, split_name_from_path, write_manifest
+from bertkit.prep.outputs import (
+    MANIFEST_NAME,
+    expand_input_files,
+    split_name_from_path,
+    write_manifest,
+)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -188,17 +193,7 @@ def read_text_lines(path: Path) -> list[str]:
 
 def expand_inputs(dataset: NerDataset, inputs: Sequence[Path]) -> list[Path]:
     """A directory stands for the dataset's split files inside it (those that exist)."""
-    files: list[Path] = []
-    for path in inputs:
-        if path.is_dir():
-            found = [path / name for name in dataset.split_files if (path / name).is_file()]
-            if not found:
-                raise InputError(path, "no input files in this directory (expected "
-                                       f"{', '.join(dataset.split_files)})")
-            files += found
-        else:
-            files.append(path)
-    return files
+    return expand_input_files(inputs, dataset.split_files, dataset.command.removeprefix("prep "))
 
 
 def plan_splits(inputs: Sequence[Path], split: str | None) -> list[tuple[str, Path]]:
