@@ -8,6 +8,13 @@ export is a plain copy and the checkpoint tables only have to speak one target l
 The forward pass is the post-LayerNorm BERT of the paper: exact (erf) GELU, dropout on
 embeddings, attention probabilities and every residual branch; attention itself goes through
 ``torch.nn.functional.scaled_dot_product_attention`` so each device gets its fused kernel.
+
+CPU training with dropout is the exception: there SDPA can only take its "math" path, whose
+``bernoulli_`` masks cost about a quarter of attention time. So on CPU, in training mode, the
+attention is written out (the same ops as that math path) and every dropout -- embeddings,
+attention probabilities, both residual branches -- draws its keep-mask from 16-bit lanes of
+an int64 ``random_`` tensor (see ``_keep_mask``), several times cheaper than ``bernoulli_``.
+Eval, inference and CUDA keep SDPA and ``nn.Dropout`` unchanged.
 """
 
 from __future__ import annotations
@@ -33,6 +40,68 @@ def _activation(name: str) -> Any:
     return F.relu
 
 
+# Keep-probabilities are quantised to 1/65536: a lane keeps its element when its uniform
+# 16-bit value is below round(keep * 65536). The survivors are scaled by the inverse of that
+# quantised probability, so the expectation of a dropped-out tensor is still exactly its input
+# (p = 0.1 becomes a drop rate of 6554/65536 = 0.100006).
+_LANES = 65536
+
+
+def _keep_mask(shape: torch.Size, keep_threshold: int, scale: float, like: torch.Tensor) -> torch.Tensor:
+    """A float tensor of ``shape``: ``scale`` where kept, 0 where dropped.
+
+    One int64 ``random_`` over the full 64-bit range gives four independent uniform 16-bit
+    lanes per draw; it uses the default generator, so training stays reproducible from the
+    torch seed, like ``bernoulli_``.
+    """
+    count = shape.numel()
+    words = torch.empty((count + 3) // 4, dtype=torch.int64, device=like.device)
+    words.random_(-(2**63), None)  # full range: all 64 bits random (the default omits the sign)
+    lanes = words.view(torch.int16)[:count].view(shape)
+    # The comparison writes straight into a float tensor (3x cheaper than bool then .to()).
+    # int16 lanes are offset by -32768.
+    mask = torch.empty(shape, dtype=like.dtype, device=like.device)
+    torch.lt(lanes, keep_threshold - _LANES // 2, out=mask)
+    return mask.mul_(scale) if scale != 1.0 else mask
+
+
+def _quantised_keep(dropout_prob: float) -> tuple[int, float]:
+    """(keep threshold in 1/65536 units, survivor scale) for a dropout probability."""
+    threshold = round((1.0 - dropout_prob) * _LANES)
+    return threshold, (_LANES / threshold if threshold > 0 else 0.0)
+
+
+class FastDropout(nn.Module):
+    """``nn.Dropout`` with the cheap lane mask on CPU in training; ``F.dropout`` elsewhere.
+
+    No parameters or buffers, so state dicts are those of ``nn.Dropout`` (i.e. none).
+    """
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+        self.keep_threshold, self.scale = _quantised_keep(p)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return hidden
+        if hidden.device.type != "cpu":
+            return F.dropout(hidden, self.p, training=True)
+        if self.keep_threshold >= _LANES:  # p below 1/131072: nothing would be dropped
+            return hidden
+        return hidden * _keep_mask(hidden.shape, self.keep_threshold, self.scale, hidden)
+
+    def add_to(self, hidden: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """``residual + dropout(hidden)``; on the CPU training path one fused ``addcmul``."""
+        if self.training and self.p > 0.0 and hidden.device.type == "cpu" and self.keep_threshold < _LANES:
+            mask = _keep_mask(hidden.shape, self.keep_threshold, 1.0, hidden)  # 0/1
+            return torch.addcmul(residual, hidden, mask, value=self.scale)
+        return self(hidden) + residual
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 # --------------------------------------------------------------------------------------------
 # Encoder
 # --------------------------------------------------------------------------------------------
@@ -47,7 +116,7 @@ class BertEmbeddings(nn.Module):
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = FastDropout(config.hidden_dropout_prob)
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
         seq_length = input_ids.shape[1]
@@ -71,19 +140,55 @@ class BertSelfAttention(nn.Module):
         self.key = nn.Linear(config.hidden_size, config.hidden_size)
         self.value = nn.Linear(config.hidden_size, config.hidden_size)
         self.dropout_prob = config.attention_probs_dropout_prob
+        self.keep_threshold, self.keep_scale = _quantised_keep(self.dropout_prob)
 
     def forward(self, hidden: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
         batch, length, width = hidden.shape
         heads = (batch, length, self.num_heads, self.head_dim)
         # [B, L, H] -> [B, heads, L, head_dim] as views; the kernel accepts the strides.
-        query = self.query(hidden).view(heads).transpose(1, 2)
+        explicit = self.training and self.dropout_prob > 0.0 and hidden.device.type == "cpu"
+        if explicit:
+            # The 1/sqrt(head_dim) score scale folded into the query projection's weight and
+            # bias ([H, H]) instead of a pass over the [B, L, H] queries.
+            scale = self.head_dim ** -0.5
+            query = F.linear(hidden, self.query.weight * scale, self.query.bias * scale)
+        else:
+            query = self.query(hidden)
+        query = query.view(heads).transpose(1, 2)
         key = self.key(hidden).view(heads).transpose(1, 2)
         value = self.value(hidden).view(heads).transpose(1, 2)
-        context = F.scaled_dot_product_attention(
-            query, key, value, attn_mask=attn_mask,
-            dropout_p=self.dropout_prob if self.training else 0.0,
-        )
+        if explicit:
+            context = self._explicit_attention_with_dropout(query, key, value, attn_mask)
+        else:
+            context = F.scaled_dot_product_attention(
+                query, key, value, attn_mask=attn_mask,
+                dropout_p=self.dropout_prob if self.training else 0.0,
+            )
         return context.transpose(1, 2).reshape(batch, length, width)
+
+    def _explicit_attention_with_dropout(
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+        attn_mask: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """SDPA's math path written out, with the cheap lane mask instead of ``bernoulli_``.
+        ``query`` must already carry the 1/sqrt(head_dim) scale."""
+        scores = torch.matmul(query, key.transpose(-1, -2))  # query comes pre-scaled
+        if attn_mask is not None:
+            if scores.dtype == attn_mask.dtype:
+                scores.add_(attn_mask)  # in place: matmul's backward does not need its output
+            else:
+                # bf16 scores under autocast with an fp32 bias: add out of place so the sum
+                # (and the softmax) stay fp32; the fp32 minimum would overflow to -inf in
+                # bf16 and a fully padded row would turn to NaN.
+                scores = scores + attn_mask
+        probs = torch.softmax(scores, dim=-1)
+        if self.keep_threshold >= _LANES:
+            return torch.matmul(probs, value)
+        # A 0/1 mask on the [B, heads, L, L] probabilities and the 1/keep scale on the much
+        # smaller [B, heads, L, head_dim] context: one pass over the big tensor saved. In place
+        # is safe: matmul's backward needs its inputs, not its output.
+        kept = probs * _keep_mask(probs.shape, self.keep_threshold, 1.0, probs)
+        return torch.matmul(kept, value).mul_(self.keep_scale)
 
 
 class BertSelfOutput(nn.Module):
@@ -91,10 +196,10 @@ class BertSelfOutput(nn.Module):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = FastDropout(config.hidden_dropout_prob)
 
     def forward(self, hidden: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(self.dropout(self.dense(hidden)) + residual)
+        return self.LayerNorm(self.dropout.add_to(self.dense(hidden), residual))
 
 
 class BertAttention(nn.Module):
@@ -122,10 +227,10 @@ class BertOutput(nn.Module):
         super().__init__()
         self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = FastDropout(config.hidden_dropout_prob)
 
     def forward(self, hidden: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(self.dropout(self.dense(hidden)) + residual)
+        return self.LayerNorm(self.dropout.add_to(self.dense(hidden), residual))
 
 
 class BertLayer(nn.Module):
@@ -281,7 +386,7 @@ class BertForSequenceClassification(nn.Module):
         self.config = config
         self.num_labels = num_labels
         self.bert = BertModel(config, add_pooling_layer=True)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = FastDropout(config.hidden_dropout_prob)
         self.classifier = nn.Linear(config.hidden_size, num_labels)
         init_bert_weights(self.classifier, config.initializer_range)
 
@@ -321,7 +426,7 @@ class BertForTokenClassification(nn.Module):
         self.num_labels = num_labels
         self.use_crf = use_crf
         self.bert = BertModel(config, add_pooling_layer=False)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = FastDropout(config.hidden_dropout_prob)
         self.classifier = nn.Linear(config.hidden_size, num_labels)
         init_bert_weights(self.classifier, config.initializer_range)
         self.crf = LinearChainCRF(num_labels) if use_crf else None
