@@ -65,3 +65,10 @@ DoLowerCaseOption = Annotated[
     bool, typer.Option("--do-lower-case/--no-do-lower-case", help="Lower-case and strip accents.")
 ]
 WorkersOption = Annotated[int, typer.Option("--workers", help="Processes; 0 = every core.")]
+MaxSeqLengthOption = Annotated[
+    int, typer.Option("--max-seq-length", help="Positions per record, [CLS] and [SEP] included.")
+]
+SplitNameOption = Annotated[
+    str | None,
+    typer.Option("--split", help="train, dev or test, when the file name does not say."),
+]

@@ -10,7 +10,9 @@ import typer
 from bertkit.commands._common import (
     DoLowerCaseOption,
     JsonOption,
+    MaxSeqLengthOption,
     OutputDirOption,
+    SplitNameOption,
     SpmModelOption,
     VerboseOption,
     VocabOption,
@@ -40,8 +42,7 @@ def command(
     vocab: VocabOption = None,
     spm_model: SpmModelOption = None,
     do_lower_case: DoLowerCaseOption = True,
-    max_seq_length: Annotated[int, typer.Option(
-        "--max-seq-length", help="Positions per record, [CLS] and [SEP] included.")] = 128,
+    max_seq_length: MaxSeqLengthOption = 128,
     scheme: Annotated[str, typer.Option(
         "--scheme", help="iobes (the original's default) or iob2.")] = "iobes",
     types: Annotated[str, typer.Option(
@@ -49,8 +50,7 @@ def command(
     word_features: Annotated[str | None, typer.Option(
         "--word-features", help="jieba: add seg_ids (0 single, 1 first, 2 inner, 3 last "
                                 "character of a jieba word).")] = None,
-    split: Annotated[str | None, typer.Option(
-        "--split", help="train, dev or test, when the file name does not say.")] = None,
+    split: SplitNameOption = None,
     workers: WorkersOption = 0,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,

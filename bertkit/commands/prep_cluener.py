@@ -10,7 +10,9 @@ import typer
 from bertkit.commands._common import (
     DoLowerCaseOption,
     JsonOption,
+    MaxSeqLengthOption,
     OutputDirOption,
+    SplitNameOption,
     SpmModelOption,
     VerboseOption,
     VocabOption,
@@ -43,14 +45,12 @@ def command(
     vocab: VocabOption = None,
     spm_model: SpmModelOption = None,
     do_lower_case: DoLowerCaseOption = True,
-    max_seq_length: Annotated[int, typer.Option(
-        "--max-seq-length", help="Positions per record, [CLS] and [SEP] included.")] = 128,
+    max_seq_length: MaxSeqLengthOption = 128,
     scheme: Annotated[str, typer.Option(
         "--scheme", help="cluener (CLUENER's 41-label BMES label2id), bio or bioes.")] = "cluener",
     strict: Annotated[bool, typer.Option(
         "--strict", help="Overlapping entities are an error instead of a warning.")] = False,
-    split: Annotated[str | None, typer.Option(
-        "--split", help="train, dev or test, when the file name does not say.")] = None,
+    split: SplitNameOption = None,
     workers: WorkersOption = 0,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,

@@ -10,7 +10,9 @@ import typer
 from bertkit.commands._common import (
     DoLowerCaseOption,
     JsonOption,
+    MaxSeqLengthOption,
     OutputDirOption,
+    SplitNameOption,
     SpmModelOption,
     VerboseOption,
     VocabOption,
@@ -39,11 +41,9 @@ def command(
     output: OutputDirOption,
     vocab: VocabOption = None,
     spm_model: SpmModelOption = None,
-    max_seq_length: Annotated[int, typer.Option(
-        "--max-seq-length", help="Positions per record, [CLS] and [SEP] included.")] = 128,
+    max_seq_length: MaxSeqLengthOption = 128,
     do_lower_case: DoLowerCaseOption = True,
-    split: Annotated[str | None, typer.Option(
-        "--split", help="Output split name (default: from the input file name).")] = None,
+    split: SplitNameOption = None,
     workers: WorkersOption = 0,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,

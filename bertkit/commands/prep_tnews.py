@@ -10,7 +10,9 @@ import typer
 from bertkit.commands._common import (
     DoLowerCaseOption,
     JsonOption,
+    MaxSeqLengthOption,
     OutputDirOption,
+    SplitNameOption,
     SpmModelOption,
     VerboseOption,
     VocabOption,
@@ -37,16 +39,14 @@ def command(
     output: OutputDirOption,
     vocab: VocabOption = None,
     spm_model: SpmModelOption = None,
-    max_seq_length: Annotated[int, typer.Option(
-        "--max-seq-length", help="Positions per record, [CLS] and [SEP] included.")] = 128,
+    max_seq_length: MaxSeqLengthOption = 128,
     do_lower_case: DoLowerCaseOption = True,
     with_keywords: Annotated[bool, typer.Option(
         "--with-keywords", help="Put the keywords field in the second segment.")] = False,
     labels_file: Annotated[Path | None, typer.Option(
         "--labels", help="labels.json to check the label codes against "
                          "(default: the one beside the input, if any).")] = None,
-    split: Annotated[str | None, typer.Option(
-        "--split", help="Output split name (default: from the input file name).")] = None,
+    split: SplitNameOption = None,
     workers: WorkersOption = 0,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
