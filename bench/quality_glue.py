@@ -64,6 +64,9 @@ class Outcome:
     final_loss: float
     step_times: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Dev-set prediction: features in -> predictions file out (SQuAD's post-processing
+    # included); None where the script does not time it.
+    predict_s: float | None = None
 
     @property
     def steady_step_s(self) -> float:
@@ -165,7 +168,11 @@ def logged_step_times(run_dir: Path) -> list[float]:
 
 
 def write_bertkit_report(result: Any, eval_results: dict[str, Any] | None) -> list[Path]:
-    """The run directory's report.md + learning_curve.png (what the trainer will do itself)."""
+    """Rewrite the run directory's report.md + learning_curve.png with the dev scores.
+
+    The trainer already wrote both without metrics; the bench scores the run afterwards
+    (outside the trainer, like transformers), so it adds them here.
+    """
     from bertkit.train.run_report import write_run_report
 
     resolved = json.loads((result.run_dir / "run_config.json").read_text(encoding="utf-8"))
@@ -180,15 +187,19 @@ def print_table(outcomes: list[Outcome], metrics: tuple[str, ...], title: str,
     ``scale`` turns the scorer's figures into points: 100 for fractions (GLUE), 1 for
     percentages (SQuAD).
     """
+    timed_predict = any(o.predict_s is not None for o in outcomes)
     head = ["task", "framework", *metrics, "train loop s", "train total s",
-            "step s (median, 2+)", "steps", "final loss"]
+            "step s (median, 2+)", *(["predict s"] if timed_predict else []), "steps",
+            "final loss"]
     rows = [head]
     by_task: dict[str, dict[str, Outcome]] = {}
     for o in outcomes:
         by_task.setdefault(o.task, {})[o.framework] = o
         rows.append([o.task, o.framework, *(_points(o.scores.get(m), scale) for m in metrics),
                      f"{o.train_loop_s:.1f}", f"{o.train_total_s:.1f}",
-                     f"{o.steady_step_s:.2f}", str(o.steps), f"{o.final_loss:.4f}"])
+                     f"{o.steady_step_s:.2f}",
+                     *([_seconds(o.predict_s)] if timed_predict else []),
+                     str(o.steps), f"{o.final_loss:.4f}"])
     for task, pair in by_task.items():
         if {"bertkit", "transformers"} <= pair.keys():
             ours, peer = pair["bertkit"], pair["transformers"]
@@ -196,7 +207,9 @@ def print_table(outcomes: list[Outcome], metrics: tuple[str, ...], title: str,
             rows.append([task, "delta / ratio", *deltas,
                          f"{peer.train_loop_s / ours.train_loop_s:.2f}x",
                          f"{peer.train_total_s / ours.train_total_s:.2f}x",
-                         f"{peer.steady_step_s / ours.steady_step_s:.2f}x", "", ""])
+                         f"{peer.steady_step_s / ours.steady_step_s:.2f}x",
+                         *([_ratio(peer.predict_s, ours.predict_s)] if timed_predict else []),
+                         "", ""])
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     print(f"\n{title}")
     for number, row in enumerate(rows):
@@ -209,6 +222,14 @@ def print_table(outcomes: list[Outcome], metrics: tuple[str, ...], title: str,
 
 def _points(value: float | None, scale: float) -> str:
     return "-" if value is None else f"{value * scale:.2f}"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _ratio(peer: float | None, ours: float | None) -> str:
+    return "-" if peer is None or ours is None or not ours else f"{peer / ours:.2f}x"
 
 
 def _delta(ours: float | None, peer: float | None, scale: float) -> str:

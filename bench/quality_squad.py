@@ -106,15 +106,17 @@ def bertkit_squad(train_dir: Path, eval_dir: Path, gold: Path, run_dir: Path, re
 
     result, total = run_bertkit_training("squad", train_dir / "train.tf_record", run_dir,
                                          recipe)
+    predict_started = time.perf_counter()
     predicted = predict(PredictOptions(model_dir=run_dir, eval_file=eval_dir / "eval.tf_record",
                                        output_dir=run_dir / "eval", batch_size=EVAL_BATCH,
                                        device="cpu", score=False, quiet=True))
+    predict_s = time.perf_counter() - predict_started
     scores = squad_scores(predicted.output_dir / "predictions.json", gold)
     report = write_bertkit_report(result, scores)
     return Outcome("SQuAD v1.1", "bertkit", scores, result.train_runtime, total,
                    result.global_step, result.final_loss,
                    step_times=logged_step_times(result.run_dir),
-                   notes=[f"run report: {report[-1]}"])
+                   notes=[f"run report: {report[-1]}"], predict_s=predict_s)
 
 
 def transformers_squad(train_dir: Path, eval_dir: Path, gold: Path, out_dir: Path,
@@ -139,6 +141,7 @@ def transformers_squad(train_dir: Path, eval_dir: Path, gold: Path, out_dir: Pat
     steps, losses, step_times, loop_s = train_transformers(model, train_set, recipe)
     total = time.perf_counter() - started
 
+    predict_started = time.perf_counter()
     eval_set = TFRecordDataset(eval_dir / "eval.tf_record", layout_for("squad", training=False),
                                task="squad")
     model.eval()
@@ -155,9 +158,10 @@ def transformers_squad(train_dir: Path, eval_dir: Path, gold: Path, out_dir: Pat
     answers = compute_predictions(eval_data.examples, eval_data.features, results,
                                   PostprocessOptions(do_lower_case=eval_data.do_lower_case))
     files = write_predictions(answers, out_dir, version_2_with_negative=False)
+    predict_s = time.perf_counter() - predict_started
     scores = squad_scores(files[0], gold)
     return Outcome("SQuAD v1.1", "transformers", scores, loop_s, total, steps, losses[-1],
-                   step_times)
+                   step_times, predict_s=predict_s)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
