@@ -123,7 +123,7 @@ def test_without_matplotlib_the_png_is_skipped_with_a_note(tmp_path: Path,
                                eval_results={"accuracy": 0.5}, notes=notes)
     assert written == [tmp_path / REPORT_NAME]
     assert not (tmp_path / CURVE_NAME).exists()
-    assert len(notes) == 1 and "bertkit[plot]" in notes[0]
+    assert len(notes) == 1 and "pip install matplotlib" in notes[0]
     assert notes[0] in (tmp_path / REPORT_NAME).read_text()
 
 

@@ -2,9 +2,9 @@
 
 Both are drawn from files the run already wrote (``log.jsonl``, the resolved config, prep's
 manifest beside the train file) plus the figures the trainer returns, so a report can also
-be rebuilt later for an old run directory. matplotlib is optional (`pip install
-'bertkit[plot]'`): without it the PNG is skipped and the report says so, training never
-fails for want of a plot.
+be rebuilt later for an old run directory. matplotlib is a dependency of bertkit, but an
+install without it (``--no-deps``, a trimmed image) only skips the PNG, and the report says
+so: training never fails for want of a plot.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ HYPERPARAMETERS = ("task", "epochs", "max_steps", "total_steps", "warmup_steps",
                    "weight_decay", "max_grad_norm", "precision", "seed", "seq_length",
                    "num_labels", "use_crf")
 _PLOT_MISSING = ("learning_curve.png not drawn: matplotlib is not installed "
-                 "(pip install 'bertkit[plot]')")
+                 "(pip install matplotlib)")
 
 
 @dataclass(frozen=True)
