@@ -10,6 +10,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
+from bertkit.tfrecord import varint as tfrecord_varint
+
 VARINT, FIXED64, LENGTH_DELIMITED, FIXED32 = 0, 1, 2, 5
 
 
@@ -18,20 +20,15 @@ class WireFormatError(ValueError):
 
 
 def read_varint(buffer: bytes | memoryview, position: int) -> tuple[int, int]:
-    """Decode one base-128 varint at ``position``; returns (value, next position)."""
-    result = 0
-    shift = 0
-    while True:
-        if position >= len(buffer):
-            raise WireFormatError("truncated varint")
-        byte = buffer[position]
-        position += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, position
-        shift += 7
-        if shift > 63:
-            raise WireFormatError("varint longer than 10 bytes")
+    """Decode one base-128 varint at ``position``; returns (value, next position).
+
+    The TFRecord codec's decoder, with its errors re-raised as this module's error type so the
+    checkpoint readers catch one kind of failure.
+    """
+    try:
+        return tfrecord_varint.read_varint(buffer, position)
+    except ValueError as error:
+        raise WireFormatError(str(error)) from None
 
 
 def iter_fields(buffer: bytes | memoryview) -> Iterator[tuple[int, int, int | bytes]]:
