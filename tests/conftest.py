@@ -42,3 +42,15 @@ def uncased_vocab(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def chinese_vocab(shared_data: Path) -> Path:
     return CHINESE_VOCAB
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread for the test, restored after: on a small shared CI box, more
+    threads only contend. Training test modules use it for every test via pytestmark."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

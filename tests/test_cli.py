@@ -31,7 +31,7 @@ def test_prep_help_lists_every_dataset() -> None:
 
 def test_python_dash_m_runs_the_same_app() -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "bertkit", "--help"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "bertkit", "--help"], check=False, capture_output=True, text=True, timeout=120
     )
     assert completed.returncode == 0
     assert "prep" in completed.stdout
@@ -53,7 +53,7 @@ def modules_loaded_after(argv: list[str]) -> dict[str, bool]:
         """
     )
     completed = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=300
     )
     return json.loads(completed.stdout.strip().splitlines()[-1])
 

@@ -13,15 +13,8 @@ from typer.testing import CliRunner
 
 from bertkit.cli import app
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# One torch thread for every test here (conftest.one_torch_thread).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _head(source: Path, lines: int, target: Path) -> Path:

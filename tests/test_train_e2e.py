@@ -22,15 +22,8 @@ V2_DEV = SHARED_DATA / "squad_v2.0" / "cs224n-dev-v2.0.json"
 STEPS = 30
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on a small shared CI box, more threads only contend."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# One torch thread for every test here (conftest.one_torch_thread).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _sample(source: Path, tmp_path: Path, paragraphs: int, training: bool) -> Path:

@@ -11,13 +11,8 @@ from train_support import read_log, tiny_config, write_classification_records, w
 
 from bertkit.train.trainer import TrainOptions, train
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# One torch thread for every test here (conftest.one_torch_thread).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _run(tmp_path, name, data, config, **changes):
