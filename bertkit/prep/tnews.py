@@ -31,6 +31,7 @@ from bertkit.prep.classification import (
     tokenizer_for,
     write_classification_dataset,
 )
+from bertkit.prep.input_text import read_input_lines
 from bertkit.prep.outputs import expand_input_files, resolve_workers, split_name_from_path
 
 # CLUE baseline `TnewsProcessor.get_labels`: str(100 + i) for i in 0..16 except 5 and 11.
@@ -48,7 +49,7 @@ def read_label_descriptions(path: Path) -> dict[str, str]:
     if not path.is_file():
         raise InputError(path, "labels file not found")
     descriptions: dict[str, str] = {}
-    for number, line in enumerate(_read_lines(path), start=1):
+    for number, line in enumerate(read_input_lines(path), start=1):
         if not line.strip():
             continue
         record = _parse_json_line(path, line, number)
@@ -64,22 +65,6 @@ def read_label_descriptions(path: Path) -> dict[str, str]:
     return {code: descriptions[code] for code in TNEWS_LABELS}
 
 
-def _read_lines(path: Path) -> list[str]:
-    if not path.is_file():
-        raise InputError(path, "file not found")
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise InputError(path, "not valid UTF-8", line) from None
-    # Split on "\n" only, as `for line in file` does in CLUE's reader: json.dumps with
-    # ensure_ascii=False leaves U+2028 and friends unescaped inside sentences, and
-    # str.splitlines would cut a record there.
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
 
 
 # The C scanner behind `json.loads`, called directly: one C call per line instead of three
@@ -116,7 +101,7 @@ def read_tnews_file(path: Path, split: str, *, with_keywords: bool) -> ParsedSpl
     labels: list[int] = []
     seen: set[str] = set()
     duplicates = 0
-    for number, line in enumerate(_read_lines(path), start=1):
+    for number, line in enumerate(read_input_lines(path), start=1):
         if not line.strip():
             continue  # a blank line (often the last) is not an example
         record = _parse_json_line(path, line, number)
