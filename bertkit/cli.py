@@ -7,6 +7,7 @@ prep/eval commands start fast and never load torch or tensorflow.
 
 from __future__ import annotations
 
+import signal
 from types import ModuleType
 
 import typer
@@ -67,7 +68,13 @@ for _name, _module in [
 
 
 def main() -> None:
-    app(prog_name="bertkit")
+    try:
+        app(prog_name="bertkit")
+    finally:
+        # The command is over: its files are complete, or it failed and cleaned up. A Ctrl-C
+        # during interpreter teardown (freeing large tables takes a moment) would otherwise
+        # turn that finished run into a death by SIGINT, with a misleading exit status.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":
