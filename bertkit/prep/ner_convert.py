@@ -14,6 +14,7 @@ one is written last, so an interrupted run never looks complete.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
@@ -221,12 +222,14 @@ def convert_ner(
     tokenizer = _tokenizer(settings.vocab, settings.spm_model, settings.do_lower_case)
     label2id = get_scheme(settings.scheme).label2id(settings.types)
 
+    first_run = not output_dir.exists()
     output_dir.mkdir(parents=True, exist_ok=True)
     # Without this, an interrupted rerun would leave new records next to the old manifest.
     (output_dir / MANIFEST_NAME).unlink(missing_ok=True)
     staging = output_dir / f".staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
+    finished = False
     try:
         results = [
             _convert_split(dataset, name, path, staging, settings, workers, show_progress,
@@ -241,8 +244,14 @@ def convert_ner(
             final = output_dir / staged.name
             os.replace(staged, final)
             files.append(final)
+        finished = True
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if not finished and first_run:
+            # A failed first run leaves no empty directory behind; rmdir refuses a
+            # non-empty one, so nothing else can be lost here.
+            with contextlib.suppress(OSError):
+                output_dir.rmdir()
     for result in results:
         result.record_path = output_dir / result.record_path.name
         result.sidecar_path = output_dir / result.sidecar_path.name
