@@ -10,6 +10,7 @@ import torch
 from train_support import read_log, tiny_config, write_classification_records, write_squad_records
 
 from bertkit.train.trainer import TrainOptions, train
+from bertkit.train.training_state import load_checkpoint
 
 # One torch thread for every test here (conftest.one_torch_thread).
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -60,7 +61,7 @@ def test_mixed_precision_trains_and_saves_the_scaler(tmp_path, precision):
     result = _run(tmp_path, precision, data, tiny_config(tmp_path / "cfg"), max_steps=3,
                   save_steps=3, precision=precision)
     assert all(math.isfinite(r["loss"]) for r in read_log(result.run_dir))
-    state = torch.load(result.run_dir / "checkpoint-3" / "training_state.pt", weights_only=False)
+    state = load_checkpoint(result.run_dir / "checkpoint-3")
     assert state["config"]["precision"] == precision
     assert bool(state["scaler"]) == (precision == "fp16")  # GradScaler only for fp16
 

@@ -21,7 +21,8 @@ Multi-device: torchrun --nproc_per_node N -m bertkit train ... (--batch-size is 
 
 def command(
     task: Annotated[str, typer.Option("--task", help="squad, classification or ner.")],
-    train_file: Annotated[Path, typer.Option("--train-file", help="Training TFRecord from prep.")],
+    train_file: Annotated[Path, typer.Option(
+        "--train-file", help="Training TFRecord from prep (or the prep folder holding train.tf_record).")],
     output: OutputDirOption,
     init_checkpoint: Annotated[Path | None, typer.Option(
         "--init-checkpoint", help="Pretrained BERT: HF dir/safetensors/bin, Google TF or MindSpore ckpt.")] = None,
@@ -29,7 +30,7 @@ def command(
         "--config", help="bert_config.json / config.json (default: the one next to the checkpoint).")] = None,
     epochs: Annotated[float, typer.Option("--epochs", help="Passes over the data.")] = 2.0,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after N optimizer steps (overrides --epochs).")] = None,
-    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = 3e-5,
+    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate [default: 3e-5; on --resume the run's own, or a new one recorded as a change].")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Sequences per device per micro-batch.")] = 12,
     grad_accum: Annotated[int, typer.Option("--grad-accum", help="Micro-batches per optimizer step.")] = 1,
     warmup_proportion: Annotated[float, typer.Option("--warmup-proportion", help="Share of steps with linear warmup.")] = 0.1,
@@ -58,17 +59,72 @@ def command(
             weight_decay=weight_decay, max_grad_norm=max_grad_norm, precision=precision,
             seed=seed, save_steps=save_steps, resume=resume, device=device, use_crf=use_crf,
             eval_file=eval_file, do_eval=do_eval, num_workers=num_workers)
-        runner = train
         if launched_by_torchrun():
-            # record(): a failing rank's traceback reaches torchrun's failure summary.
-            from torch.distributed.elastic.multiprocessing.errors import record
-
-            runner = record(train)
-        result = runner(options)
-        if json_output and _is_rank_zero():
+            result = _train_under_torchrun(train, options)
+        else:
+            result = train(options)
+        if not _is_rank_zero():
+            return
+        if json_output:
             print_json(result.to_json())
+        else:
+            print_summary(result)
 
     guarded(verbose, run)
+
+
+def _train_under_torchrun(train, options):  # noqa: ANN001, ANN202 -- torch stays a lazy import
+    """Bad input is one line and exit 1, as in one process, not a traceback in torchrun's report.
+
+    Only unexpected failures go through record() (their traceback is what torchrun's failure
+    summary is for). An error every rank hits alike, before training starts, is printed by
+    rank 0 alone; the other ranks just exit 1.
+    """
+    from torch.distributed.elastic.multiprocessing.errors import record
+
+    from bertkit.errors import BertkitError
+
+    caught: list[BertkitError] = []
+
+    def run_recorded():  # noqa: ANN202
+        try:
+            return train(options)
+        except BertkitError as error:
+            caught.append(error)
+            return None
+
+    result = record(run_recorded)()
+    if caught:
+        if not _is_rank_zero() and getattr(caught[0], "alike_on_every_rank", False):
+            raise typer.Exit(caught[0].exit_code)
+        raise caught[0]
+    return result
+
+
+def print_summary(result) -> None:  # noqa: ANN001 -- a TrainResult (torch-free import here)
+    """What a run did and where its outputs are, for a person (stderr; --json is for tools)."""
+    from bertkit.console import info, stderr_console
+
+    from bertkit.train.run_report import format_duration
+
+    info(f"trained {result.global_step} steps in {format_duration(result.train_runtime)} "
+         f"({result.seq_per_s:.1f} seq/s, global batch {result.global_batch}); "
+         f"final loss {result.final_loss:.4f}, mean loss {result.mean_loss:.4f}")
+    run_dir = Path(result.run_dir)
+    places = [("model", run_dir / "model"), ("report", run_dir / "report.md"),
+              ("learning curve", run_dir / "learning_curve.png")]
+    eval_dir = run_dir / "eval"
+    places += [("predictions", path) for path in result.files
+               if Path(path).parent == eval_dir and "prediction" in Path(path).name]
+    for label, path in places:
+        if Path(path).exists():
+            info(f"{label + ':':<16}{path}")
+    if result.eval_results:
+        # The same table as `bertkit eval` prints, so scores read alike everywhere.
+        from bertkit.evaluate.report import result_tables
+
+        for table in result_tables(result.eval_results):
+            stderr_console.print(table)
 
 
 def _is_rank_zero() -> bool:

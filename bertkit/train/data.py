@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from bertkit.errors import InputError
-from bertkit.tfrecord import CorruptRecordError, TFRecordReader
+from bertkit.tfrecord import TFRecordReader
 
 # Record feature name -> model argument name.
 MODEL_ARGUMENT = {
@@ -61,6 +61,19 @@ def layout_for(task: str, training: bool) -> RecordLayout:
     raise ValueError(f"unknown task {task!r}")
 
 
+TRAIN_FILE_NAME = "train.tf_record"
+
+
+def resolve_train_file(path: str | Path) -> Path:
+    """The training TFRecord that ``path`` names: the file, or prep's folder holding it."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / TRAIN_FILE_NAME).is_file():
+            return path / TRAIN_FILE_NAME
+        raise InputError(path, f"no {TRAIN_FILE_NAME} in this directory")
+    return path
+
+
 class TFRecordDataset(Dataset):
     """Record ``i`` of a TFRecord file as a dict of numpy arrays under model argument names.
 
@@ -76,10 +89,7 @@ class TFRecordDataset(Dataset):
         self.num_labels = num_labels
         if not self.path.is_file():
             raise InputError(self.path, "TFRecord file not found")
-        try:
-            self.reader = TFRecordReader(self.path)
-        except CorruptRecordError as error:
-            raise InputError(self.path, str(error)) from None
+        self.reader = TFRecordReader(self.path)  # a CorruptRecordError names path and record
         if len(self.reader) == 0:
             raise InputError(self.path, "the file holds no records")
         first = self._read(0)
@@ -88,10 +98,7 @@ class TFRecordDataset(Dataset):
         self.seq_length = int(first["input_ids"].shape[0])
 
     def _read(self, index: int) -> Mapping[str, np.ndarray]:
-        try:
-            record = self.reader[index]
-        except CorruptRecordError as error:
-            raise InputError(self.path, str(error), f"record {index}") from None
+        record = self.reader[index]  # a CorruptRecordError already names path and record
         for name in self.layout.required:
             if name not in record:
                 raise InputError(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bertkit.errors import InputError
 from bertkit.fsutil import atomic_path, write_json_atomic
-from bertkit.train.checkpoints.hf import load_model_dir, save_model_dir
+from bertkit.train.checkpoints.hf import load_model_dir, save_model_dir, write_safetensors
 
 __all__ = ["ExportResult", "export_run", "find_model_dir", "guess_do_lower_case", "load_model_dir", "save_model_dir"]
 
@@ -53,8 +53,6 @@ def guess_do_lower_case(vocab_path: Path) -> bool:
 
 
 def export_run(run_dir: str | Path, output_dir: str | Path) -> ExportResult:
-    from safetensors.torch import save_file
-
     model_dir = find_model_dir(run_dir)
     model, config, meta = load_model_dir(model_dir)  # validates names and shapes
     output_dir = Path(output_dir)
@@ -68,9 +66,7 @@ def export_run(run_dir: str | Path, output_dir: str | Path) -> ExportResult:
             "CRF transitions are stored under crf.* in model.safetensors; transformers has no "
             "CRF and ignores them (with a warning): its predictions are per-token argmax"
         )
-    with atomic_path(output_dir / "model.safetensors") as tmp:
-        save_file(state, str(tmp), metadata={"format": "pt"})
-    files.append(output_dir / "model.safetensors")
+    files.append(write_safetensors(state, output_dir / "model.safetensors", {"format": "pt"}))
 
     vocab = model_dir / "vocab.txt"
     do_lower_case = meta.get("do_lower_case")

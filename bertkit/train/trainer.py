@@ -11,6 +11,7 @@ grows it, and the same global batch on 1 or N processes gives the same losses.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -40,6 +41,7 @@ from bertkit.train.reporting import StepReporter
 from bertkit.train.run_setup import (
     autocast_for,
     check_head_matches_labels,
+    file_fingerprint,
     find_vocab,
     labels_for_task,
     resolve_bert_config,
@@ -48,8 +50,11 @@ from bertkit.train.run_setup import (
 
 TASKS = ("squad", "classification", "ner")
 PRECISIONS = ("fp32", "fp16", "bf16")
-# Options that shape the trajectory: a resumed run must use the same values.
-_RESUME_MUST_MATCH = ("task", "train_file", "epochs", "max_steps", "lr", "batch_size",
+DEFAULT_LR = 3e-5
+# Options that shape the trajectory: a resumed run must use the same values. The learning
+# rate may change on resume when given explicitly (a way out of divergence): the change is
+# recorded in the run config as {"step", "from", "to"} under "lr_changes".
+_RESUME_MUST_MATCH = ("task", "train_file", "epochs", "max_steps", "batch_size",
                       "grad_accum", "warmup_proportion", "weight_decay", "max_grad_norm",
                       "precision", "seed", "use_crf", "world_size")
 
@@ -67,7 +72,7 @@ class TrainOptions:
     config_file: Path | None = None
     epochs: float = 2.0
     max_steps: int | None = None
-    lr: float = 3e-5
+    lr: float | None = None  # None: DEFAULT_LR for a new run, the checkpoint's on --resume
     batch_size: int = 12
     grad_accum: int = 1
     warmup_proportion: float = 0.1
@@ -110,8 +115,36 @@ class TrainResult:
 StepCallback = Callable[[int, dict[str, float], nn.Module], None]
 
 
+def _check_number(option: str, value: float | None, *, low: float, low_inclusive: bool,
+                  high: float | None = None, high_inclusive: bool = True) -> None:
+    """A finite number within bounds, or a usage error naming the option (nan, inf, -1...)."""
+    if value is None:
+        return
+    inside = math.isfinite(value) and (value >= low if low_inclusive else value > low)
+    if high is not None:
+        inside = inside and (value <= high if high_inclusive else value < high)
+    if not inside:
+        bound = (f"{'at least' if low_inclusive else 'greater than'} {low:g}" if high is None
+                 else f"in {'[' if low_inclusive else '('}{low:g}, {high:g}"
+                      f"{']' if high_inclusive else ')'}")
+        raise UsageError(f"{option} must be a finite number {bound}, got {value}")
+
+
 def validate_options(options: TrainOptions) -> None:
     """Contradicting or impossible options: usage errors before any file is read."""
+    _check_number("--lr", options.lr, low=0.0, low_inclusive=False)
+    _check_number("--epochs", options.epochs, low=0.0, low_inclusive=False)
+    _check_number("--warmup-proportion", options.warmup_proportion, low=0.0,
+                  low_inclusive=True, high=1.0, high_inclusive=False)
+    _check_number("--weight-decay", options.weight_decay, low=0.0, low_inclusive=True)
+    _check_number("--max-grad-norm", options.max_grad_norm, low=0.0, low_inclusive=True)
+    if options.num_workers < 0:
+        raise UsageError("--num-workers must be 0 or more")
+    if options.seed < 0:
+        raise UsageError("--seed must be 0 or more")
+    output = Path(options.output_dir)
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"-o {output}: exists and is not a directory; give a folder for the run")
     if options.task not in TASKS:
         raise UsageError(f"--task must be one of {', '.join(TASKS)}, got {options.task!r}")
     if options.precision not in PRECISIONS:
@@ -121,10 +154,6 @@ def validate_options(options: TrainOptions) -> None:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
     if options.max_steps is not None and options.max_steps < 1:
         raise UsageError("--max-steps must be at least 1")
-    if options.max_steps is None and options.epochs <= 0:
-        raise UsageError("--epochs must be positive")
-    if not 0.0 <= options.warmup_proportion < 1.0:
-        raise UsageError("--warmup-proportion must be in [0, 1)")
     if options.save_steps is not None and options.save_steps < 1:
         raise UsageError("--save-steps must be at least 1")
     if options.do_eval and options.eval_file is None:
@@ -148,23 +177,35 @@ def _model_inputs(batch: dict[str, torch.Tensor], device: torch.device) -> dict[
 
 def train(options: TrainOptions, *, on_step: StepCallback | None = None) -> TrainResult:
     """Fine-tune as the options say; returns the figures and every file written (rank 0)."""
-    validate_options(options)
-    context = setup_distributed(options.device)
+    progress = {"training": False}
     try:
-        return _train(options, context, on_step)
-    finally:
-        cleanup(context)
+        validate_options(options)
+        context = setup_distributed(options.device)
+        try:
+            return _train(options, context, on_step, progress)
+        finally:
+            cleanup(context)
+    except BertkitError as error:
+        # Checks before the first step see the same options and files on every rank.
+        error.alike_on_every_rank = not progress["training"]  # type: ignore[attr-defined]
+        raise
 
 
-def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | None
-           ) -> TrainResult:
+def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | None,
+           progress: dict[str, bool]) -> TrainResult:
     from bertkit.train.model import build_model
 
     main = context.is_main
     say = info if (main and not options.quiet) else (lambda message: None)
     run_dir = Path(options.output_dir)
+    options = dataclasses.replace(options,
+                                  train_file=train_data.resolve_train_file(options.train_file))
 
     # --- config and data, checked against each other before any weights are loaded
+    if main:
+        for path, pid in training_state.remove_stale_temporaries(run_dir):
+            say(f"removed {path}, left behind by process {pid}, which is no longer running")
+    barrier(context)
     _check_run_dir(run_dir, options.resume)
     if options.do_eval:
         from bertkit.train.predict import resolve_eval_file
@@ -200,6 +241,8 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
     resolved = {
         **{k: (str(Path(v).resolve()) if isinstance(v, Path) else v)
            for k, v in asdict(options).items()},
+        "lr": options.lr if options.lr is not None else DEFAULT_LR, "lr_changes": [],
+        "train_file_fingerprint": file_fingerprint(options.train_file),
         "world_size": world, "global_batch": global_batch, "total_steps": total_steps,
         "warmup_steps": warmup_steps, "steps_per_epoch": steps_per_epoch,
         "seq_length": dataset.seq_length, "num_labels": num_labels,
@@ -222,14 +265,15 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
         model = nn.parallel.DistributedDataParallel(
             model, device_ids=[context.local_rank] if context.device.type == "cuda" else None)
 
-    optimizer = make_optimizer(raw_model, lr=options.lr, weight_decay=options.weight_decay)
+    optimizer = make_optimizer(raw_model, lr=resolved["lr"], weight_decay=options.weight_decay)
     scheduler = make_scheduler(optimizer, warmup_steps=warmup_steps, total_steps=total_steps)
     scaler = torch.amp.GradScaler(context.device.type, enabled=options.precision == "fp16")
 
     # --- resume: weights, optimizer, scheduler, scaler and RNG of the latest checkpoint
     step = 0
     if options.resume:
-        step = _resume(run_dir, resolved, raw_model, optimizer, scheduler, scaler, context, say)
+        step = _resume(run_dir, resolved, options.lr, raw_model, optimizer, scheduler, scaler,
+                       context, say)
     # Dropout masks differ per rank (nanoGPT offsets the seed by rank); a resume restores them.
     if step == 0:
         seed_everything(options.seed + context.rank)
@@ -242,6 +286,7 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
     log_path = run_dir / "log.jsonl"
     reporter = StepReporter(run_dir, total_steps, step, enabled=main, quiet=options.quiet)
     started = time.perf_counter()
+    progress["training"] = True
     try:
         while step < total_steps:
             epoch, done_in_epoch = divmod(step, steps_per_epoch)
@@ -257,7 +302,8 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
             micro_batches = iter(loader)
             for _ in range(done_in_epoch, min(steps_per_epoch, done_in_epoch + total_steps - step)):
                 record = _one_step(model, raw_model, micro_batches, optimizer, scheduler,
-                                   scaler, options, context, global_batch, step, run_dir)
+                                   scaler, options, context, global_batch, step, run_dir,
+                                   resolved["lr"])
                 step += 1
                 reporter.report(record)
                 if options.save_steps and step % options.save_steps == 0:
@@ -317,7 +363,7 @@ def _check_run_dir(run_dir: Path, resume: bool) -> None:
 def _one_step(model: nn.Module, raw_model: nn.Module, micro_batches: Any,
               optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler,
               options: TrainOptions, context: DistContext, global_batch: int, step: int,
-              run_dir: Path) -> dict[str, float]:
+              run_dir: Path, peak_lr: float) -> dict[str, float]:
     """One optimizer step over grad_accum micro-batches; returns its log record."""
     started = time.perf_counter()
     model.train()
@@ -334,13 +380,13 @@ def _one_step(model: nn.Module, raw_model: nn.Module, micro_batches: Any,
         loss_sum += loss.detach().float()
     loss_value = float(mean_over_ranks(loss_sum, context))
     if not math.isfinite(loss_value):
-        _stop_diverged(f"loss is {loss_value}", step + 1, run_dir)
+        _stop_diverged(f"loss is {loss_value}", step + 1, run_dir, peak_lr, context)
 
     scaler.unscale_(optimizer)
     grad_norm = clip_global_norm(raw_model.parameters(), options.max_grad_norm)
     if not math.isfinite(grad_norm) and options.precision != "fp16":
         # With fp16 the scaler skips such a step and lowers the scale; otherwise it is divergence.
-        _stop_diverged(f"gradient norm is {grad_norm}", step + 1, run_dir)
+        _stop_diverged(f"gradient norm is {grad_norm}", step + 1, run_dir, peak_lr, context)
     lr = scheduler.get_last_lr()[0]
     scaler.step(optimizer)
     scaler.update()
@@ -351,16 +397,60 @@ def _one_step(model: nn.Module, raw_model: nn.Module, micro_batches: Any,
             "seq_per_s": global_batch / step_time}
 
 
-def _stop_diverged(what: str, step: int, run_dir: Path) -> None:
-    last_good = training_state.latest_checkpoint(run_dir)
-    kept = (f"the last good checkpoint {last_good} is kept (continue with --resume, "
-            "perhaps with a lower --lr)") if last_good else "no checkpoint had been saved yet"
-    raise NonFiniteLossError(f"training stopped at step {step}: {what}; {kept}")
+def _logged_losses(run_dir: Path) -> dict[int, float]:
+    """step -> loss from log.jsonl (the whole run, resumed parts included)."""
+    import json
+
+    losses: dict[int, float] = {}
+    path = run_dir / "log.jsonl"
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                row = json.loads(line)
+                losses[int(row["step"])] = float(row["loss"])
+    return losses
+
+
+def _stop_diverged(what: str, step: int, run_dir: Path, peak_lr: float,
+                   context: DistContext) -> None:
+    """Keep the last checkpoint saved before the loss began to climb, and say how to go on.
+
+    Every checkpoint has finite weights (`_save` refuses others); those saved during the
+    climb are removed, so that `--resume` starts from the kept one.
+    """
+    losses = _logged_losses(run_dir)
+    losses[step] = math.nan
+    start = training_state.divergence_start(losses, step)
+    checkpoints = training_state.list_checkpoints(run_dir)
+    good = [(saved, path) for saved, path in checkpoints if saved < start]
+    late = [path for saved, path in checkpoints if saved >= start]
+    barrier(context)  # every rank has read the log before rank 0 changes the folder
+    if context.is_main:
+        for path in late:
+            import shutil
+
+            shutil.rmtree(path, ignore_errors=True)
+    began = (f"the loss began to diverge at step {start}" if start < step
+             else "the loss was normal before this step")
+    removed = (f"; removed {', '.join(path.name for path in late)}, saved while diverging"
+               if late else "")
+    if good:
+        saved, path = good[-1]
+        advice = (f"kept {path}, saved at step {saved} with finite weights{removed}; continue "
+                  f"from it with a lower learning rate: --resume --lr {peak_lr / 10:g} "
+                  f"(was {peak_lr:g})")
+    else:
+        advice = (f"no checkpoint was saved before that{removed}; start again in a new -o "
+                  f"with a lower --lr than {peak_lr:g}")
+    raise NonFiniteLossError(f"training stopped at step {step}: {what}; {began}; {advice}")
 
 
 def _save(run_dir: Path, step: int, resolved: dict[str, Any], raw_model: nn.Module,
           optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler,
           context: DistContext) -> None:
+    # Weights are identical on every rank, so all ranks stop here together.
+    if not training_state.state_is_finite(raw_model.state_dict()):
+        _stop_diverged("the weights are not finite", step, run_dir, resolved["lr"], context)
     rng_states = gather_objects(training_state.capture_rng(), context)  # every rank's dropout RNG
     if context.is_main:
         training_state.save_checkpoint(run_dir, step, {
@@ -375,25 +465,70 @@ def _save(run_dir: Path, step: int, resolved: dict[str, Any], raw_model: nn.Modu
     barrier(context)
 
 
-def _resume(run_dir: Path, resolved: dict[str, Any], raw_model: nn.Module,
-            optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler,
-            context: DistContext, say: Callable[[str], None]) -> int:
+def _resume(run_dir: Path, resolved: dict[str, Any], explicit_lr: float | None,
+            raw_model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+            scaler: torch.amp.GradScaler, context: DistContext,
+            say: Callable[[str], None]) -> int:
     directory = training_state.latest_checkpoint(run_dir)
     if directory is None:
         raise UsageError(f"--resume: no checkpoint-<step>/ in {run_dir} to resume from")
     state = training_state.load_checkpoint(directory)
     saved = state["config"]
+    if not isinstance(saved, dict):
+        raise InputError(directory / training_state.STATE_JSON, "the run config is not an object")
+    _check_same_train_file(saved, resolved, directory)
     for key in _RESUME_MUST_MATCH:
         if saved.get(key) != resolved.get(key):
             raise UsageError(f"--resume: {key} was {saved.get(key)!r} in {directory}, "
                              f"now {resolved.get(key)!r}; resume with the same settings")
-    raw_model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    scaler.load_state_dict(state["scaler"])
-    training_state.restore_rng(state["rng"][context.rank])
-    say(f"resumed from {directory} at step {state['step']}")
-    return int(state["step"])
+    step = int(state["step"])
+    try:
+        raw_model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        training_state.restore_rng(state["rng"][context.rank])
+    except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as error:
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise InputError(directory / training_state.STATE_JSON,
+                         f"cannot restore the training state: {first_line}") from None
+    resolved["lr_changes"] = list(saved.get("lr_changes") or [])
+    saved_lr = float(saved["lr"])
+    if explicit_lr is None or explicit_lr == saved_lr:
+        resolved["lr"] = saved_lr
+    else:
+        _change_peak_lr(optimizer, scheduler, explicit_lr)
+        resolved["lr_changes"].append({"step": step, "from": saved_lr, "to": explicit_lr})
+        say(f"learning rate changed from {saved_lr:g} to {explicit_lr:g} at step {step} "
+            "(recorded in run_config.json)")
+    say(f"resumed from {directory} at step {step}")
+    return step
+
+
+def _check_same_train_file(saved: dict[str, Any], resolved: dict[str, Any],
+                           directory: Path) -> None:
+    """The file at the same path must still hold the data the checkpoint was trained on."""
+    before, now = saved.get("train_file_fingerprint"), resolved["train_file_fingerprint"]
+    if saved.get("train_file") != resolved.get("train_file") or before == now:
+        return  # another path is reported by the settings check
+    if not isinstance(before, dict) or before.get("size") != now["size"]:
+        what = (f"its size was {before.get('size') if isinstance(before, dict) else '?'} "
+                f"bytes, now {now['size']}")
+    else:
+        what = "same size, but its content fingerprint (sha256) differs"
+    raise InputError(resolved["train_file"],
+                     f"--resume: the training file changed since {directory.name} was saved "
+                     f"({what}); resume with the data the run started on, or start a new run")
+
+
+def _change_peak_lr(optimizer: torch.optim.Optimizer, scheduler: Any, peak_lr: float) -> None:
+    """Scale the warmup/decay schedule to a new peak from the current step on."""
+    scheduler.base_lrs = [peak_lr for _ in scheduler.base_lrs]
+    factors = [factor(scheduler.last_epoch) for factor in scheduler.lr_lambdas]
+    for group, factor in zip(optimizer.param_groups, factors):
+        group["initial_lr"] = peak_lr
+        group["lr"] = peak_lr * factor
+    scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
 
 
 def _finish(options: TrainOptions, run_dir: Path, raw_model: nn.Module, bert_config: Any,

@@ -5,6 +5,7 @@ export (an HF-loadable directory plus a ``bertkit`` block in config.json)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,27 @@ def map_hf_state(state: dict[str, torch.Tensor]) -> MappedWeights:
     return mapped
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_safetensors(state: dict[str, torch.Tensor], path: str | Path,
+                      metadata: dict[str, str] | None = None) -> Path:
+    """Write tensors atomically with the mode of any other new file (0644 under umask 022).
+
+    safetensors' save_file creates its file 0600, unlike every file beside it.
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata=metadata)
+        os.chmod(tmp, 0o666 & ~_current_umask())
+    return path
+
+
 # --------------------------------------------------------------------------------------------
 # Run-dir model format
 # --------------------------------------------------------------------------------------------
@@ -109,16 +131,12 @@ def save_model_dir(
 ) -> list[Path]:
     """Write config.json, model.safetensors (our = HF names) and vocab.txt; config.json last,
     so a directory with a config.json is always complete. Returns the files written."""
-    from safetensors.torch import save_file
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = getattr(model, "module", model)  # unwrap DDP
     state = {name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()}
     written = []
-    with atomic_path(out_dir / "model.safetensors") as tmp:
-        save_file(state, str(tmp), metadata={"format": "pt"})
-    written.append(out_dir / "model.safetensors")
+    written.append(write_safetensors(state, out_dir / "model.safetensors", {"format": "pt"}))
     if vocab_path is not None:
         with atomic_path(out_dir / "vocab.txt") as tmp:
             shutil.copyfile(vocab_path, tmp)
