@@ -8,6 +8,8 @@ installed.
 
 from __future__ import annotations
 
+import os
+import struct
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,10 +41,17 @@ def tf_checkpoint_prefix(path: Path) -> Path | None:
 
 def open_tf_checkpoint(prefix: Path) -> tuple[list[str], Callable[[str], torch.Tensor]]:
     """(tensor names, a function reading one tensor as a torch tensor)."""
+    index = f"{prefix}.index"
     try:
-        num_shards, entries = tf_bundle.read_bundle_index(f"{prefix}.index")
-    except (tf_bundle.BundleFormatError, ValueError) as error:
+        num_shards, entries = tf_bundle.read_bundle_index(index)
+    except tf_bundle.BundleFeatureError as error:
         return _open_with_tensorflow(prefix, error)
+    except (ValueError, struct.error, IndexError, UnicodeDecodeError) as error:
+        # Not a bundle at all (random bytes, another format): TensorFlow could not read it
+        # either, and would only add its log noise.
+        raise InputError(index, f"not a TensorFlow checkpoint index: {error}") from None
+    except OSError as error:
+        raise InputError(index, f"cannot read: {error.strerror or error}") from None
 
     def read(name: str) -> torch.Tensor:
         entry = entries[name]
@@ -60,6 +69,7 @@ def open_tf_checkpoint(prefix: Path) -> tuple[list[str], Callable[[str], torch.T
 
 
 def _open_with_tensorflow(prefix: Path, reason: Exception) -> tuple[list[str], Callable[[str], torch.Tensor]]:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no C++ log lines around our one line
     try:
         import tensorflow as tf  # the `tf` extra; imported only for bundles we cannot parse
     except ImportError:
@@ -68,10 +78,23 @@ def _open_with_tensorflow(prefix: Path, reason: Exception) -> tuple[list[str], C
             f"cannot read this TF checkpoint without TensorFlow ({reason}); "
             "install the extra: pip install 'bertkit[tf]'",
         ) from None
-    reader = tf.train.load_checkpoint(str(prefix))
-    names = [name for name, dtype in reader.get_variable_to_dtype_map().items() if dtype != tf.string]
+    try:
+        reader = tf.train.load_checkpoint(str(prefix))
+        names = [name for name, dtype in reader.get_variable_to_dtype_map().items()
+                 if dtype != tf.string]
+    except Exception as error:  # noqa: BLE001 -- tf.errors.OpError and kin: one line
+        raise InputError(f"{prefix}.index", f"TensorFlow cannot read this checkpoint: "
+                                            f"{_first_line(error)}") from None
 
     def read(name: str) -> torch.Tensor:
-        return torch.from_numpy(reader.get_tensor(name).copy())
+        try:
+            return torch.from_numpy(reader.get_tensor(name).copy())
+        except Exception as error:  # noqa: BLE001
+            raise InputError(prefix, f"{name}: {_first_line(error)}") from None
 
     return names, read
+
+
+def _first_line(error: Exception) -> str:
+    text = getattr(error, "message", None) or str(error)
+    return (text.strip().splitlines() or [type(error).__name__])[0]

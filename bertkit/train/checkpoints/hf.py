@@ -61,7 +61,11 @@ def read_hf_state(weights_file: Path) -> dict[str, torch.Tensor]:
             return load_file(str(weights_file))
         loaded = torch.load(weights_file, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 -- corrupt or foreign file: one line, not a traceback
-        raise InputError(weights_file, f"cannot read HF weights: {error}") from None
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        if reason.startswith("Weights only load failed"):
+            # torch's advice that follows (weights_only=False) would run the file's code.
+            reason = "not a file of plain tensors (bertkit never unpickles other objects)"
+        raise InputError(weights_file, f"cannot read HF weights: {reason}") from None
     if isinstance(loaded, dict) and "state_dict" in loaded:
         loaded = loaded["state_dict"]
     if not isinstance(loaded, dict):

@@ -125,7 +125,11 @@ def _parse_value(payload: bytes) -> tuple[str, str | None, tuple[int, ...], byte
 def _to_tensor(path: Path, tag: str, tensor_type: str, dims: tuple[int, ...], content: bytes) -> torch.Tensor:
     # MindSpore writes a 0-d scalar as dims [0].
     shape = () if dims in ((), (0,)) else dims
-    array = np.frombuffer(content, dtype=MINDSPORE_DTYPES[tensor_type])
+    dtype = MINDSPORE_DTYPES[tensor_type]
+    if len(content) % dtype.itemsize:
+        raise InputError(path, f"tensor {tag!r}: {len(content)} bytes are not a whole number of "
+                               f"{tensor_type} values ({dtype.itemsize} bytes each)")
+    array = np.frombuffer(content, dtype=dtype)
     if array.size != int(np.prod(shape)):
         raise InputError(path, f"tensor {tag!r}: {array.size} values do not fill shape {shape}")
     tensor = torch.from_numpy(array.reshape(shape).copy())

@@ -53,6 +53,10 @@ class BundleFormatError(ValueError):
     """The files are not a TensorFlow bundle this reader understands."""
 
 
+class BundleFeatureError(BundleFormatError):
+    """A well-formed bundle using a feature this reader lacks (TensorFlow's reader has it)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class BundleEntry:
     name: str
@@ -74,7 +78,7 @@ def read_bundle_index(index_path: str | Path) -> tuple[int, dict[str, BundleEntr
         if key == b"":
             num_shards, big_endian = _parse_header(value)
             if big_endian:
-                raise BundleFormatError("big-endian bundles are not supported")
+                raise BundleFeatureError("big-endian bundles are not supported")
             continue
         name = key.decode("utf-8")
         entries[name] = _parse_entry(name, value)
@@ -133,7 +137,7 @@ def _read_block(data: bytes, offset: int, size: int) -> bytes:
     if end + _BLOCK_TRAILER_LENGTH > len(data):
         raise BundleFormatError("a table block runs past the end of the index file")
     if data[end] != 0:  # TF writes bundle indexes uncompressed; snappy would need a codec
-        raise BundleFormatError(f"compressed table block (type {data[end]}) is not supported")
+        raise BundleFeatureError(f"compressed table block (type {data[end]}) is not supported")
     return data[offset:end]
 
 
