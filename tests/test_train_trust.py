@@ -374,3 +374,19 @@ def test_safetensors_files_follow_the_umask(tmp_path):
                  tmp_path / "export" / "model.safetensors",
                  tmp_path / "run" / "model" / "config.json"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+
+
+@pytest.mark.distributed
+def test_bad_input_under_torchrun_is_the_same_one_line(tmp_path):
+    missing = tmp_path / "missing.tf_record"
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "bertkit", "train", "--task", "squad", "--train-file", str(missing), "-o",
+         str(tmp_path / "run"), "--config", str(TINY_BERT / "config.json"), "--device", "cpu"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False,
+        env=dict(os.environ, OMP_NUM_THREADS="1", COLUMNS="400"))
+    assert done.returncode == 1, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {missing}: TFRecord file not found"], done.stderr[-3000:]
+    # torchrun's own failure report remains; no worker traceback goes into it.
+    assert "bertkit/" not in done.stderr and "InputError" not in done.stderr
