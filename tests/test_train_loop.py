@@ -6,7 +6,6 @@ import json
 import math
 
 import pytest
-import torch
 from train_support import read_log, tiny_config, write_classification_records, write_squad_records
 
 from bertkit.train.trainer import TrainOptions, train

@@ -13,8 +13,11 @@ HELP = """Fine-tune BERT for SQuAD, classification or NER on TFRecords written b
 
 Writes RUN_DIR/log.jsonl (one line per step: step, loss, lr, step_time, seq_per_s),
 checkpoint-<step>/ every --save-steps (model, optimizer, scheduler, grad scaler, RNG,
-config: --resume continues with the same losses), model/ (the fine-tuned model that
-`bertkit predict` and `bertkit export` read), run_config.json and train_results.json.
+config, as safetensors + JSON: --resume continues with the same losses; --resume --lr X
+lowers or raises the peak learning rate from that step on, recorded in run_config.json),
+model/ (the fine-tuned model that `bertkit predict` and `bertkit export` read),
+run_config.json, train_results.json, report.md and learning_curve.png. --train-file and
+--eval-file take the TFRecord or the prep folder holding it.
 Multi-device: torchrun --nproc_per_node N -m bertkit train ... (--batch-size is per device).
 """
 

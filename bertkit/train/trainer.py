@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -399,8 +401,6 @@ def _one_step(model: nn.Module, raw_model: nn.Module, micro_batches: Any,
 
 def _logged_losses(run_dir: Path) -> dict[int, float]:
     """step -> loss from log.jsonl (the whole run, resumed parts included)."""
-    import json
-
     losses: dict[int, float] = {}
     path = run_dir / "log.jsonl"
     if path.is_file():
@@ -427,8 +427,6 @@ def _stop_diverged(what: str, step: int, run_dir: Path, peak_lr: float,
     barrier(context)  # every rank has read the log before rank 0 changes the folder
     if context.is_main:
         for path in late:
-            import shutil
-
             shutil.rmtree(path, ignore_errors=True)
     began = (f"the loss began to diverge at step {start}" if start < step
              else "the loss was normal before this step")
