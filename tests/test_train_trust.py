@@ -247,11 +247,13 @@ def test_output_that_is_a_file_is_named_before_the_model_loads(tmp_path):
     assert str(target) in line and "not a directory" in line
 
 
-def test_export_to_a_file_names_it(tmp_path):
+@pytest.mark.parametrize("command", ["export", "predict"])
+def test_export_and_predict_to_a_file_name_it_before_reading_the_run(tmp_path, command):
     target = tmp_path / "taken"
     target.write_text("x")
-    line = _one_line(["export", str(tmp_path / "no-run"), "-o", str(target)], code=2)
-    assert str(target) in line
+    extra = ["--eval-file", str(tmp_path)] if command == "predict" else []
+    line = _one_line([command, str(tmp_path / "no-run"), *extra, "-o", str(target)], code=2)
+    assert str(target) in line and "not a directory" in line
 
 
 def test_random_bytes_tf_checkpoint_is_one_line_without_tensorflow_noise(tmp_path):

@@ -15,9 +15,10 @@ import json
 import shutil
 from pathlib import Path
 
-from bertkit.errors import InputError, UsageError
+from bertkit.errors import InputError
 from bertkit.fsutil import atomic_path, write_json_atomic
 from bertkit.train.checkpoints.hf import load_model_dir, save_model_dir, write_safetensors
+from bertkit.train.run_setup import check_output_dir
 
 __all__ = ["ExportResult", "export_run", "find_model_dir", "guess_do_lower_case", "load_model_dir", "save_model_dir"]
 
@@ -54,8 +55,7 @@ def guess_do_lower_case(vocab_path: Path) -> bool:
 
 def export_run(run_dir: str | Path, output_dir: str | Path) -> ExportResult:
     output_dir = Path(output_dir)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise UsageError(f"-o {output_dir}: exists and is not a directory")
+    check_output_dir(output_dir)
     model_dir = find_model_dir(run_dir)
     model, config, meta = load_model_dir(model_dir)  # validates names and shapes
     output_dir = Path(output_dir)

@@ -29,7 +29,7 @@ from bertkit.console import info, make_progress, progress_enabled, warn
 from bertkit.errors import InputError, UsageError
 from bertkit.fsutil import write_json_atomic, write_text_atomic
 from bertkit.train import data as train_data
-from bertkit.train.run_setup import autocast_for
+from bertkit.train.run_setup import autocast_for, check_output_dir
 from bertkit.train.squad_postprocess import (
     MAX_ANSWER_LENGTH,
     N_BEST_SIZE,
@@ -105,6 +105,7 @@ def predict(options: PredictOptions) -> PredictResult:
 
     if options.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
+    check_output_dir(options.output_dir)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         # Every rank would write the same files; `train --do-eval` predicts on rank 0 instead.
         raise UsageError("bertkit predict runs as one process; launch it without torchrun")

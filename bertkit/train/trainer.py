@@ -43,6 +43,7 @@ from bertkit.train.reporting import StepReporter
 from bertkit.train.run_setup import (
     autocast_for,
     check_head_matches_labels,
+    check_output_dir,
     file_fingerprint,
     find_vocab,
     labels_for_task,
@@ -144,9 +145,7 @@ def validate_options(options: TrainOptions) -> None:
         raise UsageError("--num-workers must be 0 or more")
     if options.seed < 0:
         raise UsageError("--seed must be 0 or more")
-    output = Path(options.output_dir)
-    if output.exists() and not output.is_dir():
-        raise UsageError(f"-o {output}: exists and is not a directory; give a folder for the run")
+    check_output_dir(Path(options.output_dir))
     if options.task not in TASKS:
         raise UsageError(f"--task must be one of {', '.join(TASKS)}, got {options.task!r}")
     if options.precision not in PRECISIONS:
@@ -189,7 +188,8 @@ def train(options: TrainOptions, *, on_step: StepCallback | None = None) -> Trai
             cleanup(context)
     except BertkitError as error:
         # Checks before the first step see the same options and files on every rank.
-        error.alike_on_every_rank = not progress["training"]  # type: ignore[attr-defined]
+        alike = not progress["training"] or isinstance(error, NonFiniteLossError)
+        error.alike_on_every_rank = alike  # type: ignore[attr-defined]
         raise
 
 
