@@ -210,6 +210,32 @@ def test_nan_stop_keeps_the_checkpoint_before_the_divergence_and_resume_with_low
     assert rows[4]["lr"] == pytest.approx(2e-4 * 6 / 9)
 
 
+def test_a_checkpoint_with_non_finite_weights_is_never_saved(tmp_path):
+    def poison_an_unused_row(step, record, model):
+        if step == 3:  # token id 5 is in no record: the loss stays finite, the weights do not
+            with torch.no_grad():
+                model.bert.embeddings.word_embeddings.weight[5] = math.inf
+
+    with pytest.raises(NonFiniteLossError) as caught:
+        train(_options(tmp_path, "run", max_steps=8), on_step=poison_an_unused_row)
+    run = tmp_path / "run"
+    assert "training stopped at step 4: the weights are not finite" in str(caught.value)
+    assert f"kept {run / 'checkpoint-2'}" in str(caught.value)
+    assert sorted(p.name for p in run.glob("checkpoint-*")) == ["checkpoint-2"]
+
+
+@pytest.mark.parametrize(("losses", "start"), [
+    ([3.0, 2.5, 2.0, 1.8], 5),  # a sudden NaN after normal losses: the climb is step 5 alone
+    ([3.0, 2.5, 2.0, 9.0, 4e8], 4),  # the climb starts where the loss leaves 2x its best
+    ([3.0, 1.0, 2.5, 1.5, 1e3], 5),  # 2.5 was noise: the climb is the last stretch only
+])
+def test_divergence_start(losses, start):
+    from bertkit.train.training_state import divergence_start
+
+    by_step = {step: loss for step, loss in enumerate(losses, start=1)}
+    assert divergence_start(by_step, len(losses) + 1) == start
+
+
 def test_resume_without_lr_keeps_the_runs_own(tmp_path):
     train(_options(tmp_path, "run", max_steps=2))
     train(_options(tmp_path, "run", max_steps=2, lr=None, resume=True))
