@@ -20,7 +20,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bertkit.console import warn
 from bertkit.errors import InputError
 from bertkit.prep.input_text import read_input_lines
 from bertkit.prep.ner_convert import (
@@ -32,6 +31,7 @@ from bertkit.prep.ner_convert import (
     convert_ner,
 )
 from bertkit.prep.ner_features import NerExample
+from bertkit.prep.outputs import warn_verbatim
 from bertkit.prep.ner_tags import CLUENER_TYPES, Entity, resolve_overlaps
 
 CLUENER_SCHEMES = ("cluener", "bio", "bioes")
@@ -147,7 +147,7 @@ def convert_cluener(
     split: str | None = None,
     workers: int = 1,
     show_progress: bool = False,
-    on_warning: Callable[[str], None] | None = warn,
+    on_warning: Callable[[str], None] | None = warn_verbatim,
 ) -> NerConversion:
     """Convert CLUENER2020 files (train/dev/test.json) into ``output_dir``."""
     settings = NerSettings(
