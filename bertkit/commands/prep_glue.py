@@ -14,7 +14,7 @@ from bertkit.commands._prep_runner import (
     prep_command,
 )
 
-SUMMARY = "GLUE TSV files -> classification records, as Google's run_classifier.py."
+SUMMARY = "GLUE TSV files -> Google's run_classifier.py records."
 HELP = """Convert GLUE TSV files (or a task directory) into OUTPUT_DIR/SPLIT.tf_record with
 input_ids, input_mask, segment_ids, label_ids and is_real_example, exactly as Google's
 run_classifier.py writes them, plus the index, MindSpore schema, label2id.json and

@@ -14,7 +14,7 @@ from bertkit.commands._prep_runner import (
     prep_command,
 )
 
-SUMMARY = "SQuAD v1.1/v2.0 JSON -> features identical to Google's run_squad.py."
+SUMMARY = "SQuAD v1.1/v2.0 JSON -> Google's run_squad.py features."
 HELP = """Convert a SQuAD v1.1/v2.0 JSON file into BERT features (TFRecord).
 
 --split train writes OUTPUT_DIR/train.tf_record (unique_ids, input_ids, input_mask,

@@ -9,7 +9,7 @@ import typer
 
 from bertkit.commands._prep_runner import InputsArgument, PrepContext, PrepOutcome, prep_command
 
-SUMMARY = "CLUE TNEWS JSON lines -> classification records (CLUE layout)."
+SUMMARY = "CLUE TNEWS JSON lines -> classification records."
 HELP = """Convert CLUE TNEWS JSON-lines files (or a directory holding train/dev/test.json) into
 OUTPUT_DIR/SPLIT.tf_record with input_ids, input_mask, segment_ids, label_ids and
 is_real_example, exactly as the CLUE baseline's run_classifier.py lays them out, plus the

@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bertkit import __version__
-from bertkit.console import stderr_console, warn
+from bertkit.console import info, stderr_console, warn
 from bertkit.errors import InputError, UsageError
 from bertkit.fsutil import sha256_of_file
 
@@ -113,8 +113,10 @@ def print_files_written(manifest: dict[str, Any]) -> None:
     and the manifest."""
     files = sorted(manifest.get("files") or [], key=lambda path: (
         Path(path).name == MANIFEST_NAME, str(path)))
-    print_summary("files written", [(describe_output_file(Path(path).name), str(path))
-                                    for path in files])
+    # Plain lines, not a table: a table cell would wrap or cut a long path.
+    info("files written:")
+    for path in files:
+        info(f"  {describe_output_file(Path(path).name):<24} {path}")
 
 
 def print_distribution(title: str, counts: dict[str, int]) -> None:
