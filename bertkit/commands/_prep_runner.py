@@ -128,8 +128,8 @@ def prep_command(
     options, followed by the ``shared`` ones.
     """
     unknown = set(shared) - set(SHARED_OPTIONS)
-    if unknown or "output" not in shared:
-        raise ValueError(f"shared options must include output and come from "
+    if unknown or not shared or shared[0] != "output":
+        raise ValueError(f"shared options must start with output and come from "
                          f"{list(SHARED_OPTIONS)}; got {list(shared)}")
 
     def decorate(convert: Callable[..., PrepOutcome]) -> PrepCommand:
@@ -144,21 +144,30 @@ def prep_command(
                               default=SHARED_OPTIONS[option][1])
             for option in shared
         ]
-        # Typer reads the signature: arguments and own options first, shared ones after.
+        # Typer reads the signature: the converter's arguments, -o, its own options, then
+        # the other shared ones (every prep --help reads in that order).
         own = [parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY) for parameter in own]
+        arguments = [parameter for parameter in own if _is_argument(parameter)]
+        options = [parameter for parameter in own if not _is_argument(parameter)]
+        output, *other_shared = shared_parameters
 
         def callback(**values: Any) -> None:
             context = PrepContext(**{option: values.pop(option) for option in shared})
             run_prep(context, lambda: convert(context, **values))
 
-        callback.__signature__ = inspect.Signature(own + shared_parameters)  # type: ignore[attr-defined]
-        callback.__annotations__ = {parameter.name: parameter.annotation
-                                    for parameter in own + shared_parameters}
+        ordered = [*arguments, output, *options, *other_shared]
+        callback.__signature__ = inspect.Signature(ordered)  # type: ignore[attr-defined]
+        callback.__annotations__ = {parameter.name: parameter.annotation for parameter in ordered}
         callback.__name__ = f"prep_{name}"
         callback.__doc__ = help
         return PrepCommand(name=name, summary=summary, help=_reflow(help), callback=callback)
 
     return decorate
+
+
+def _is_argument(parameter: inspect.Parameter) -> bool:
+    return any(isinstance(extra, typer.models.ArgumentInfo)
+               for extra in getattr(parameter.annotation, "__metadata__", ()))
 
 
 def _reflow(text: str) -> str:
