@@ -18,14 +18,10 @@ from bertkit.commands import (
     export,
     inspect,
     predict,
-    prep_chinesener,
-    prep_cluener,
-    prep_glue,
-    prep_squad,
-    prep_tnews,
     tokenize,
     train,
 )
+from bertkit.commands.prep_registry import register_prep_commands
 
 app = typer.Typer(
     name="bertkit",
@@ -46,14 +42,7 @@ def _register(target: typer.Typer, name: str, module: ModuleType) -> None:
     target.command(name)(module.command)
 
 
-for _name, _module in [
-    ("squad", prep_squad),
-    ("cluener", prep_cluener),
-    ("tnews", prep_tnews),
-    ("chinesener", prep_chinesener),
-    ("glue", prep_glue),
-]:
-    _register(prep_app, _name, _module)
+register_prep_commands(prep_app)
 
 for _name, _module in [
     ("tokenize", tokenize),

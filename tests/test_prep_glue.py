@@ -427,6 +427,7 @@ def test_interrupted_run_leaves_no_complete_looking_file(shared_data, uncased_vo
     out = tmp_path / "out"
     convert_glue("SST-2", [shared_data / GLUE / "SST-2" / "dev.tsv"], out, vocab=uncased_vocab)
     assert (out / "manifest.json").exists()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
     calls = {"n": 0}
     real = classification.encode_chunk
 
@@ -441,10 +442,9 @@ def test_interrupted_run_leaves_no_complete_looking_file(shared_data, uncased_vo
     with pytest.raises(KeyboardInterrupt):
         convert_glue("SST-2", [shared_data / GLUE / "SST-2" / "test.tsv"], out,
                      vocab=uncased_vocab)
-    names = sorted(p.name for p in out.iterdir())
-    assert "manifest.json" not in names  # the old manifest went first: the dir is not complete
-    assert "test.tf_record" not in names
-    assert not [name for name in names if name.startswith(".")]  # no temp file left
+    # nothing was published: the previous set and its manifest are exactly as they were,
+    # with no test.tf_record, staging folder or temporary file beside them
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 def test_workers_do_not_change_the_bytes(shared_data, uncased_vocab, tmp_path,

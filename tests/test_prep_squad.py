@@ -174,7 +174,8 @@ def test_train_split_needs_exactly_one_answer(
     [
         ({"max_seq_length": 67, "max_query_length": 64}, "must be greater than --max-query-length"),
         ({"max_seq_length": 513}, "larger than BERT's 512"),
-        ({"split": "dev"}, "--split must be one of"),
+        ({"split": "test"}, "--split must be train or eval"),
+        ({"split": "../x"}, "--split must be train or eval"),
     ],
 )
 def test_bad_options_are_usage_errors_before_reading(
@@ -400,10 +401,12 @@ def test_interrupt_mid_run_leaves_nothing_complete_looking(
     def interrupted(*args: Any, **kwargs: Any) -> None:
         raise KeyboardInterrupt
 
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
     monkeypatch.setattr(squad_convert, "save_squad_eval_sidecar", interrupted)
     with pytest.raises(KeyboardInterrupt):
         convert(SAMPLE, uncased_vocab, out, split="eval")
-    assert sorted(p.name for p in out.iterdir()) == []
+    # The interrupted run published nothing: the previous set is untouched, and consistent.
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 def test_crash_while_writing_records_leaves_no_record_file(
@@ -417,7 +420,7 @@ def test_crash_while_writing_records_leaves_no_record_file(
     monkeypatch.setattr(TFRecordWriter, "write_batch", crash)
     with pytest.raises(RuntimeError):
         convert(SAMPLE, uncased_vocab, tmp_path / "out", split="eval")
-    assert list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "out").exists()  # a failed first run leaves no directory
 
 
 # --- building blocks against Google's functions -------------------------------------------

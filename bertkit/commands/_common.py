@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.markup import escape
 
 from bertkit.console import stderr_console
 from bertkit.errors import BertkitError
@@ -22,12 +23,15 @@ VerboseOption = Annotated[
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON object to stdout with every file and figure.")
 ]
-OutputDirOption = Annotated[Path, typer.Option("--output", "-o", help="Output directory.")]
+OutputDirOption = Annotated[
+    Path, typer.Option("--output", "-o", metavar="OUTPUT_DIR", help="Output directory.")
+]
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    stderr_console.print(f"[bold red]error:[/bold red] {message}", markup=True, soft_wrap=True,
-                         highlight=False)
+    # The message is text, not markup: "[start, end]" in it must not vanish as a style tag.
+    stderr_console.print(f"[bold red]error:[/bold red] {escape(message)}", markup=True,
+                         soft_wrap=True, highlight=False)
     return typer.Exit(code)
 
 
@@ -70,5 +74,6 @@ MaxSeqLengthOption = Annotated[
 ]
 SplitNameOption = Annotated[
     str | None,
-    typer.Option("--split", help="train, dev or test, when the file name does not say."),
+    typer.Option("--split", metavar="SPLIT",
+                 help="train, dev or test (the output's name), when the file name does not say."),
 ]

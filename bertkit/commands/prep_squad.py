@@ -7,107 +7,68 @@ from typing import Annotated
 
 import typer
 
-from bertkit.commands._common import (
-    DoLowerCaseOption,
-    JsonOption,
-    OutputDirOption,
-    SpmModelOption,
-    VerboseOption,
-    VocabOption,
-    WorkersOption,
-    guarded,
-    print_json,
+from bertkit.commands._prep_runner import (
+    ALL_SHARED,
+    PrepContext,
+    PrepOutcome,
+    prep_command,
 )
 
+SUMMARY = "SQuAD v1.1/v2.0 JSON -> Google's run_squad.py features."
 HELP = """Convert a SQuAD v1.1/v2.0 JSON file into BERT features (TFRecord).
 
---split train writes train.tf_record (unique_ids, input_ids, input_mask, segment_ids,
-start_positions, end_positions, is_impossible); --split eval writes eval.tf_record
-(unique_ids, input_ids, input_mask, segment_ids) and squad_eval.json, everything
-`bertkit predict` needs to turn logits into answers. Records equal Google's run_squad.py
-converter value for value. Training examples are shuffled with random.Random(12345) before
-conversion, exactly as Google's run_squad.py (and MindSpore's generator) do; pass
---no-shuffle to keep the file's order. Eval is never shuffled.
+--split train writes OUTPUT_DIR/train.tf_record (unique_ids, input_ids, input_mask,
+segment_ids, start_positions, end_positions, is_impossible); --split eval (or dev, another
+name for it) writes OUTPUT_DIR/eval.tf_record (unique_ids, input_ids, input_mask,
+segment_ids) and squad_eval.json, everything `bertkit predict` needs to turn logits into
+answers; each with its .index and .schema.json, and manifest.json (last). Records equal
+Google's run_squad.py converter value for value. Training examples are shuffled with
+random.Random(12345) before conversion, exactly as Google's run_squad.py (and MindSpore's
+generator) do; pass --no-shuffle to keep the file's order. Eval is never shuffled.
 """
 
 
+@prep_command("squad", summary=SUMMARY, help=HELP,
+              shared=tuple(name for name in ALL_SHARED if name not in ("split", "max_seq_length")))
 def command(
-    input_path: Annotated[Path, typer.Argument(metavar="INPUT.json", help="SQuAD JSON file.")],
-    output: OutputDirOption,
-    split: Annotated[str, typer.Option("--split", help="train or eval.")],
-    vocab: VocabOption = None,
-    spm_model: SpmModelOption = None,
-    version_2_with_negative: Annotated[
-        bool,
-        typer.Option(
-            "--version-2-with-negative",
-            help="SQuAD 2.0: read is_impossible (unanswerable questions).",
-        ),
-    ] = False,
-    max_seq_length: Annotated[
-        int, typer.Option("--max-seq-length", help="Tokens per window (<= 512).")
-    ] = 384,
-    doc_stride: Annotated[
-        int, typer.Option("--doc-stride", help="Step between windows, in pieces.")
-    ] = 128,
-    max_query_length: Annotated[
-        int,
-        typer.Option(
-            "--max-query-length", help="Question pieces kept (longer questions are truncated)."
-        ),
-    ] = 64,
-    do_lower_case: DoLowerCaseOption = True,
-    shuffle: Annotated[
-        bool,
-        typer.Option(
-            "--shuffle/--no-shuffle",
-            help="Train only: shuffle examples with random.Random(12345), "
-            "as Google's run_squad.py does.",
-        ),
-    ] = True,
-    workers: WorkersOption = 0,
-    json_output: JsonOption = False,
-    verbose: VerboseOption = False,
-) -> None:
-    def run() -> None:
-        from bertkit.console import make_progress, progress_enabled
-        from bertkit.prep.squad_convert import PHASES, SquadPrepOptions, prep_squad
-        from bertkit.prep.squad_summary import print_first_features, print_squad_summary
+    prep: PrepContext,
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="SQuAD JSON file.")],
+    split: Annotated[str, typer.Option(
+        "--split", metavar="SPLIT",
+        help="train, or eval for scoring (dev is another name for eval).")],
+    version_2_with_negative: Annotated[bool, typer.Option(
+        "--version-2-with-negative",
+        help="SQuAD 2.0: read is_impossible (unanswerable questions).")] = False,
+    max_seq_length: Annotated[int, typer.Option(
+        "--max-seq-length", help="Tokens per window (<= 512).")] = 384,
+    doc_stride: Annotated[int, typer.Option(
+        "--doc-stride", help="Step between windows, in pieces.")] = 128,
+    max_query_length: Annotated[int, typer.Option(
+        "--max-query-length", help="Question pieces kept (longer questions are truncated).")] = 64,
+    shuffle: Annotated[bool, typer.Option(
+        "--shuffle/--no-shuffle",
+        help="Train only: shuffle examples with random.Random(12345), "
+             "as Google's run_squad.py does.")] = True,
+) -> PrepOutcome:
+    from bertkit.console import make_progress
+    from bertkit.prep.squad_convert import PHASES, SquadPrepOptions, prep_squad
+    from bertkit.prep.squad_summary import print_first_features, print_squad_summary
 
-        options = SquadPrepOptions(
-            split=split,
-            max_seq_length=max_seq_length,
-            doc_stride=doc_stride,
-            max_query_length=max_query_length,
-            version_2_with_negative=version_2_with_negative,
-            do_lower_case=do_lower_case,
-            shuffle=shuffle,
-        )
-        with make_progress(progress_enabled(json_output)) as progress:
-            task = progress.add_task("prep squad", total=len(PHASES))
+    options = SquadPrepOptions(
+        split=split, max_seq_length=max_seq_length, doc_stride=doc_stride,
+        max_query_length=max_query_length, version_2_with_negative=version_2_with_negative,
+        do_lower_case=prep.do_lower_case, shuffle=shuffle)
+    options.validate()  # option errors before the progress display starts
+    with make_progress(prep.progress) as progress:
+        task = progress.add_task("prep squad", total=len(PHASES))
 
-            def on_phase(name: str) -> None:
-                progress.update(task, description=name, completed=PHASES.index(name))
+        def on_phase(name: str) -> None:
+            progress.update(task, description=name, completed=PHASES.index(name))
 
-            result = prep_squad(
-                input_path,
-                output,
-                options,
-                vocab=vocab,
-                spm_model=spm_model,
-                workers=workers,
-                on_phase=on_phase,
-            )
-        if json_output:
-            print_json(result.manifest)
-            return
-        print_squad_summary(result)
-        if verbose:
-            print_first_features(
-                result, vocab=vocab, spm_model=spm_model, do_lower_case=do_lower_case
-            )
-
-    guarded(verbose, run)
-
-
-command.__doc__ = HELP
+        result = prep_squad(input_path, prep.output, options, vocab=prep.vocab,
+                            spm_model=prep.spm_model, workers=prep.workers, on_phase=on_phase)
+    return PrepOutcome(
+        result.manifest,
+        summary=lambda: print_squad_summary(result),
+        preview=lambda: print_first_features(result, vocab=prep.vocab, spm_model=prep.spm_model,
+                                             do_lower_case=prep.do_lower_case))

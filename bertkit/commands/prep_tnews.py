@@ -7,25 +7,15 @@ from typing import Annotated
 
 import typer
 
-from bertkit.commands._common import (
-    DoLowerCaseOption,
-    JsonOption,
-    MaxSeqLengthOption,
-    OutputDirOption,
-    SplitNameOption,
-    SpmModelOption,
-    VerboseOption,
-    VocabOption,
-    WorkersOption,
-    guarded,
-    print_json,
-)
+from bertkit.commands._prep_runner import InputsArgument, PrepContext, PrepOutcome, prep_command
 
+SUMMARY = "CLUE TNEWS JSON lines -> classification records."
 HELP = """Convert CLUE TNEWS JSON-lines files (or a directory holding train/dev/test.json) into
-OUTPUT/<split>.tf_record with input_ids, input_mask, segment_ids, label_ids and
+OUTPUT_DIR/SPLIT.tf_record with input_ids, input_mask, segment_ids, label_ids and
 is_real_example, exactly as the CLUE baseline's run_classifier.py lays them out, plus the
 index, MindSpore schema, label2id.json and manifest.json.
 
+SPLIT is train, dev or test (from each file name, or --split); test is read without labels.
 Labels: the 15 CLUE codes 100-116 without 105 and 111, ids 0-14 in that order (checked
 against labels.json next to the input, or --labels). A test split's label id is 0.
 --with-keywords puts the keywords field in the second segment. Duplicate lines are kept
@@ -33,41 +23,27 @@ and counted.
 """
 
 
+@prep_command("tnews", summary=SUMMARY, help=HELP)
 def command(
-    inputs: Annotated[list[Path], typer.Argument(
-        metavar="INPUT_FILE_OR_DIR...", help="TNEWS .json files, or a directory of them.")],
-    output: OutputDirOption,
-    vocab: VocabOption = None,
-    spm_model: SpmModelOption = None,
-    max_seq_length: MaxSeqLengthOption = 128,
-    do_lower_case: DoLowerCaseOption = True,
+    prep: PrepContext,
+    inputs: InputsArgument,
     with_keywords: Annotated[bool, typer.Option(
         "--with-keywords", help="Put the keywords field in the second segment.")] = False,
     labels_file: Annotated[Path | None, typer.Option(
-        "--labels", help="labels.json to check the label codes against "
-                         "(default: the one beside the input, if any).")] = None,
-    split: SplitNameOption = None,
-    workers: WorkersOption = 0,
-    json_output: JsonOption = False,
-    verbose: VerboseOption = False,
-) -> None:
-    def run() -> None:
-        from bertkit.console import progress_enabled
-        from bertkit.prep.classification import print_conversion_summary, print_preview
-        from bertkit.prep.tnews import convert_tnews
+        "--labels", metavar="LABELS_JSON",
+        help="labels.json to check the label codes against "
+             "(default: the one beside the input, if any).")] = None,
+) -> PrepOutcome:
+    from bertkit.prep.classification import print_conversion_summary, print_preview
+    from bertkit.prep.tnews import convert_tnews
 
-        result = convert_tnews(
-            inputs, output, vocab=vocab, spm_model=spm_model, do_lower_case=do_lower_case,
-            max_seq_length=max_seq_length, with_keywords=with_keywords, labels_file=labels_file,
-            split=split, workers=workers, progress=progress_enabled(json_output))
-        if verbose:
-            print_preview(result)
-        if json_output:
-            print_json(result.manifest)
-        else:
-            print_conversion_summary(result, "prep tnews", result.manifest["label_desc"])
-
-    guarded(verbose, run)
-
-
-command.__doc__ = HELP
+    result = convert_tnews(
+        inputs, prep.output, vocab=prep.vocab, spm_model=prep.spm_model,
+        do_lower_case=prep.do_lower_case, max_seq_length=prep.max_seq_length,
+        with_keywords=with_keywords, labels_file=labels_file, split=prep.split,
+        workers=prep.workers, progress=prep.progress)
+    return PrepOutcome(
+        result.manifest,
+        summary=lambda: print_conversion_summary(result, "prep tnews",
+                                                 result.manifest["label_desc"]),
+        preview=lambda: print_preview(result))

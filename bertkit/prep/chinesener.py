@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bertkit.console import warn
 from bertkit.errors import InputError, UsageError
 from bertkit.prep.input_text import read_input_lines
 from bertkit.prep.ner_convert import (
@@ -32,6 +31,7 @@ from bertkit.prep.ner_convert import (
     convert_ner,
 )
 from bertkit.prep.ner_features import NerExample
+from bertkit.prep.outputs import warn_verbatim
 from bertkit.prep.ner_tags import CHINESENER_TYPES, OUTSIDE, Entity
 
 CHINESENER_SCHEMES = ("iobes", "iob2")
@@ -136,7 +136,7 @@ def convert_chinesener(
     split: str | None = None,
     workers: int = 1,
     show_progress: bool = False,
-    on_warning: Callable[[str], None] | None = warn,
+    on_warning: Callable[[str], None] | None = warn_verbatim,
 ) -> NerConversion:
     """Convert ChineseNER files (example.train/dev/test) into ``output_dir``."""
     if word_features is not None and word_features not in WORD_FEATURES:

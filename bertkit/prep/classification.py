@@ -32,11 +32,12 @@ from bertkit.console import info, make_progress
 from bertkit.errors import UsageError
 from bertkit.fsutil import write_json_atomic
 from bertkit.prep.outputs import (
-    MANIFEST_NAME,
+    describe_tokenizer,
     print_distribution,
     print_summary,
-    write_manifest,
+    recorded_path,
 )
+from bertkit.prep.staging import StagedOutput
 from bertkit.tfrecord import FloatList, TFRecordWriter
 from bertkit.tokenization import load_tokenizer
 
@@ -378,7 +379,7 @@ def check_distinct_splits(splits: Sequence[tuple[str, Path]]) -> None:
 
 def write_classification_dataset(
     parsed: Sequence[ParsedSplit],
-    output_dir: Path,
+    stage: StagedOutput,
     *,
     command: str,
     label_names: Sequence[str] | None,
@@ -389,37 +390,32 @@ def write_classification_dataset(
     progress: bool = False,
     extra_manifest: dict[str, Any] | None = None,
 ) -> ConversionResult:
-    """Write every split's records, then `label2id.json`, then `manifest.json` last.
+    """Stage every split's records, then `label2id.json`, then the manifest.
 
-    Every input has already been read and checked, so bad input fails before any output.
-    An old manifest is removed first: until the new one appears, the directory does not
-    look complete (an interrupted run leaves no complete-looking output).
+    Every input has already been read and checked, so bad input fails before any output;
+    ``stage`` publishes the whole set at once, manifest last (`staging.staged_output`).
     """
     check_distinct_splits([(item.split, item.input_path) for item in parsed])
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / MANIFEST_NAME).unlink(missing_ok=True)
     tokenizer = tokenizer_for(tokenizer_spec)
     results: list[SplitResult] = []
-    files: list[Path] = []
     with make_progress(progress) as bar:
         for item in parsed:
             task = bar.add_task(f"{item.split}", total=len(item.examples))
-            record_path = output_dir / f"{item.split}.tf_record"
+            name = f"{item.split}.tf_record"
             split_files, truncated, preview = write_classification_records(
-                item.examples, record_path, tokenizer_spec, max_seq_length,
+                item.examples, stage.path(name), tokenizer_spec, max_seq_length,
                 regression=label_names is None, workers=workers,
                 on_progress=lambda done, task=task: bar.advance(task, done),
             )
-            files += split_files
             results.append(SplitResult(
-                split=item.split, input_path=item.input_path, record_path=record_path,
-                files=split_files, examples=len(item.examples), truncated=truncated,
-                label_counts=label_counts_of(item.examples, label_names),
+                split=item.split, input_path=item.input_path, record_path=stage.final(name),
+                files=[stage.final_of(path) for path in split_files], examples=len(item.examples),
+                truncated=truncated, label_counts=label_counts_of(item.examples, label_names),
                 extra_counts=item.extra_counts, preview=preview,
             ))
     label2id = {} if label_names is None else {name: i for i, name in enumerate(label_names)}
-    files.append(write_json_atomic(output_dir / "label2id.json", label2id))
+    with stage.writing("label2id.json") as path:
+        write_json_atomic(path, label2id)
     extra: dict[str, Any] = {
         "task_type": "regression" if label_names is None else "classification",
         "num_labels": 1 if label_names is None else len(label_names),
@@ -429,17 +425,16 @@ def write_classification_dataset(
             "label_ids": ["float32" if label_names is None else "int64", 1],
             "is_real_example": ["int64", 1],
         },
-        "splits": {result.split: {"input": str(result.input_path),
+        "splits": {result.split: {"input": recorded_path(result.input_path),
                                   "records": str(result.record_path)} for result in results},
     }
     extra.update(extra_manifest or {})
-    manifest = write_manifest(
-        output_dir, command=command, inputs=[item.input_path for item in parsed],
-        options=options, tokenizer=tokenizer.describe(),
-        counts={result.split: result.counts() for result in results},
-        files=files, extra=extra,
+    manifest = stage.write_manifest(
+        command=command, inputs=[item.input_path for item in parsed],
+        options=options, tokenizer=describe_tokenizer(tokenizer),
+        counts={result.split: result.counts() for result in results}, extra=extra,
     )
-    return ConversionResult(output_dir=output_dir, splits=results, manifest=manifest,
+    return ConversionResult(output_dir=stage.output_dir, splits=results, manifest=manifest,
                             tokenizer_spec=tokenizer_spec)
 
 

@@ -20,7 +20,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bertkit.console import warn
 from bertkit.errors import InputError
 from bertkit.prep.input_text import read_input_lines
 from bertkit.prep.ner_convert import (
@@ -32,6 +31,7 @@ from bertkit.prep.ner_convert import (
     convert_ner,
 )
 from bertkit.prep.ner_features import NerExample
+from bertkit.prep.outputs import warn_verbatim
 from bertkit.prep.ner_tags import CLUENER_TYPES, Entity, resolve_overlaps
 
 CLUENER_SCHEMES = ("cluener", "bio", "bioes")
@@ -48,6 +48,16 @@ def read_cluener_blocks(path: Path) -> list[Block]:
 
 def _describe(entity_type: str, text: str, span: Sequence[int]) -> str:
     return f"{entity_type} {text!r} [{span[0]}, {span[1]}]"
+
+
+def _kinds(span: Any) -> str:
+    """What a bad span holds, in words: "strings", "a dict", "3 values"."""
+    if not isinstance(span, list):
+        return f"a {type(span).__name__}"
+    if len(span) != 2:
+        return f"{len(span)} values"
+    kinds = sorted({type(value).__name__ for value in span if not _is_int(value)})
+    return " and ".join(f"{kind} values" for kind in kinds)
 
 
 def _is_int(value: Any) -> bool:
@@ -89,8 +99,9 @@ def parse_cluener_line(path: str, line: int, raw: str, settings: NerSettings) ->
             for span in spans:
                 if not (isinstance(span, list) and len(span) == 2
                         and all(_is_int(value) for value in span)):
-                    raise InputError(path, f"{entity_type} {entity_text!r}: span {span!r} is not "
-                                           "[start, end] with integer offsets", line)
+                    raise InputError(path, f"{entity_type} entity {entity_text!r}: span {span!r} "
+                                           f"must be two integers [start, end] (inclusive "
+                                           f"character offsets), got {_kinds(span)}", line)
                 start, end = span
                 if not 0 <= start <= end < len(text):
                     raise InputError(
@@ -147,7 +158,7 @@ def convert_cluener(
     split: str | None = None,
     workers: int = 1,
     show_progress: bool = False,
-    on_warning: Callable[[str], None] | None = warn,
+    on_warning: Callable[[str], None] | None = warn_verbatim,
 ) -> NerConversion:
     """Convert CLUENER2020 files (train/dev/test.json) into ``output_dir``."""
     settings = NerSettings(

@@ -35,7 +35,13 @@ from bertkit.prep.classification import (
     write_classification_dataset,
 )
 from bertkit.prep.input_text import read_input_text
-from bertkit.prep.outputs import expand_input_files, resolve_workers, split_name_from_path
+from bertkit.prep.outputs import (
+    check_split_option,
+    expand_input_files,
+    resolve_workers,
+    split_name_from_path,
+)
+from bertkit.prep.staging import staged_output
 
 
 @dataclass(frozen=True)
@@ -65,11 +71,20 @@ class GlueTask:
     def pairs(self) -> bool:
         return self.test.text_b is not None
 
+    @property
+    def splits(self) -> dict[str, bool]:
+        """The split names this task takes (--split, output file names), each with whether
+        it carries labels: the task's own test files have no label column."""
+        names = dict.fromkeys(split for _, split in self.split_files)
+        return {name: self.labelled is not None and name not in TEST_SPLITS for name in names}
+
 
 BINARY = ("0", "1")
 ENTAILMENT = ("entailment", "not_entailment")
 NLI = ("contradiction", "entailment", "neutral")  # Google's MnliProcessor order
 PLAIN_SPLITS = (("train.tsv", "train"), ("dev.tsv", "dev"), ("test.tsv", "test"))
+# GLUE's unlabelled splits, by name (each task's test files have no label column).
+TEST_SPLITS = frozenset({"test", "test_matched", "test_mismatched"})
 
 GLUE_TASKS: dict[str, GlueTask] = {
     task.name.lower(): task
@@ -115,7 +130,7 @@ def glue_task(name: str) -> GlueTask:
 def output_split_for(task: GlueTask, path: Path, explicit: str | None) -> str:
     """--split, else the task's own name for this file, else train/dev/test from the name."""
     if explicit:
-        return explicit
+        return check_split_option(explicit, tuple(task.splits))  # type: ignore[return-value]
     for file_name, split in task.split_files:
         if path.name.lower() == file_name.lower():
             return split
@@ -125,6 +140,9 @@ def output_split_for(task: GlueTask, path: Path, explicit: str | None) -> str:
     if task.name == "MNLI" and split in ("dev", "test"):
         # dev_matched and dev_mismatched must not overwrite each other
         split += "_mismatched" if "mismatched" in path.name.lower() else "_matched"
+    if split not in task.splits:
+        raise UsageError(f"{path.name}: {task.name} has no {split} split; pass --split, one "
+                         f"of {', '.join(task.splits)}")
     return split
 
 
@@ -143,8 +161,11 @@ def read_tsv_rows(path: Path) -> list[tuple[int, list[str]]]:
 
 
 def read_glue_file(task: GlueTask, path: Path, split: str) -> ParsedSplit:
-    """Read and check one GLUE TSV file; test splits (split name starting `test`) have no labels."""
-    labelled = not split.startswith("test") and task.labelled is not None
+    """Read and check one GLUE TSV file; the task's test splits have no labels."""
+    if split not in task.splits:
+        raise UsageError(f"{task.name} has no split {split!r}; its splits are "
+                         f"{', '.join(task.splits)}")
+    labelled = task.splits[split]
     layout = task.labelled if labelled else task.test
     assert layout is not None
     rows = read_tsv_rows(path)
@@ -218,21 +239,23 @@ def convert_glue(
     """
     task = glue_task(task_name)
     check_max_seq_length(max_seq_length, task.pairs)
+    check_split_option(split, tuple(task.splits))
     workers = resolve_workers(workers)
     files = glue_input_files(task, [Path(p) for p in inputs])
     if split and len(files) > 1:
         raise UsageError("--split names one output, but more than one input file was given")
+    splits = [(output_split_for(task, path, split), path) for path in files]
+    check_distinct_splits(splits)
     spec = TokenizerSpec(vocab=Path(vocab) if vocab else None,
                          spm_model=Path(spm_model) if spm_model else None,
                          do_lower_case=do_lower_case)
-    tokenizer_for(spec)  # a bad vocab fails before the data are read
-    splits = [(output_split_for(task, path, split), path) for path in files]
-    check_distinct_splits(splits)
-    parsed = [read_glue_file(task, path, split_name) for split_name, path in splits]
-    options = {"task": task.name, "max_seq_length": max_seq_length,
-               "do_lower_case": do_lower_case, "split": split, "workers": workers}
-    return write_classification_dataset(
-        parsed, Path(output_dir), command=f"prep glue {task.name}", label_names=task.labels,
-        tokenizer_spec=spec, max_seq_length=max_seq_length, options=options,
-        workers=workers, progress=progress, extra_manifest={"task": task.name},
-    )
+    with staged_output(output_dir) as stage:
+        tokenizer_for(spec)  # a bad vocab fails before the data are read
+        parsed = [read_glue_file(task, path, split_name) for split_name, path in splits]
+        options = {"task": task.name, "max_seq_length": max_seq_length,
+                   "do_lower_case": do_lower_case, "split": split, "workers": workers}
+        return write_classification_dataset(
+            parsed, stage, command=f"prep glue {task.name}", label_names=task.labels,
+            tokenizer_spec=spec, max_seq_length=max_seq_length, options=options,
+            workers=workers, progress=progress, extra_manifest={"task": task.name},
+        )

@@ -6,17 +6,13 @@ numbers, and one that parses and validates a block into a `NerExample`. Blocks
 are converted in chunks, optionally in worker processes, and written in input
 order, so ``--workers`` never changes the output bytes.
 
-Nothing half-written: every file of a run is first written into a hidden staging
-folder inside the output directory and moved into place only after every split
-converted; an old ``manifest.json`` is removed before any work starts and the new
-one is written last, so an interrupted run never looks complete.
+Nothing half-written: the run's files are published as one set by
+`staging.staged_output` (a lock on the output directory, a hidden staging folder,
+the manifest renamed into place last).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -24,18 +20,22 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bertkit.console import make_progress, warn
+from bertkit.console import make_progress
 from bertkit.errors import InputError, UsageError
 from bertkit.fsutil import write_json_atomic, write_text_atomic
 from bertkit.prep.ner_features import NerExample, NerRecordBuilder, NerStats
 from bertkit.prep.ner_sidecar import sidecar_path_for, write_ner_sidecar
 from bertkit.prep.ner_tags import get_scheme
 from bertkit.prep.outputs import (
-    MANIFEST_NAME,
+    STANDARD_SPLITS,
+    check_split_option,
+    describe_tokenizer,
     expand_input_files,
+    recorded_path,
     split_name_from_path,
-    write_manifest,
+    warn_verbatim,
 )
+from bertkit.prep.staging import StagedOutput, staged_output
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -211,92 +211,69 @@ def convert_ner(
     split: str | None = None,
     workers: int = 1,
     show_progress: bool = False,
-    on_warning: Callable[[str], None] | None = warn,
+    on_warning: Callable[[str], None] | None = warn_verbatim,
 ) -> NerConversion:
     """Convert every input into ``output_dir/<split>.tf_record`` plus its sidecars."""
     check_settings(dataset, settings)
+    check_split_option(split, STANDARD_SPLITS)
     planned = plan_splits(expand_inputs(dataset, inputs), split)
     for _name, path in planned:
         if not path.is_file():
             raise InputError(path, "file not found")
-    tokenizer = _tokenizer(settings.vocab, settings.spm_model, settings.do_lower_case)
-    label2id = get_scheme(settings.scheme).label2id(settings.types)
-
-    first_run = not output_dir.exists()
-    output_dir.mkdir(parents=True, exist_ok=True)
-    # Without this, an interrupted rerun would leave new records next to the old manifest.
-    (output_dir / MANIFEST_NAME).unlink(missing_ok=True)
-    staging = output_dir / f".staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    finished = False
-    try:
+    with staged_output(output_dir) as stage:
+        tokenizer = _tokenizer(settings.vocab, settings.spm_model, settings.do_lower_case)
+        label2id = get_scheme(settings.scheme).label2id(settings.types)
         results = [
-            _convert_split(dataset, name, path, staging, settings, workers, show_progress,
+            _convert_split(dataset, name, path, stage, settings, workers, show_progress,
                            on_warning)
             for name, path in planned
         ]
-        write_json_atomic(staging / "label2id.json", label2id)
+        with stage.writing("label2id.json") as staged:
+            write_json_atomic(staged, label2id)
         for name, text in dataset.extra_files(settings).items():
-            write_text_atomic(staging / name, text)
-        files = []
-        for staged in sorted(staging.iterdir()):
-            final = output_dir / staged.name
-            os.replace(staged, final)
-            files.append(final)
-        finished = True
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        if not finished and first_run:
-            # A failed first run leaves no empty directory behind; rmdir refuses a
-            # non-empty one, so nothing else can be lost here.
-            with contextlib.suppress(OSError):
-                output_dir.rmdir()
-    for result in results:
-        result.record_path = output_dir / result.record_path.name
-        result.sidecar_path = output_dir / result.sidecar_path.name
-
-    manifest = write_manifest(
-        output_dir,
-        command=dataset.command,
-        inputs=[path for _name, path in planned],
-        options={
-            "max_seq_length": settings.max_seq_length,
-            "scheme": settings.scheme,
-            "types": list(settings.types),
-            "do_lower_case": settings.do_lower_case,
-            "strict": settings.strict,
-            "word_features": settings.word_features,
-            "splits": {result.split: str(result.input) for result in results},
-        },
-        tokenizer=tokenizer.describe(),
-        counts={result.split: result.stats.as_dict() for result in results},
-        files=files,
-        extra={
-            "label2id": str(output_dir / "label2id.json"),
-            "num_labels": len(label2id),
-            "sidecars": {result.split: str(result.sidecar_path) for result in results},
-            "label_ids_layout": "one id per position; 0 (O) at [CLS], [SEP] and padding",
-            "unit_alignment": "one position per character/unit; a unit the tokenizer drops "
-                              "is written as [UNK], several pieces keep the first",
-        },
-    )
-    files.append(output_dir / MANIFEST_NAME)
+            with stage.writing(name) as staged:
+                write_text_atomic(staged, text)
+        manifest = stage.write_manifest(
+            command=dataset.command,
+            inputs=[path for _name, path in planned],
+            options={
+                "max_seq_length": settings.max_seq_length,
+                "scheme": settings.scheme,
+                "types": list(settings.types),
+                "do_lower_case": settings.do_lower_case,
+                "strict": settings.strict,
+                "word_features": settings.word_features,
+                "splits": {result.split: recorded_path(result.input) for result in results},
+            },
+            tokenizer=describe_tokenizer(tokenizer),
+            counts={result.split: result.stats.as_dict() for result in results},
+            extra={
+                "label2id": str(stage.final("label2id.json")),
+                "num_labels": len(label2id),
+                "sidecars": {result.split: str(result.sidecar_path) for result in results},
+                "label_ids_layout": "one id per position; 0 (O) at [CLS], [SEP] and padding",
+                "unit_alignment": "one position per character/unit; a unit the tokenizer "
+                                  "drops is written as [UNK], several pieces keep the first",
+            },
+        )
+        files = [Path(name) for name in manifest["files"]]
     return NerConversion(output_dir, results, label2id, files, manifest)
 
 
-def _convert_split(dataset: NerDataset, split: str, path: Path, staging: Path,
+def _convert_split(dataset: NerDataset, split: str, path: Path, stage: StagedOutput,
                    settings: NerSettings, workers: int, show_progress: bool,
                    on_warning: Callable[[str], None] | None) -> NerSplitResult:
     from bertkit.tfrecord import TFRecordWriter
 
     blocks = dataset.read_blocks(path)
+    if not blocks:
+        raise InputError(path, "file has no examples (it is empty or blank)")
     tasks = [(dataset.parse_block, str(path), settings, blocks[start:start + CHUNK_BLOCKS])
              for start in range(0, len(blocks), CHUNK_BLOCKS)]
     stats = NerStats()
     warnings: list[str] = []
     sidecars: list[str] = []
-    record_path = staging / f"{split}.tf_record"
+    record_path = stage.path(f"{split}.tf_record")
     with make_progress(show_progress) as progress, TFRecordWriter(record_path) as writer:
         task_id = progress.add_task(f"{split} ({path.name})", total=len(blocks))
         # declared up front so even an empty split gets a complete schema
@@ -314,8 +291,13 @@ def _convert_split(dataset: NerDataset, split: str, path: Path, staging: Path,
             sidecars.extend(result.sidecars)
             stats.merge(result.stats)
             progress.advance(task_id, len(chunk[3]))
-    sidecar_path = write_ner_sidecar(sidecar_path_for(staging, split), sidecars)
-    return NerSplitResult(split, path, record_path, sidecar_path, stats, warnings)
+    if stats.examples == 0:
+        raise InputError(path, "file has no examples (every sentence was skipped)")
+    sidecar = sidecar_path_for(stage.staging, split)
+    with stage.writing(sidecar.name):
+        write_ner_sidecar(sidecar, sidecars)
+    return NerSplitResult(split, path, stage.final_of(record_path), stage.final_of(sidecar),
+                          stats, warnings)
 
 
 def _write_columns(writer: Any, columns: dict[str, Any]) -> None:

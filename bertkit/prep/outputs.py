@@ -1,8 +1,8 @@
 """What every converter writes beside its records, and how it reports.
 
-- `manifest.json`, written last: the input (path and sha256), every option, the
-  tokenizer (and vocab sha256), the counts and the list of files. Its presence
-  marks an output directory as complete.
+- `manifest.json`, published last (`staging.staged_output`): the inputs (path as given,
+  and sha256), every option, the tokenizer (and vocab sha256), the counts and the list
+  of files. Its presence marks an output directory as complete.
 - a summary table for people on stderr.
 - ordered parallel map over chunks, so `--workers` never changes the output bytes.
 """
@@ -16,12 +16,13 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from rich.markup import escape
 from rich.table import Table
 
 from bertkit import __version__
-from bertkit.console import stderr_console
+from bertkit.console import info, stderr_console, warn
 from bertkit.errors import InputError, UsageError
-from bertkit.fsutil import sha256_of_file, write_json_atomic
+from bertkit.fsutil import sha256_of_file
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -29,12 +30,28 @@ R = TypeVar("R")
 MANIFEST_NAME = "manifest.json"
 
 
+def recorded_path(path: str | Path) -> str:
+    """How the manifest records a path the user gave: as given, made absolute against the
+    working directory, symlinks kept (not `resolve()`d), so the manifest shows the path the
+    user typed and a later step run elsewhere still finds it. The sha256 beside an input
+    says what the file held."""
+    return str(Path(path).absolute())
+
+
 def describe_input(path: str | Path) -> dict[str, str]:
-    path = Path(path)
-    return {"path": str(path.resolve()), "sha256": sha256_of_file(path)}
+    return {"path": recorded_path(path), "sha256": sha256_of_file(path)}
 
 
-def write_manifest(
+def describe_tokenizer(tokenizer: Any) -> dict[str, Any]:
+    """The tokenizer's own description, its vocab/model path recorded like every input."""
+    description = dict(tokenizer.describe())
+    for key in ("vocab", "spm_model"):
+        if description.get(key):
+            description[key] = recorded_path(description[key])
+    return description
+
+
+def build_manifest(
     output_dir: Path,
     *,
     command: str,
@@ -45,7 +62,7 @@ def write_manifest(
     files: Sequence[Path],
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write `manifest.json` atomically and return the same object (for --json).
+    """The manifest object (see `staging.StagedOutput.write_manifest`, which publishes it).
 
     No timestamps: identical inputs and options give an identical manifest.
     """
@@ -62,8 +79,13 @@ def write_manifest(
     }
     if extra:
         manifest.update(extra)
-    write_json_atomic(manifest_path, manifest)
     return manifest
+
+
+def warn_verbatim(message: str) -> None:
+    """A warning whose text is shown as it is: spans such as `[start, end]` in a message
+    must not be read as console markup and vanish."""
+    warn(escape(message))
 
 
 def print_summary(title: str, rows: Iterable[tuple[str, Any]]) -> None:
@@ -73,6 +95,28 @@ def print_summary(title: str, rows: Iterable[tuple[str, Any]]) -> None:
     for name, value in rows:
         table.add_row(name, f"{value:,}" if isinstance(value, int) else str(value))
     stderr_console.print(table)
+
+
+def describe_output_file(name: str) -> str:
+    """What an output file is, from its name (for the summary's file list)."""
+    if name == MANIFEST_NAME:
+        return "manifest (written last)"
+    for suffix, what in ((".tf_record", "records"), (".tf_record.index", "index"),
+                         (".schema.json", "schema (MindSpore)")):
+        if name.endswith(suffix):
+            return what
+    return "sidecar"
+
+
+def print_files_written(manifest: dict[str, Any]) -> None:
+    """Every file of the output set, with what it is: records, index, schema, sidecars
+    and the manifest."""
+    files = sorted(manifest.get("files") or [], key=lambda path: (
+        Path(path).name == MANIFEST_NAME, str(path)))
+    # Plain lines, not a table: a table cell would wrap or cut a long path.
+    info("files written:")
+    for path in files:
+        info(f"  {describe_output_file(Path(path).name):<24} {path}")
 
 
 def print_distribution(title: str, counts: dict[str, int]) -> None:
@@ -96,10 +140,25 @@ def resolve_workers(workers: int | None) -> int:
     return workers
 
 
-def split_name_from_path(path: str | Path, explicit: str | None = None) -> str:
+STANDARD_SPLITS = ("train", "dev", "test")
+
+
+def check_split_option(explicit: str | None, known: Sequence[str]) -> str | None:
+    """--split must be one of the converter's split names (never a path); exit 2 otherwise."""
+    if explicit is None:
+        return None
+    if explicit not in known:
+        raise UsageError(f"--split {explicit!r} is not a split name; choose one of "
+                         f"{', '.join(known)}")
+    return explicit
+
+
+def split_name_from_path(
+    path: str | Path, explicit: str | None = None, known: Sequence[str] = STANDARD_SPLITS
+) -> str:
     """train / dev / test, from --split or from the input's file name."""
     if explicit:
-        return explicit
+        return check_split_option(explicit, known)  # type: ignore[return-value]
     name = Path(path).name.lower()
     for split, pattern in (("train", r"train"), ("dev", r"dev|valid|eval"), ("test", r"test")):
         if re.search(pattern, name):

@@ -4,7 +4,7 @@ Pipeline: validate options (before any I/O) -> read and validate the JSON -> tok
 every distinct text in worker processes -> build the feature rows (vectorised) -> put them
 in Google's order (train examples shuffled with `random.Random(12345)` as Google's
 `run_squad.main` does, unless ``shuffle`` is off) -> number them from 1000000000 -> write
-records, sidecar, manifest (last). Nothing depends on the number of workers, so neither do
+records, sidecar, manifest, published as one set (`staging.staged_output`, manifest last). Nothing depends on the number of workers, so neither do
 the output bytes.
 
 The records equal those of Google's `read_squad_examples` + `convert_examples_to_features`
@@ -14,7 +14,6 @@ Google's `FeatureWriter`'s, so MindSpore's SQuAD recipe reads the train file unc
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import random
 import signal
@@ -28,10 +27,10 @@ import numpy as np
 
 from bertkit.errors import UsageError
 from bertkit.prep.outputs import (
-    MANIFEST_NAME,
+    describe_tokenizer,
     ordered_parallel_map,
+    recorded_path,
     resolve_workers,
-    write_manifest,
 )
 from bertkit.prep.squad_encode import (
     ChunkFeatures,
@@ -51,12 +50,14 @@ from bertkit.prep.squad_reader import (
     SquadReadResult,
     read_squad_file,
 )
-from bertkit.tfrecord import TFRecordWriter, index_path_for, schema_path_for
+from bertkit.prep.staging import check_output_dir, staged_output
+from bertkit.tfrecord import TFRecordWriter
 
 FIRST_UNIQUE_ID = 1000000000
 GOOGLE_SHUFFLE_SEED = 12345
 MAX_POSITION_EMBEDDINGS = 512  # BERT's position table; longer windows cannot be embedded
 SPLITS = ("train", "eval")
+SPLIT_ALIASES = {"dev": "eval"}  # the other converters call their scored split "dev"
 PHASES = ("reading", "encoding", "writing")
 
 
@@ -71,10 +72,14 @@ class SquadPrepOptions:
     shuffle: bool = True  # train only: Google's pre-shuffle of the examples
     shuffle_seed: int = GOOGLE_SHUFFLE_SEED
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "split", SPLIT_ALIASES.get(self.split, self.split))
+
     def validate(self) -> None:
         """Google's `validate_flags_or_throw` checks plus sanity; raised before any I/O."""
         if self.split not in SPLITS:
-            raise UsageError(f"--split must be one of {', '.join(SPLITS)}, got {self.split!r}")
+            raise UsageError(f"--split must be train or eval (dev is another name for eval), "
+                             f"got {self.split!r}")
         if self.max_seq_length > MAX_POSITION_EMBEDDINGS:
             raise UsageError(
                 f"--max-seq-length {self.max_seq_length} is larger than BERT's "
@@ -127,50 +132,50 @@ def prep_squad(
     phase = on_phase or (lambda name: None)
     workers = resolve_workers(workers)
     input_path, output_dir = Path(input_path), Path(output_dir)
+    check_output_dir(output_dir)
     from bertkit.tokenization import load_tokenizer
 
-    tokenizer = load_tokenizer(
-        vocab=vocab, spm_model=spm_model, do_lower_case=options.do_lower_case
-    )
-    phase("reading")
-    read = read_squad_file(
-        input_path,
-        is_training=options.is_training,
-        version_2_with_negative=options.version_2_with_negative,
-    )
-    window_options = WindowOptions(
-        max_seq_length=options.max_seq_length,
-        doc_stride=options.doc_stride,
-        max_query_length=options.max_query_length,
-        is_training=options.is_training,
-        keep_eval_details=not options.is_training,
-    )
-    spec = (
-        str(vocab) if vocab else None,
-        str(spm_model) if spm_model else None,
-        options.do_lower_case,
-    )
-    phase("encoding")
-    chunks = encode_in_parallel(read.paragraphs, tokenizer, spec, window_options, workers)
-    merged = _merge(chunks)
-    question_order = _question_order(len(merged.windows_per_question), options)
-    feature_order = _feature_order(merged.windows_per_question, question_order)
-    columns = _record_columns(merged, feature_order, options)
+    with staged_output(output_dir) as stage:
+        tokenizer = load_tokenizer(
+            vocab=vocab, spm_model=spm_model, do_lower_case=options.do_lower_case
+        )
+        phase("reading")
+        read = read_squad_file(
+            input_path,
+            is_training=options.is_training,
+            version_2_with_negative=options.version_2_with_negative,
+        )
+        window_options = WindowOptions(
+            max_seq_length=options.max_seq_length,
+            doc_stride=options.doc_stride,
+            max_query_length=options.max_query_length,
+            is_training=options.is_training,
+            keep_eval_details=not options.is_training,
+        )
+        spec = (
+            str(vocab) if vocab else None,
+            str(spm_model) if spm_model else None,
+            options.do_lower_case,
+        )
+        phase("encoding")
+        chunks = encode_in_parallel(read.paragraphs, tokenizer, spec, window_options, workers)
+        merged = _merge(chunks)
+        question_order = _question_order(len(merged.windows_per_question), options)
+        feature_order = _feature_order(merged.windows_per_question, question_order)
+        columns = _record_columns(merged, feature_order, options)
 
-    phase("writing")
-    record_path = output_dir / ("train.tf_record" if options.is_training else "eval.tf_record")
-    with _all_or_nothing(output_dir) as written:
-        written.extend([record_path, index_path_for(record_path), schema_path_for(record_path)])
-        _write_records(record_path, columns)
+        phase("writing")
+        record_name = "train.tf_record" if options.is_training else "eval.tf_record"
+        _write_records(stage.path(record_name), columns)
         if not options.is_training:
-            sidecar = output_dir / EVAL_SIDECAR_NAME
-            written.append(sidecar)
-            save_squad_eval_sidecar(
-                sidecar,
-                _eval_sidecar(
-                    input_path, read, chunks, merged, columns["unique_ids"], options, tokenizer
-                ),
-            )
+            with stage.writing(EVAL_SIDECAR_NAME) as sidecar:
+                save_squad_eval_sidecar(
+                    sidecar,
+                    _eval_sidecar(
+                        input_path, read, chunks, merged, columns["unique_ids"], options,
+                        tokenizer,
+                    ),
+                )
         histogram = dict(sorted(Counter(merged.windows_per_question.tolist()).items()))
         counts = {
             "paragraphs": len(read.paragraphs),
@@ -180,32 +185,30 @@ def prep_squad(
             "truncated_questions": merged.truncated_questions,
             "windows_per_example": {str(key): value for key, value in histogram.items()},
         }
-        manifest = write_manifest(
-            output_dir,
+        manifest = stage.write_manifest(
             command="prep squad",
             inputs=[input_path],
             options={
                 "split": options.split,
                 **{k: v for k, v in asdict(options).items() if k != "split"},
-                # Absolute, so a later step run from elsewhere finds the same files.
-                "vocab": str(Path(vocab).resolve()) if vocab else None,
-                "spm_model": str(Path(spm_model).resolve()) if spm_model else None,
+                # Absolute (as given, symlinks kept), so a later step run from elsewhere
+                # finds the same files.
+                "vocab": recorded_path(vocab) if vocab else None,
+                "spm_model": recorded_path(spm_model) if spm_model else None,
             },
-            tokenizer=tokenizer.describe(),
+            tokenizer=describe_tokenizer(tokenizer),
             counts=counts,
-            files=written,
             extra={"skipped_answers": [asdict(item) for item in read.skipped]},
         )
-        written.append(output_dir / MANIFEST_NAME)
     return SquadPrepResult(
         manifest=manifest,
-        record_path=record_path,
+        record_path=stage.final(record_name),
         num_examples=len(question_order),
         num_features=len(feature_order),
         truncated_questions=merged.truncated_questions,
         skipped=read.skipped,
         windows_histogram=histogram,
-        files=written,
+        files=[Path(name) for name in manifest["files"]],
     )
 
 
@@ -387,7 +390,7 @@ def _eval_sidecar(
     example_index = np.repeat(np.arange(len(questions)), merged.windows_per_question)
     return {
         "format": EVAL_SIDECAR_FORMAT,
-        "input_path": str(input_path.resolve()),
+        "input_path": recorded_path(input_path),
         "options": asdict(options),
         "cls_token": tokenizer.cls_token,
         "sep_token": tokenizer.sep_token,
@@ -409,20 +412,3 @@ def _eval_sidecar(
             "max_context": [flags for chunk in chunks for flags in chunk.max_context],
         },
     }
-
-
-@contextlib.contextmanager
-def _all_or_nothing(output_dir: Path):  # type: ignore[no-untyped-def]
-    """Remove a previous manifest first (it would vouch for files we are replacing), and
-    on any failure or Ctrl-C remove every final-named file this run already put in place,
-    so an interrupted run never leaves an output that looks complete."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / MANIFEST_NAME).unlink(missing_ok=True)
-    written: list[Path] = []
-    try:
-        yield written
-    except BaseException:
-        # Temporary files are already removed by the writers themselves.
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise

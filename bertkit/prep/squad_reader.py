@@ -26,6 +26,9 @@ from bertkit.errors import InputError
 # addition to ASCII whitespace. The tokenizer's broader whitespace set is applied later,
 # inside each doc token.
 _DOC_TOKEN = re.compile("[^ \t\r\n\u202f]+")
+# A JSON escape such as "\\ud800" decodes to a lone surrogate: not text, and no UTF-8
+# writer (the eval sidecar, predictions) can store it. Both splits reject it the same way.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -95,6 +98,7 @@ class _Context:
         self.text = text
         self.doc_tokens: list[str] = _DOC_TOKEN.findall(text)
         self._starts: list[int] | None = None
+        self.surrogate = _SURROGATE.search(text)
 
     @property
     def token_starts(self) -> list[int]:
@@ -175,6 +179,16 @@ def read_squad_data(
     return result
 
 
+def _reject_surrogate(path: Path, where: str, field: str, found: re.Match[str] | None) -> None:
+    if found is not None:
+        raise InputError(
+            path,
+            f"the {field} holds a lone surrogate U+{ord(found.group()):04X} at character "
+            f"{found.start()} (a bad \\u escape; not valid Unicode text)",
+            where,
+        )
+
+
 def _read_question(
     qa: Any,
     path: Path,
@@ -185,8 +199,11 @@ def _read_question(
     skipped: list[SkippedAnswer],
 ) -> SquadQuestion | None:
     qas_id = _require(qa, "id", str, path, where)
+    _reject_surrogate(path, where, "id", _SURROGATE.search(qas_id))
     where = f"question {qas_id!r}"
+    _reject_surrogate(path, where, "context", context.surrogate)
     question_text = _require(qa, "question", str, path, where)
+    _reject_surrogate(path, where, "question", _SURROGATE.search(question_text))
     if "is_impossible" in qa and not version_2_with_negative:
         raise InputError(
             path,
@@ -202,6 +219,7 @@ def _read_question(
     for answer_index, answer in enumerate(raw_answers):
         answer_where = f"{where} answer {answer_index}"
         text = _require(answer, "text", str, path, answer_where)
+        _reject_surrogate(path, answer_where, "answer text", _SURROGATE.search(text))
         start = _require(answer, "answer_start", int, path, answer_where)
         if start < 0 or start + len(text) > len(context.text):
             raise InputError(

@@ -32,12 +32,21 @@ from bertkit.prep.classification import (
     write_classification_dataset,
 )
 from bertkit.prep.input_text import read_input_lines
-from bertkit.prep.outputs import expand_input_files, resolve_workers, split_name_from_path
+from bertkit.prep.outputs import (
+    check_split_option,
+    expand_input_files,
+    recorded_path,
+    resolve_workers,
+    split_name_from_path,
+)
+from bertkit.prep.staging import staged_output
 
 # CLUE baseline `TnewsProcessor.get_labels`: str(100 + i) for i in 0..16 except 5 and 11.
 TNEWS_LABELS: tuple[str, ...] = tuple(str(100 + i) for i in range(17) if i not in (5, 11))
 LABELS_FILE_NAME = "labels.json"
 SPLIT_FILES = ("train.json", "dev.json", "test.json")
+# The split names TNEWS takes, and whether each carries labels (the official test has none).
+LABELLED_SPLITS = {"train": True, "dev": True, "test": False}
 
 
 def read_label_descriptions(path: Path) -> dict[str, str]:
@@ -93,8 +102,8 @@ def _parse_json_line(path: Path, line: str, number: int) -> dict[str, Any]:
 
 
 def read_tnews_file(path: Path, split: str, *, with_keywords: bool) -> ParsedSplit:
-    """Read and check one TNEWS JSON-lines file; a `test*` split is read without labels."""
-    labelled = not split.startswith("test")
+    """Read and check one TNEWS JSON-lines file; the test split is read without labels."""
+    labelled = LABELLED_SPLITS[split]
     label2id = {code: i for i, code in enumerate(TNEWS_LABELS)}
     texts_a: list[str] = []
     texts_b: list[str] | None = [] if with_keywords else None
@@ -163,33 +172,37 @@ def convert_tnews(
     ``workers`` None or 0 means every core.
     """
     check_max_seq_length(max_seq_length, with_keywords)
+    check_split_option(split, tuple(LABELLED_SPLITS))
     workers = resolve_workers(workers)
     files = tnews_input_files([Path(p) for p in inputs])
     if split and len(files) > 1:
         raise UsageError("--split names one output, but more than one input file was given")
+    splits = [(split_name_from_path(path, split, tuple(LABELLED_SPLITS)), path)
+              for path in files]
+    check_distinct_splits(splits)
     spec = TokenizerSpec(vocab=Path(vocab) if vocab else None,
                          spm_model=Path(spm_model) if spm_model else None,
                          do_lower_case=do_lower_case)
-    tokenizer_for(spec)  # a bad vocab fails before the data are read
-    if labels_file is None:
-        beside = files[0].parent / LABELS_FILE_NAME
-        labels_path: Path | None = beside if beside.is_file() else None
-    else:
-        labels_path = Path(labels_file)
-    descriptions = (read_label_descriptions(labels_path) if labels_path is not None
-                    else {code: "" for code in TNEWS_LABELS})
-    splits = [(split_name_from_path(path, split), path) for path in files]
-    check_distinct_splits(splits)
-    parsed = [read_tnews_file(path, split_name, with_keywords=with_keywords)
-              for split_name, path in splits]
-    options = {
-        "max_seq_length": max_seq_length, "with_keywords": with_keywords,
-        "do_lower_case": do_lower_case, "labels_file": str(labels_path) if labels_path else None,
-        "split": split, "workers": workers,
-    }
-    return write_classification_dataset(
-        parsed, Path(output_dir), command="prep tnews", label_names=TNEWS_LABELS,
-        tokenizer_spec=spec, max_seq_length=max_seq_length, options=options,
-        workers=workers, progress=progress,
-        extra_manifest={"label_desc": descriptions},
-    )
+    with staged_output(output_dir) as stage:
+        tokenizer_for(spec)  # a bad vocab fails before the data are read
+        if labels_file is None:
+            beside = files[0].parent / LABELS_FILE_NAME
+            labels_path: Path | None = beside if beside.is_file() else None
+        else:
+            labels_path = Path(labels_file)
+        descriptions = (read_label_descriptions(labels_path) if labels_path is not None
+                        else {code: "" for code in TNEWS_LABELS})
+        parsed = [read_tnews_file(path, split_name, with_keywords=with_keywords)
+                  for split_name, path in splits]
+        options = {
+            "max_seq_length": max_seq_length, "with_keywords": with_keywords,
+            "do_lower_case": do_lower_case,
+            "labels_file": recorded_path(labels_path) if labels_path else None,
+            "split": split, "workers": workers,
+        }
+        return write_classification_dataset(
+            parsed, stage, command="prep tnews", label_names=TNEWS_LABELS,
+            tokenizer_spec=spec, max_seq_length=max_seq_length, options=options,
+            workers=workers, progress=progress,
+            extra_manifest={"label_desc": descriptions},
+        )

@@ -28,9 +28,11 @@ class TFRecordWriter:
     """Context manager writing `tf.train.Example` records to ``path``.
 
     The records go to a hidden temporary file that is renamed into place only when
-    the block exits cleanly; on an exception (Ctrl-C included) it is deleted, so no
-    file that looks complete is ever left behind. The index and schema are written
-    after the rename; a reader that finds no index, or a stale one, scans instead.
+    the block exits cleanly; on an exception (Ctrl-C, a full disk included) it is
+    deleted, so no file that looks complete is ever left behind. A failed write raises
+    an OSError whose filename is the record file (or the sidecar) being written. The
+    index and schema are written after the rename; a reader that finds no index, or a
+    stale one, scans instead.
 
     `write` takes one record; `write_batch` takes ``[N, L]`` arrays and encodes N
     records in a few numpy passes (same bytes); `write_serialized` takes a payload
@@ -64,7 +66,7 @@ class TFRecordWriter:
         """Append one already-serialized Example payload (for batch encoders)."""
         assert self._handle is not None, "use TFRecordWriter as a context manager"
         framed = frame_record(payload)
-        self._handle.write(framed)
+        self._write_bytes(framed)
         self._offsets.append((self._position, len(framed)))
         self._position += len(framed)
         self.num_records += 1
@@ -86,8 +88,7 @@ class TFRecordWriter:
         return total
 
     def _write_encoded(self, batch: EncodedBatch) -> None:
-        assert self._handle is not None, "use TFRecordWriter as a context manager"
-        self._handle.write(batch.buffer)
+        self._write_bytes(batch.buffer)
         start = self._position
         self._offsets.extend(
             (start + offset, length)
@@ -95,6 +96,13 @@ class TFRecordWriter:
         )
         self._position += len(batch.buffer)
         self.num_records += int(batch.offsets.size)
+
+    def _write_bytes(self, data: bytes | memoryview) -> None:
+        assert self._handle is not None, "use TFRecordWriter as a context manager"
+        try:
+            self._handle.write(data)
+        except OSError as error:
+            raise _naming(error, self.path) from error
 
     def observe_columns(self, columns: Mapping[str, tuple[str, int]]) -> None:
         """Declare column types/lengths when records are written pre-serialized."""
@@ -116,21 +124,45 @@ class TFRecordWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._handle is not None
-        self._handle.close()
+        handle, self._handle = self._handle, None
+        assert handle is not None
+        try:
+            handle.close()  # flushes the buffer: a full disk can surface only here
+        except OSError as error:
+            self._tmp.unlink(missing_ok=True)
+            if exc_type is None:
+                raise _naming(error, self.path) from error
+            return  # the exception already on its way says what went wrong first
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)
+            raise
         if exc_type is not None:
             self._tmp.unlink(missing_ok=True)
             return
         os.replace(self._tmp, self.path)
         # A sidecar left from an earlier run would describe other bytes: replace or remove it.
-        if self.write_index:
-            write_text_atomic(index_path_for(self.path), format_index(self._offsets))
-        else:
-            index_path_for(self.path).unlink(missing_ok=True)
-        if self.write_schema:
-            write_json_atomic(schema_path_for(self.path), self._columns.schema(self.num_records))
-        else:
-            schema_path_for(self.path).unlink(missing_ok=True)
+        index_path, schema_path = index_path_for(self.path), schema_path_for(self.path)
+        try:
+            if self.write_index:
+                write_text_atomic(index_path, format_index(self._offsets))
+            else:
+                index_path.unlink(missing_ok=True)
+        except OSError as error:
+            raise _naming(error, index_path) from error
+        try:
+            if self.write_schema:
+                write_json_atomic(schema_path, self._columns.schema(self.num_records))
+            else:
+                schema_path.unlink(missing_ok=True)
+        except OSError as error:
+            raise _naming(error, schema_path) from error
+
+
+def _naming(error: OSError, path: Path) -> OSError:
+    """The same failure, with the file being written as its filename (for the message)."""
+    if error.filename is not None:
+        return error
+    return type(error)(error.errno, error.strerror or str(error), str(path))
 
 
 def _batch_size(columns: Mapping[str, BatchColumn]) -> int:

