@@ -47,7 +47,7 @@ def command(
     use_crf: Annotated[bool, typer.Option("--use-crf", help="NER: linear-chain CRF on the tags.")] = False,
     eval_file: Annotated[Path | None, typer.Option("--eval-file", help="Eval TFRecord (or its prep dir) for --do-eval.")] = None,
     do_eval: Annotated[bool, typer.Option("--do-eval", help="Predict and score --eval-file after training.")] = False,
-    num_workers: Annotated[int, typer.Option("--num-workers", help="DataLoader worker processes.")] = 0,
+    num_workers: Annotated[int, typer.Option("--workers", "--num-workers", help="DataLoader worker processes (--num-workers is the old name).")] = 0,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
