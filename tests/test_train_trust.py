@@ -252,7 +252,7 @@ def test_resume_without_lr_keeps_the_runs_own(tmp_path):
     ("--batch-size", "0"), ("--grad-accum", "0"),
     ("--warmup-proportion", "1.5"), ("--warmup-proportion", "-0.1"),
     ("--warmup-proportion", "nan"), ("--weight-decay", "-1"), ("--max-grad-norm", "nan"),
-    ("--workers", "-1"), ("--num-workers", "-1"),
+    ("--workers", "-1"),
 ])
 def test_invalid_numbers_are_option_errors_before_any_model_loads(tmp_path, option, value):
     data = write_squad_records(tmp_path / "d" / "train.tf_record", 8)

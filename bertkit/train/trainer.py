@@ -142,7 +142,7 @@ def validate_options(options: TrainOptions) -> None:
     _check_number("--weight-decay", options.weight_decay, low=0.0, low_inclusive=True)
     _check_number("--max-grad-norm", options.max_grad_norm, low=0.0, low_inclusive=True)
     if options.num_workers < 0:
-        raise UsageError("--num-workers must be 0 or more")
+        raise UsageError("--workers must be 0 or more")
     if options.seed < 0:
         raise UsageError("--seed must be 0 or more")
     check_output_dir(Path(options.output_dir))
