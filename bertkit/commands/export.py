@@ -11,7 +11,8 @@ from bertkit.commands._common import JsonOption, OutputDirOption, VerboseOption,
 
 
 def command(
-    run_dir: Annotated[Path, typer.Argument(help="Training run directory (holds model/).")],
+    run_dir: Annotated[Path, typer.Argument(
+        metavar="RUN_DIR", help="Training run directory (holds model/).")],
     output: OutputDirOption,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
