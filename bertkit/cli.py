@@ -12,7 +12,6 @@ import signal
 from types import ModuleType
 from typing import Annotated
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -37,7 +36,7 @@ PIPELINE_ORDER = ("prep", "train", "predict", "eval", "tokenize", "inspect", "ex
 
 
 class _PipelineOrderGroup(TyperGroup):
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: typer.Context) -> list[str]:
         names = super().list_commands(ctx)
         rank = {name: index for index, name in enumerate(PIPELINE_ORDER)}
         return sorted(names, key=lambda name: rank.get(name, len(rank)))
