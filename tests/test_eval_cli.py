@@ -10,27 +10,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from bertkit.cli import app
-
-runner = CliRunner()
+from eval_support import error_line as _error_line
+from eval_support import run_eval as _eval
 
 
 @pytest.fixture(scope="module")
 def squad(shared_data: Path) -> Path:
     return shared_data / "squad_v1.1"
-
-
-def _eval(*args: str | Path):
-    return runner.invoke(app, ["eval", *map(str, args)])
-
-
-def _error_line(result) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    return lines[0]
 
 
 def test_json_on_stdout_table_on_stderr_and_output_file(squad: Path, tmp_path: Path) -> None:

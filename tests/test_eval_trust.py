@@ -12,23 +12,10 @@ import random
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from eval_support import error_line as _error_line
+from eval_support import run_eval as _eval
 
-from bertkit.cli import app
 from bertkit.evaluate import evaluate
-
-runner = CliRunner()
-
-
-def _eval(*args: str | Path):
-    return runner.invoke(app, ["eval", *map(str, args)])
-
-
-def _error_line(result) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    return lines[0]
 
 
 def _squad_ids(gold: Path) -> list[tuple[str, list[str]]]:
@@ -273,3 +260,11 @@ def test_conll_takes_strict_and_reports_the_counts(shared_data: Path, tmp_path: 
     cut = _eval(short, "--gold", gold)
     assert cut.exit_code == 1
     assert str(short) in _error_line(cut) and str(gold) in _error_line(cut)
+
+
+def test_option_errors_come_before_the_fit_check(shared_data: Path, tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text('"hello"')
+    result = _eval(path, "--gold", shared_data / "squad_v1.1" / "dev-v1.1.json", "--mode",
+                   "strict")
+    assert result.exit_code == 2 and "only apply to conll" in _error_line(result)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bertkit.commands._common import JsonOption, VerboseOption, guarded, print_json
+from bertkit.commands._common import VerboseOption, guarded, print_json
 
 
 def command(

@@ -251,8 +251,6 @@ def _resolve(request: EvalRequest) -> EvalRequest:
     if request.task is not None:
         request.task = detect.canonical_task(request.task)
         request.detection = f"task from {task_source}"
-        if request.gold is not None:
-            detect.check_fit(request.task, request.predictions, request.gold)
     else:
         request.task, request.detection = detect.detect_task(request.predictions, request.gold)
         if gold_source != "--gold":
@@ -306,6 +304,8 @@ def evaluate(
         raise UsageError(f"--na-prob-file only applies to squad2, not {request.task}")
     if (mode == "strict" or scheme) and request.task != "conll":
         raise UsageError(f"--mode/--scheme only apply to conll, not {request.task}")
+    if request.gold is not None:  # after the option checks: those are exit 2, this exit 1
+        detect.check_fit(str(request.task), request.predictions, request.gold)
     runner = _RUNNERS.get(str(request.task), _run_labels)
     metrics = runner(request)
     if strict:

@@ -156,7 +156,7 @@ def predictions_kind(path: Path) -> Kind:
     head = _head(path)
     stripped = head.lstrip()
     if not stripped:
-        return Kind("other", "empty")
+        return Kind("other", "an empty file")
     if stripped.startswith("{"):
         record = _first_record(head)
         if isinstance(record, dict) and isinstance(record.get("label"), dict):
@@ -172,7 +172,7 @@ def predictions_kind(path: Path) -> Kind:
         return Kind("tags", _KIND_WORDS["tags"])
     if rows and all(len(row.split("\t")) == 2 for row in rows):
         return Kind("labels", _KIND_WORDS["labels"])
-    return Kind("other", "text in no predictions format")
+    return Kind("other", "text in no known predictions format")
 
 
 def _gold_kind(path: Path) -> tuple[str, str]:
@@ -237,7 +237,8 @@ def check_fit(task: str, predictions: Path, gold: Path | None) -> None:
 
 
 def detect_task(predictions: Path, gold: Path | None) -> tuple[str, str]:
-    """(task, the rule that decided it). The gold file decides when there is one."""
+    """(task, the rule that decided it). The gold file decides when there is one; the caller
+    then checks that the predictions fit (``check_fit``)."""
     if gold is not None:
         task, rule = _gold_kind(gold)
         if task == "unknown":
@@ -245,7 +246,6 @@ def detect_task(predictions: Path, gold: Path | None) -> tuple[str, str]:
                 return "conll", (f"gold {gold.name}: {rule}; predictions are tag lines, "
                                  "so conll")
             raise UsageError(f"cannot tell the task from the gold file {gold} ({rule}); {_ASK}")
-        check_fit(task, predictions, gold)
         return task, f"from the gold file: {rule}"
     if predictions.is_dir():  # a GLUE submission folder (MNLI-m.tsv, MNLI-mm.tsv)
         raise UsageError(f"{predictions} is a folder without {META_NAME}; name a predictions "
