@@ -108,6 +108,17 @@ def test_eval_paths_stay_whole_on_a_narrow_pipe(shared_data: Path, tmp_path: Pat
         assert _whole_on_one_line(path, done.stderr), done.stderr
 
 
+def test_table_titles_stay_whole_on_a_narrow_pipe(shared_data: Path, tmp_path: Path) -> None:
+    gold = shared_data / "glue" / "WNLI" / "dev.tsv"
+    rows = len(gold.read_text().splitlines()) - 1
+    path = tmp_path / "WNLI.tsv"
+    path.write_text("index\tprediction\n" + "".join(f"{i}\t0\n" for i in range(rows)))
+    done = _bertkit("eval", path, "--gold", gold, "--verbose")
+    assert done.returncode == 0, done.stderr
+    assert any("confusion matrix (rows gold, columns predicted)" in line
+               for line in done.stderr.splitlines()), done.stderr
+
+
 def test_inspect_path_stays_whole_on_a_narrow_pipe(tmp_path: Path) -> None:
     from bertkit.tfrecord import TFRecordWriter
 

@@ -50,8 +50,10 @@ def command(
 
 
 def _print_table(result) -> None:
+    from rich.table import Table
+
     from bertkit.console import info, stderr_console, warn
-    from bertkit.evaluate.report import headline_rows, titled_table
+    from bertkit.evaluate.report import headline_rows
 
     for line in (result.scores or {}).get("warnings") or []:
         warn(line)
@@ -63,7 +65,7 @@ def _print_table(result) -> None:
     if not result.scores:
         info(title)
         return
-    table = titled_table(title, show_header=False, title_justify="left")
+    table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("metric", style="bold")
     table.add_column("value", justify="right")
     for key, shown in headline_rows(result.scores):

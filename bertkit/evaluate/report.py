@@ -47,18 +47,13 @@ def headline_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
     return [(key, format_figure(task, key, result[key])) for key in keys if key in result]
 
 
-def titled_table(title: str, **options: Any) -> Table:
-    """A table at least as wide as its title, so the title is not wrapped onto two lines."""
-    return Table(title=title, min_width=len(title) + 2, **options)
-
-
 def _format(value: Any) -> str:
     return format_figure("", "", value)  # per-type rows: NER fractions and counts
 
 
 def _per_type_table(title: str, rows: dict[str, dict[str, Any]],
                     micro: dict[str, Any] | None) -> Table:
-    table = titled_table(title)
+    table = Table(title=title)
     for column in ("type", "precision", "recall", "f1", "predicted", "support"):
         table.add_column(column, justify="left" if column == "type" else "right")
     for name, figures in rows.items():
@@ -74,7 +69,7 @@ def _per_type_table(title: str, rows: dict[str, dict[str, Any]],
 def result_tables(result: dict[str, Any]) -> list[Table]:
     task = str(result["task"])
     tables: list[Table] = []
-    headline = titled_table(f"bertkit eval: {task}")
+    headline = Table(title=f"bertkit eval: {task}")
     headline.add_column("metric")
     headline.add_column("value", justify="right")
     for key, shown in headline_rows(result):
@@ -90,7 +85,7 @@ def result_tables(result: dict[str, Any]) -> list[Table]:
         tables.append(_per_type_table(f"entities ({result['mode']} mode)", result["per_type"],
                                       result["micro"]))
     if "splits" in result:
-        splits = titled_table("MNLI splits")
+        splits = Table(title="MNLI splits")
         splits.add_column("split")
         splits.add_column("accuracy", justify="right")
         splits.add_column("examples", justify="right")
@@ -108,7 +103,7 @@ def confusion_tables(result: dict[str, Any]) -> list[Table]:
         matrix = figures.get("confusion_matrix")
         if not matrix:
             continue
-        table = titled_table(f"confusion matrix {name}".strip() + " (rows gold, columns predicted)")
+        table = Table(title=f"confusion matrix {name}".strip() + " (rows gold, columns predicted)")
         table.add_column("gold \\ pred")
         for label in matrix["labels"]:
             table.add_column(label, justify="right")
