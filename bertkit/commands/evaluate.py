@@ -41,7 +41,13 @@ def command(
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Score predictions: SQuAD v1.1/v2.0, CMRC 2018, CLUENER, CoNLL tags, GLUE, TNEWS."""
+    """Score predictions: SQuAD v1.1/v2.0, CMRC 2018, CLUENER, CoNLL tags, GLUE, TNEWS.
+
+    The gold file decides the task (--task overrides); predictions that do not fit it stop
+    with one line naming both files. A gold example without a prediction counts as wrong
+    and is counted (missing_count), as are prediction ids the gold file lacks
+    (unknown_count); --strict makes either an error. --verbose names the detection rule.
+    """
 
     def run() -> dict[str, Any]:
         from bertkit.evaluate.api import evaluate

@@ -1,7 +1,10 @@
 """``evaluate()``: one call from file paths to a result dict, for the CLI and for Python.
 
-The result holds the task, the resolved paths, the scorer's figures at the top level
-(official key names), ``warnings`` (one line each) and, for NER, ``per_type`` rows.
+The result holds the task, ``detection`` (the rule that chose it), the resolved paths, the
+scorer's figures at the top level (official key names), ``missing_count``/``missing_ids``
+(gold examples without a prediction, scored as wrong) and ``unknown_count``/``unknown_ids``
+(prediction ids the gold file lacks, ignored), ``warnings`` (one line each) and, for NER,
+``per_type`` rows.
 """
 
 from __future__ import annotations
