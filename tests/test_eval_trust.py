@@ -268,3 +268,11 @@ def test_option_errors_come_before_the_fit_check(shared_data: Path, tmp_path: Pa
     result = _eval(path, "--gold", shared_data / "squad_v1.1" / "dev-v1.1.json", "--mode",
                    "strict")
     assert result.exit_code == 2 and "only apply to conll" in _error_line(result)
+
+
+def test_a_tag_file_with_an_odd_label_still_scores(tmp_path: Path) -> None:
+    path = tmp_path / "tags.txt"  # conlleval layout; "X" is a BERT sub-word label
+    path.write_text("EU B-ORG B-ORG\nrejects O O\nGer B-MISC B-MISC\n##man I-MISC X\n\n")
+    result = _eval(path, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["sentences"] == 1

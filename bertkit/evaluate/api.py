@@ -28,7 +28,6 @@ class EvalRequest:
     task: str | None = None
     na_prob_file: Path | None = None
     na_prob_thresh: float = 1.0
-    strict: bool = False
     mode: str = "default"
     scheme: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -301,7 +300,7 @@ def evaluate(
     request = _resolve(EvalRequest(
         predictions=Path(predictions), gold=Path(gold) if gold is not None else None, task=task,
         na_prob_file=Path(na_prob_file) if na_prob_file is not None else None,
-        na_prob_thresh=na_prob_thresh, strict=strict, mode=mode, scheme=scheme))
+        na_prob_thresh=na_prob_thresh, mode=mode, scheme=scheme))
     # Re-checked after detection: the task may only be known now.
     if request.na_prob_file is not None and request.task != "squad2":
         raise UsageError(f"--na-prob-file only applies to squad2, not {request.task}")

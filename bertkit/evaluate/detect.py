@@ -121,7 +121,7 @@ def _text_rows(head: str) -> list[str]:
 
 def _whole_json(head: str, path: Path) -> tuple[bool, Any]:
     """(True, value) when the file is one complete JSON document read within the head."""
-    if len(head) >= 65536 and path.stat().st_size > len(head.encode("utf-8")):
+    if len(head) >= 65536 and path.stat().st_size > len(head.encode("utf-8", "replace")):
         return False, None
     try:
         return True, json.loads(head)
@@ -164,11 +164,11 @@ def predictions_kind(path: Path) -> Kind:
         if isinstance(record, dict) and "label" in record and ("id" in record or "idx" in record):
             return Kind("labels", _KIND_WORDS["labels"])
         return Kind("answers", _KIND_WORDS["answers"])  # a (possibly pretty-printed) object
-    whole, value = _whole_json(stripped, path)
+    whole, value = _whole_json(head, path)
     if whole:
         return Kind("other", _json_type(value))
     rows = _text_rows(head)
-    if rows and all(is_tag(row.split()[-1]) for row in rows):
+    if _looks_like_tags(rows):
         return Kind("tags", _KIND_WORDS["tags"])
     if rows and all(len(row.split("\t")) == 2 for row in rows):
         return Kind("labels", _KIND_WORDS["labels"])
@@ -209,10 +209,16 @@ def _gold_kind(path: Path) -> tuple[str, str]:
     return "unknown", "no known gold layout"
 
 
+def _looks_like_tags(rows: list[str]) -> bool:
+    """Rows of one column count whose last column is mostly tags (``O`` dominates NER data;
+    a model's odd label such as ``X`` here and there is allowed, prose is not)."""
+    if not rows or len({len(row.split()) for row in rows}) != 1:
+        return False
+    return 2 * sum(1 for row in rows if is_tag(row.split()[-1])) >= len(rows)
+
+
 def _is_tag_file(head: str) -> bool:
-    rows = _text_rows(head)
-    return bool(rows) and not head.lstrip().startswith(("{", "[")) and all(
-        is_tag(row.split()[-1]) for row in rows)
+    return not head.lstrip().startswith(("{", "[")) and _looks_like_tags(_text_rows(head))
 
 
 _FITS = {"squad": "answers", "squad2": "answers", "cmrc": "answers", "cluener": "cluener",
