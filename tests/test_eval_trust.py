@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import random
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from eval_support import error_line as _error_line
 from eval_support import run_eval as _eval
 
@@ -276,3 +279,45 @@ def test_a_tag_file_with_an_odd_label_still_scores(tmp_path: Path) -> None:
     result = _eval(path, "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["sentences"] == 1
+
+
+@pytest.mark.parametrize("content", ["{}", '{"not-a-question": "x"}'])
+def test_answers_matching_no_question_are_an_error(shared_data: Path, tmp_path: Path,
+                                                   content: str) -> None:
+    path = tmp_path / "predictions.json"
+    path.write_text(content)
+    for gold in (shared_data / "squad_v1.1" / "dev-v1.1.json",
+                 shared_data / "cmrc2018" / "cmrc2018_dev.json"):
+        result = _eval(path, "--gold", gold)
+        assert result.exit_code == 1  # was exit 0 with EM 0
+        assert f"no prediction id matches an id of {gold}" in _error_line(result)
+
+
+@pytest.fixture(scope="module")
+def small_squad_gold(shared_data: Path, tmp_path_factory) -> Path:
+    """Two real dev articles: the same layout, a fraction of the reading time."""
+    dataset = json.loads((shared_data / "squad_v1.1" / "dev-v1.1.json").read_text())
+    dataset["data"] = dataset["data"][:2]
+    path = tmp_path_factory.mktemp("gold") / "dev-small-v1.1.json"
+    path.write_text(json.dumps(dataset))
+    return path
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                 max_size=3),
+    max_leaves=6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(content=st.one_of(st.binary(max_size=300),
+                         st.text(max_size=300).map(lambda text: text.encode("utf-8")),
+                         _JSON_VALUES.map(lambda value: json.dumps(value).encode())))
+def test_no_garbage_scores_against_squad_gold(small_squad_gold: Path, content: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "predictions.json"
+        path.write_bytes(content)
+        result = _eval(path, "--gold", small_squad_gold)
+    assert result.exit_code == 1, result.stderr
+    assert str(path) in _error_line(result)

@@ -64,6 +64,13 @@ def _check_complete(request: EvalRequest, metrics: dict[str, Any]) -> None:
     raise InputError(request.predictions, "; ".join(parts) + " (--strict)")
 
 
+def _require_some_match(request: EvalRequest, missing: int, total: int) -> None:
+    """No gold example predicted at all: the wrong file, not a score of 0."""
+    if total and missing == total:
+        raise InputError(request.predictions,
+                         f"no prediction id matches an id of {request.gold}")
+
+
 def _require_gold(request: EvalRequest) -> Path:
     if request.gold is None:
         raise UsageError(f"task {request.task} needs --gold")
@@ -78,6 +85,7 @@ def _run_squad(request: EvalRequest) -> dict[str, Any]:
         request.warnings.append(f"gold dataset version is {version!r}, expected 1.1")
     scores = squad_v1.score_squad_v1(squad_v1.iter_gold_questions(gold["data"]), predictions)
     result = scores.as_dict()
+    _require_some_match(request, result["missing_count"], result["total"])
     _add_id_warnings(request, result, "questions unanswered, scored 0")
     return result
 
@@ -108,6 +116,7 @@ def _run_cmrc(request: EvalRequest) -> dict[str, Any]:
     gold = inputs.load_squad_gold(_require_gold(request))
     predictions = inputs.load_answer_predictions(request.predictions)
     result = cmrc.score_cmrc(squad_v1.iter_gold_questions(gold["data"]), predictions)
+    _require_some_match(request, result["missing_count"], result["TOTAL"])
     _add_id_warnings(request, result, "questions unanswered, scored 0")
     return result
 
@@ -126,6 +135,7 @@ def _run_cluener(request: EvalRequest) -> dict[str, Any]:
     predicted_by_key = dict(zip(predicted_ids or [str(i) for i in range(len(predicted))],
                                 predicted))
     missing = [key for key in gold_keys if key not in predicted_by_key]
+    _require_some_match(request, len(missing), len(gold_keys))
     known = set(gold_keys)
     unknown = [key for key in predicted_by_key if key not in known]
     # A line without a prediction predicts no entity: its gold entities are all missed.

@@ -34,6 +34,11 @@ def _describe(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+def _shown_id(key: str) -> str:
+    """An id as it can be quoted on one error line (a newline inside it is escaped)."""
+    return key if key.isprintable() and key.strip() == key and key else repr(key)
+
+
 def parse_json(path: str | Path, text: str | None = None) -> Any:
     text = read_text(path) if text is None else text
     try:
@@ -71,7 +76,7 @@ def load_answer_predictions(path: str | Path) -> dict[str, str]:
     for qid, answer in data.items():
         if not isinstance(answer, str):
             raise InputError(path, f"answer is {_describe(answer)}, expected a string",
-                             f"id {qid}")
+                             f"id {_shown_id(qid)}")
     return data
 
 
@@ -111,9 +116,9 @@ def load_na_probs(path: str | Path) -> dict[str, float]:
     for qid, value in data.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InputError(path, f"na-prob is {_describe(value)}, expected a number",
-                             f"id {qid}")
+                             f"id {_shown_id(qid)}")
         if math.isnan(value):
-            raise InputError(path, "na-prob is NaN", f"id {qid}")
+            raise InputError(path, "na-prob is NaN", f"id {_shown_id(qid)}")
     return data
 
 
