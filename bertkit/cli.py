@@ -7,11 +7,15 @@ prep/eval commands start fast and never load torch or tensorflow.
 
 from __future__ import annotations
 
+import inspect as _inspect
 import signal
 from types import ModuleType
+from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
+from bertkit import __version__
 from bertkit.commands import (
     demo,
     evaluate,
@@ -23,8 +27,20 @@ from bertkit.commands import (
 )
 from bertkit.commands.prep_registry import register_prep_commands
 
+# `bertkit --help` lists the job's steps in the order they run, then the tools.
+PIPELINE_ORDER = ("prep", "train", "predict", "eval", "tokenize", "inspect", "export", "demo")
+
+
+class _PipelineOrderGroup(TyperGroup):
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {name: index for index, name in enumerate(PIPELINE_ORDER)}
+        return sorted(names, key=lambda name: rank.get(name, len(rank)))
+
+
 app = typer.Typer(
     name="bertkit",
+    cls=_PipelineOrderGroup,
     help="BERT fine-tuning from raw public data to a scored result.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -38,19 +54,49 @@ prep_app = typer.Typer(
 app.add_typer(prep_app, name="prep")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"bertkit {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.")] = False,
+) -> None:
+    pass
+
+
+# One line each in a command listing. A command whose help opens with a long paragraph gets
+# its own summary here; the others use that first paragraph, joined onto one line.
+_SUMMARIES = {
+    "tnews": "Convert CLUE TNEWS JSON-lines files into classification records (TFRecord).",
+    "glue": "Convert GLUE TSV files (or a task folder) into classification records (TFRecord).",
+}
+
+
+def summary_line(name: str, function: object) -> str:
+    if name in _SUMMARIES:
+        return _SUMMARIES[name]
+    doc = _inspect.cleandoc(getattr(function, "__doc__", None) or "")
+    return " ".join(doc.split("\n\n")[0].split())
+
+
 def _register(target: typer.Typer, name: str, module: ModuleType) -> None:
-    target.command(name)(module.command)
+    target.command(name, short_help=summary_line(name, module.command))(module.command)
 
 
 register_prep_commands(prep_app)
 
 for _name, _module in [
-    ("tokenize", tokenize),
-    ("inspect", inspect),
     ("train", train),
     ("predict", predict),
-    ("export", export),
     ("eval", evaluate),
+    ("tokenize", tokenize),
+    ("inspect", inspect),
+    ("export", export),
     ("demo", demo),
 ]:
     _register(app, _name, _module)

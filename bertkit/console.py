@@ -19,7 +19,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-stderr_console = Console(stderr=True, highlight=False)
+# soft_wrap: rich inserts no line breaks of its own, so a path or a table title is never cut
+# mid-word on a narrow terminal or in a log (where rich assumes 80 columns); the terminal
+# wraps long lines visually and a copied path stays whole.
+stderr_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def progress_enabled(json_output: bool = False) -> bool:

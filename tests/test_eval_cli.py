@@ -10,27 +10,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from bertkit.cli import app
-
-runner = CliRunner()
+from eval_support import error_line as _error_line
+from eval_support import run_eval as _eval
 
 
 @pytest.fixture(scope="module")
 def squad(shared_data: Path) -> Path:
     return shared_data / "squad_v1.1"
-
-
-def _eval(*args: str | Path):
-    return runner.invoke(app, ["eval", *map(str, args)])
-
-
-def _error_line(result) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    return lines[0]
 
 
 def test_json_on_stdout_table_on_stderr_and_output_file(squad: Path, tmp_path: Path) -> None:
@@ -85,11 +71,24 @@ def test_eval_meta_na_prob_file_is_relative_to_the_run(shared_data: Path, tmp_pa
     assert printed["task"] == "squad2" and "best_f1_thresh" in printed
 
 
-def test_undetectable_pair_asks_for_task(squad: Path, shared_data: Path) -> None:
+def test_predictions_that_do_not_fit_the_gold_task_name_both_files(squad: Path,
+                                                                    shared_data: Path) -> None:
+    # The gold file decides the task (tnews); SQuAD answers do not fit it: exit 1, both named.
+    predictions = squad / "predictions" / "bert_ensemble_google_ai_language.json"
+    gold = shared_data / "tnews" / "dev.json"
+    result = _eval(predictions, "--gold", gold)
+    assert result.exit_code == 1
+    line = _error_line(result)
+    assert line.startswith(f"error: {predictions}: ") and str(gold) in line
+
+
+def test_gold_of_no_known_layout_asks_for_task(squad: Path, tmp_path: Path) -> None:
+    gold = tmp_path / "gold.json"
+    gold.write_text('{"something": "else"}')
     result = _eval(squad / "predictions" / "bert_ensemble_google_ai_language.json",
-                   "--gold", shared_data / "tnews" / "dev.json")
+                   "--gold", gold)
     assert result.exit_code == 2
-    assert "pass --task" in _error_line(result)
+    assert "pass --task" in _error_line(result) and str(gold) in _error_line(result)
 
 
 def test_gold_needed_without_meta(squad: Path) -> None:
@@ -109,7 +108,7 @@ def test_contradicting_options_are_usage_errors(squad: Path, tmp_path: Path) -> 
 
 @pytest.mark.parametrize("content, expected", [
     ("{\"a\": \"x\",\n \"b\": }", ":2:7: not valid JSON"),
-    ("[\"x\", \"y\"]", "expected an object mapping question id to answer text, found a list"),
+    ("[\"x\", \"y\"]", "a JSON list does not fit the squad gold file"),
     ("{\"56be4db0acb8001400a502ec\": 3}", ":id 56be4db0acb8001400a502ec: answer is a number"),
 ])
 def test_bad_squad_predictions_are_one_line(squad: Path, tmp_path: Path, content: str,
@@ -178,19 +177,20 @@ def test_eval_imports_neither_torch_nor_tensorflow(squad: Path) -> None:
                                                                      "tensorflow": False}
 
 
-def test_strict_with_a_detected_non_conll_task_is_a_usage_error(shared_data: Path) -> None:
+def test_mode_strict_with_a_detected_non_conll_task_is_a_usage_error(shared_data: Path) -> None:
     root = shared_data / "cluener2020"
     result = _eval(root / "baseline_predictions" / "ner_predict_dev.json", "--gold",
-                   root / "dev.json", "--strict")
+                   root / "dev.json", "--mode", "strict")
     assert result.exit_code == 2
     assert "only apply to conll, not cluener" in _error_line(result)
 
 
-def test_conll_strict_through_the_cli(tmp_path: Path) -> None:
+def test_conll_strict_mode_through_the_cli(tmp_path: Path) -> None:
+    # seqeval's strict mode is --mode strict; --strict is the missing/unknown id check.
     path = tmp_path / "tags.txt"
     path.write_text("a B-NP I-NP\nb I-NP I-NP\nc O O\n")
     default = json.loads(_eval(path, "--json").stdout)
-    strict = json.loads(_eval(path, "--json", "--strict", "--scheme", "IOB2").stdout)
+    strict = json.loads(_eval(path, "--json", "--mode", "strict", "--scheme", "IOB2").stdout)
     assert (default["f1"], strict["f1"]) == (1.0, 0.0)
     assert strict["mode"] == "strict" and strict["scheme"] == "IOB2"
 

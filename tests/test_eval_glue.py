@@ -134,7 +134,9 @@ def test_unknown_ids_are_counted_and_missing_ids_listed(shared_data: Path, tmp_p
                                                      enumerate(gold[:-1])) + "999\t1\n")
     result = evaluate(path, gold_path)
     assert result["unknown_ids"] == ["999"] and result["missing_ids"] == [str(len(gold) - 1)]
-    assert result["accuracy"] == 1.0 and len(result["warnings"]) == 2
+    # The missing example counts as wrong (issue 11: it used to be left out, giving 1.0).
+    assert result["accuracy"] == (len(gold) - 1) / len(gold) and len(result["warnings"]) == 2
+    assert (result["missing_count"], result["unknown_count"]) == (1, 1)
 
 
 def test_labels_unrelated_to_gold_are_an_error(shared_data: Path, tmp_path: Path) -> None:

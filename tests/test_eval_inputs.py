@@ -83,7 +83,7 @@ def test_tag_file_errors(text: str, expected: str) -> None:
     ('{"id": 1}\n', ':1: expected {"id" or "idx", "label"}'),
     ('{"id": 1, "label": [1]}\n', ':1: "label" is a list'),
     ("index\tprediction\n0\t1\textra\n", ":2: expected 2 tab-separated columns"),
-    ("0,1\n1,0\n", ':1: expected {"id", "label"} JSON lines or a TSV'),
+    ("0,1\n1,0\n", ':1: expected {"id", "label"} JSON lines or an id<TAB>label TSV'),
 ])
 def test_label_file_errors(text: str, expected: str) -> None:
     with pytest.raises(InputError, match=expected.replace("[", r"\[").replace("{", r"\{")):

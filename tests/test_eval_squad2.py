@@ -81,10 +81,13 @@ def test_ties_among_na_probs_follow_the_na_prob_file_order() -> None:
     assert (n_first["best_exact"], n_first["best_exact_thresh"]) == (50.0, 0.0)
 
 
-def test_missing_predictions_are_skipped_not_zero() -> None:
+def test_missing_predictions_count_as_wrong() -> None:
+    # The official v2.0 script leaves "b" out of the total (100.0) and then fails in the
+    # HasAns breakdown; a missing answer is wrong here, as in v1.1.
     questions = [GoldQuestion("a", ("x",)), GoldQuestion("b", ("y",)), GoldQuestion("n", ())]
     result = _score(questions, {"a": "x", "n": "", "zzz": "?"})
-    assert result["total"] == 2 and result["exact"] == 100.0
+    assert result["total"] == 3 and result["exact"] == 100.0 * 2 / 3
+    assert result["HasAns_total"] == 2 and result["HasAns_exact"] == 50.0
     assert result["missing_ids"] == ["b"] and result["unknown_ids"] == ["zzz"]
     assert result["HasAns_total"] + result["NoAns_total"] == result["total"]
 

@@ -19,7 +19,7 @@ GoldOption = Annotated[Path | None, typer.Option(
 
 def command(
     predictions: Annotated[Path, typer.Argument(
-        help="Predictions file (or a run folder holding eval_meta.json).")],
+        metavar="PREDICTIONS", help="Predictions file (or a run folder holding eval_meta.json).")],
     gold: GoldOption = None,
     task: TaskOption = None,
     na_prob_file: Annotated[Path | None, typer.Option(
@@ -27,9 +27,13 @@ def command(
     na_prob_thresh: Annotated[float, typer.Option(
         "--na-prob-thresh", help="squad2: predict no answer when na_prob > this.")] = 1.0,
     strict: Annotated[bool, typer.Option(
-        "--strict", help="conll: seqeval strict mode (entities must follow the scheme).")] = False,
+        "--strict", help="Exit 1 when a gold example has no prediction or a prediction id is "
+                         "not in the gold file (by default missing ones count as wrong).")] = False,
+    mode: Annotated[str, typer.Option(
+        "--mode", help="conll entities: default (conlleval) or strict (seqeval "
+                       "mode='strict', entities must follow the scheme).")] = "default",
     scheme: Annotated[str | None, typer.Option(
-        "--scheme", help="conll --strict: IOB1, IOB2, IOE1, IOE2, IOBES or BILOU "
+        "--scheme", help="conll --mode strict: IOB1, IOB2, IOE1, IOE2, IOBES or BILOU "
                          "(default: detected).")] = None,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Also write the result object to this JSON file "
@@ -37,14 +41,21 @@ def command(
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Score predictions: SQuAD v1.1/v2.0, CMRC 2018, CLUENER, CoNLL tags, GLUE, TNEWS."""
+    """Score predictions: SQuAD v1.1/v2.0, CMRC 2018, CLUENER, CoNLL tags, GLUE, TNEWS.
+
+    The gold file decides the task (--task overrides); predictions that do not fit it stop
+    with one line naming both files. A gold example without a prediction counts as wrong
+    and is counted (missing_count), as are prediction ids the gold file lacks
+    (unknown_count); --strict makes either an error. --verbose names the detection rule.
+    """
 
     def run() -> dict[str, Any]:
         from bertkit.evaluate.api import evaluate
         from bertkit.fsutil import write_json_atomic
 
         result = evaluate(predictions, gold, task, na_prob_file=na_prob_file,
-                          na_prob_thresh=na_prob_thresh, strict=strict, scheme=scheme)
+                          na_prob_thresh=na_prob_thresh, strict=strict, mode=mode,
+                          scheme=scheme)
         if output is not None:
             target = output / "eval_results.json" if output.is_dir() else output
             result["output"] = str(target)
@@ -56,17 +67,24 @@ def command(
 
 
 def _show(result: dict[str, Any], json_output: bool, verbose: bool) -> None:
-    from bertkit.console import stderr_console, warn
+    from bertkit.console import info, stderr_console, warn
     from bertkit.evaluate.report import confusion_tables, result_tables
 
+    if verbose:
+        info(f"detection: {result['detection']}")
     for line in result["warnings"]:
         warn(line)
+    # Paths go on lines of their own (never into a table cell or title, where they would
+    # wrap mid-name on a narrow or non-terminal output).
+    info(f"predictions: {result['predictions']}")
+    if result.get("gold"):
+        info(f"gold: {result['gold']}")
     for table in result_tables(result):
         stderr_console.print(table)
     if verbose:
         for table in confusion_tables(result):
             stderr_console.print(table)
     if "output" in result:
-        stderr_console.print(f"wrote {result['output']}", markup=False)
+        info(f"wrote {result['output']}")
     if json_output:
         print_json(result)

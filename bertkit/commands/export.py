@@ -11,7 +11,8 @@ from bertkit.commands._common import JsonOption, OutputDirOption, VerboseOption,
 
 
 def command(
-    run_dir: Annotated[Path, typer.Argument(help="Training run directory (holds model/).")],
+    run_dir: Annotated[Path, typer.Argument(
+        metavar="RUN_DIR", help="Training run directory (holds model/).")],
     output: OutputDirOption,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -33,14 +34,17 @@ def command(
         return
     from rich.table import Table
 
-    from bertkit.console import stderr_console
+    from bertkit.console import info, stderr_console
 
-    table = Table(title=f"exported {result.model_dir} -> {result.output_dir}")
+    # Paths on lines of their own: in a table title they would wrap mid-name.
+    info(f"exported {result.model_dir}")
+    info(f"      to {result.output_dir}")
+    table = Table(title="files", title_justify="left")
     table.add_column("file")
     table.add_column("bytes", justify="right")
     for path in result.files:
         table.add_row(path.name, f"{path.stat().st_size:,}")
     stderr_console.print(table)
-    stderr_console.print(f"task {result.task}, {result.num_labels} labels, crf {result.use_crf}")
+    info(f"task {result.task}, {result.num_labels} labels, crf {result.use_crf}")
     for note in result.notes:
-        stderr_console.print(f"note: {note}")
+        info(f"note: {note}")

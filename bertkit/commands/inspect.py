@@ -9,14 +9,15 @@ import typer
 from rich.table import Table
 
 from bertkit.commands._common import JsonOption, VerboseOption, guarded, print_json
-from bertkit.console import stderr_console
+from bertkit.console import info, stderr_console
 
 # Values longer than this are cut in the human view; --json always has them all.
 _SHOWN_VALUES = 24
 
 
 def command(
-    file: Annotated[Path, typer.Argument(help="A TFRecord file of tf.train.Example records.")],
+    file: Annotated[Path, typer.Argument(
+        metavar="FILE", help="A TFRecord file of tf.train.Example records.")],
     vocab: Annotated[
         Path | None, typer.Option("--vocab", help="vocab.txt: show input_ids as tokens.")
     ] = None,
@@ -74,7 +75,9 @@ def _without_padding(ids: list[int], mask: list[int] | None) -> list[int]:
 
 
 def _print_tables(summary: Any, shown: list[dict[str, Any]]) -> None:
-    overview = Table(title=str(summary.path), show_header=False, title_justify="left")
+    # The path on a line of its own: as a table title it would wrap mid-name.
+    info(f"file: {summary.path}")
+    overview = Table(title="inspect", show_header=False, title_justify="left")
     overview.add_column("what", style="bold")
     overview.add_column("value")
     overview.add_row("records", f"{summary.records:,}")

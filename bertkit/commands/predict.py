@@ -52,18 +52,24 @@ def command(
 def _print_table(result) -> None:
     from rich.table import Table
 
-    from bertkit.console import stderr_console
+    from bertkit.console import info, stderr_console, warn
+    from bertkit.evaluate.report import headline_rows
 
-    table = Table(title=f"predict ({result.task}, {result.num_records} records)",
-                  show_header=False, title_justify="left")
-    table.add_column("what", style="bold")
-    table.add_column("value")
-    for path in result.files:
-        table.add_row("wrote", str(path))
-    for key, value in (result.scores or {}).items():
-        if isinstance(value, float):
-            value = f"{value:.3f}"
-        table.add_row(key, str(value))
+    for line in (result.scores or {}).get("warnings") or []:
+        warn(line)
+    # Each file once, on a line of its own: a path in a table cell would wrap mid-name.
+    # (The library has already shown result.note as a warning.)
+    for path in dict.fromkeys(str(p) for p in result.files):
+        info(f"wrote {path}")
+    title = f"predict ({result.task}, {result.num_records} records)"
+    if not result.scores:
+        info(title)
+        return
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("metric", style="bold")
+    table.add_column("value", justify="right")
+    for key, shown in headline_rows(result.scores):
+        table.add_row(key, shown)
     stderr_console.print(table)
 
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from bertkit.commands._common import VerboseOption, guarded
+from bertkit.commands._common import VerboseOption, guarded, print_json
 
 
 def command(
-    file: Annotated[str, typer.Argument(help="Text file, one text per line; '-' reads stdin.")],
+    file: Annotated[Path, typer.Argument(
+        metavar="FILE", help="Text file, one text per line; '-' reads stdin.")],
     vocab: Annotated[Path | None, typer.Option(
         "--vocab", help="BERT WordPiece vocab.txt.")] = None,
     spm_model: Annotated[Path | None, typer.Option(
@@ -22,6 +24,9 @@ def command(
         "--do-lower-case/--no-do-lower-case",
         help="Lower-case (and for WordPiece strip accents) like an uncased model.")] = True,
     ids: Annotated[bool, typer.Option("--ids", help="Print token ids instead of tokens.")] = False,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON object instead of JSON lines: the input, the tokenizer "
+                       "and every line's tokens (or ids).")] = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Tokenize FILE like Google's BERT tokenizer: one JSON array per input line (JSON lines)."""
@@ -31,9 +36,13 @@ def command(
         from bertkit.tokenization.text_lines import tokenize_lines
 
         tokenizer = load_tokenizer(vocab=vocab, spm_model=spm_model, do_lower_case=do_lower_case)
+        lines = tokenize_lines(str(file), tokenizer, as_ids=ids)
+        if json_output:
+            print_json(_as_object(file, vocab, spm_model, do_lower_case, ids, lines))
+            return
         out = sys.stdout
         try:
-            for line in tokenize_lines(file, tokenizer, as_ids=ids):
+            for line in lines:
                 out.write(line + "\n")
             out.flush()
         except BrokenPipeError:
@@ -42,3 +51,16 @@ def command(
             raise typer.Exit(0) from None
 
     guarded(verbose, run)
+
+
+def _as_object(file: Path, vocab: Path | None, spm_model: Path | None, do_lower_case: bool,
+               ids: bool, lines: Any) -> dict[str, Any]:
+    rows = [json.loads(line) for line in lines]
+    return {
+        "input": "<stdin>" if str(file) == "-" else str(file),
+        "vocab": str(vocab) if vocab is not None else None,
+        "spm_model": str(spm_model) if spm_model is not None else None,
+        "do_lower_case": do_lower_case,
+        "lines": len(rows),
+        "ids" if ids else "tokens": rows,
+    }

@@ -27,9 +27,10 @@ def binary_f1(gold: Sequence[str], predicted: Sequence[str], positive: str = "1"
     return 2 * precision * recall / (precision + recall)
 
 
-def macro_f1(gold: Sequence[str], predicted: Sequence[str]) -> float:
-    """Unweighted mean of per-label F1 over the labels present in gold or predictions."""
-    labels = sorted(set(gold) | set(predicted))
+def macro_f1(gold: Sequence[str], predicted: Sequence[str],
+             labels: Sequence[str] | None = None) -> float:
+    """Unweighted mean of per-label F1 over ``labels`` (default: those in gold or predictions)."""
+    labels = sorted(set(gold) | set(predicted)) if labels is None else list(labels)
     if not labels:
         return 0.0
     return sum(binary_f1(gold, predicted, positive=label) for label in labels) / len(labels)

@@ -1,7 +1,10 @@
 """Which scorer fits a pair of files, and the ``eval_meta.json`` left by ``bertkit predict``.
 
-Detection looks only at the first bytes/records of each file, and answers only when a
-single task fits; otherwise it raises a UsageError asking for ``--task``.
+Detection looks only at the first bytes/records of each file. When a gold file is known
+it decides the task, and the predictions must fit that task: a file that does not is an
+``InputError`` naming both files, never a silent score of 0 under another task. Only
+without a gold file do the predictions decide (conlleval's three-column tag layout).
+Every decision comes with the rule that made it, which ``eval --verbose`` prints.
 """
 
 from __future__ import annotations
@@ -98,69 +101,162 @@ def _first_record(text: str) -> Any:
     return None
 
 
-def _predictions_kind(path: Path) -> str:
-    """answers | cluener | labels | tags | unknown."""
+_TAG = re.compile(r"^(O|[BIESMLU]([-_]\S+)?)$")
+_ID_HEADERS = ("index", "id", "idx")
+_SNIFFED_LINES = 200  # text lines looked at to classify a tag or TSV file
+
+
+def is_tag(text: str) -> bool:
+    """``O``, ``B-PER``, ``I_LOC``, ``S``...: what the last column of a tag file holds."""
+    return _TAG.match(text) is not None
+
+
+def _text_rows(head: str) -> list[str]:
+    rows = []
+    for line in head.splitlines()[:_SNIFFED_LINES]:
+        if line.strip() and line.split()[0] not in ("-DOCSTART-", "-X-"):
+            rows.append(line)
+    return rows
+
+
+def _whole_json(head: str, path: Path) -> tuple[bool, Any]:
+    """(True, value) when the file is one complete JSON document read within the head."""
+    if len(head) >= 65536 and path.stat().st_size > len(head.encode("utf-8", "replace")):
+        return False, None
+    try:
+        return True, json.loads(head)
+    except json.JSONDecodeError:
+        return False, None
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a predictions file looks like: a format name and words for messages."""
+
+    name: str  # answers | cluener | labels | tags | other
+    described: str
+
+
+_KIND_WORDS = {
+    "answers": "a JSON object (question id -> answer text)",
+    "cluener": "CLUENER JSON lines ({\"label\": {type: {entity: spans}}})",
+    "labels": "label predictions ({\"id\", \"label\"} JSON lines or an id<TAB>label TSV)",
+    "tags": "tag lines (CoNLL columns, the tag last)",
+}
+
+
+def _json_type(value: Any) -> str:
+    names = {list: "a JSON list", str: "a JSON string", bool: "a JSON boolean",
+             int: "a JSON number", float: "a JSON number", type(None): "JSON null"}
+    return names.get(type(value), "JSON")
+
+
+def predictions_kind(path: Path) -> Kind:
+    """Classify a predictions file by its first records (see ``Kind``)."""
     head = _head(path)
     stripped = head.lstrip()
+    if not stripped:
+        return Kind("other", "an empty file")
     if stripped.startswith("{"):
         record = _first_record(head)
         if isinstance(record, dict) and isinstance(record.get("label"), dict):
-            return "cluener"
+            return Kind("cluener", _KIND_WORDS["cluener"])
         if isinstance(record, dict) and "label" in record and ("id" in record or "idx" in record):
-            return "labels"
-        return "answers"  # a (possibly pretty-printed) id -> text object
-    first = stripped.splitlines()[0] if stripped else ""
-    if first.split("\t")[0].strip().lower() in ("index", "id", "idx") and "\t" in first:
-        return "labels"
-    if first and 1 <= len(first.split()) <= 3:
-        return "tags"
-    return "unknown"
+            return Kind("labels", _KIND_WORDS["labels"])
+        return Kind("answers", _KIND_WORDS["answers"])  # a (possibly pretty-printed) object
+    whole, value = _whole_json(head, path)
+    if whole:
+        return Kind("other", _json_type(value))
+    rows = _text_rows(head)
+    if _looks_like_tags(rows):
+        return Kind("tags", _KIND_WORDS["tags"])
+    if rows and all(len(row.split("\t")) == 2 for row in rows):
+        return Kind("labels", _KIND_WORDS["labels"])
+    return Kind("other", "text in no known predictions format")
 
 
-def _gold_kind(path: Path) -> str:
-    """squad | squad2 | cmrc | cluener | tnews | glue-<task> | unknown."""
+def _gold_kind(path: Path) -> tuple[str, str]:
+    """(squad | squad2 | cmrc | cluener | tnews | glue-<task> | conll | unknown, the rule)."""
     if path.is_dir():
         task = glue_task_name(path.name)
-        return f"glue-{task}" if task else "unknown"
+        if task:
+            return f"glue-{task}", f"gold folder named {path.name} (GLUE)"
+        return "unknown", "a folder not named after a GLUE task"
     head = _head(path, 1 << 20)
     stripped = head.lstrip()
-    if path.suffix.lower() == ".tsv" or (not stripped.startswith("{") and "\t" in head):
+    if path.suffix.lower() == ".tsv" or (not stripped.startswith("{") and "\t" in head
+                                         and not _is_tag_file(head)):
         task = glue_task_name(path.parent.name)
-        return f"glue-{task}" if task else "unknown"
+        if task:
+            return f"glue-{task}", f"gold TSV in a folder named {path.parent.name} (GLUE)"
+        return "unknown", "a TSV outside a folder named after a GLUE task"
     record = _first_record(head)
     if isinstance(record, dict) and "text" in record and "label" in record:
-        return "cluener"
+        return "cluener", "gold JSON lines with \"text\" and \"label\" (CLUENER)"
     if isinstance(record, dict) and "sentence" in record and "label" in record:
-        return "tnews"
-    if '"data"' in head or '"paragraphs"' in head:
+        return "tnews", "gold JSON lines with \"sentence\" and \"label\" (TNEWS)"
+    if stripped.startswith("{") and ('"data"' in head or '"paragraphs"' in head):
         if '"is_impossible"' in head or b'"is_impossible"' in path.read_bytes():
-            return "squad2"
+            return "squad2", "gold SQuAD-layout JSON with \"is_impossible\" (SQuAD v2.0)"
         # CMRC files are SQuAD-layout too; their contexts are Chinese (possibly \u-escaped).
         sample = head[:20000]
         cjk = len(_CJK.findall(sample)) + len(_ESCAPED_CJK.findall(sample))
-        return "cmrc" if cjk > 100 else "squad"
-    return "unknown"
+        if cjk > 100:
+            return "cmrc", "gold SQuAD-layout JSON with Chinese contexts (CMRC 2018)"
+        return "squad", "gold SQuAD-layout JSON without \"is_impossible\" (SQuAD v1.1)"
+    if _is_tag_file(head):
+        return "conll", "gold tag lines, the last column a tag (CoNLL)"
+    return "unknown", "no known gold layout"
 
 
-def detect_task(predictions: Path, gold: Path | None) -> str:
+def _looks_like_tags(rows: list[str]) -> bool:
+    """Rows of one column count whose last column is mostly tags (``O`` dominates NER data;
+    a model's odd label such as ``X`` here and there is allowed, prose is not)."""
+    if not rows or len({len(row.split()) for row in rows}) != 1:
+        return False
+    return 2 * sum(1 for row in rows if is_tag(row.split()[-1])) >= len(rows)
+
+
+def _is_tag_file(head: str) -> bool:
+    return not head.lstrip().startswith(("{", "[")) and _looks_like_tags(_text_rows(head))
+
+
+_FITS = {"squad": "answers", "squad2": "answers", "cmrc": "answers", "cluener": "cluener",
+         "tnews": "labels", "conll": "tags"}
+
+
+def needed_kind(task: str) -> str:
+    return "labels" if task.startswith("glue-") else _FITS[task]
+
+
+def check_fit(task: str, predictions: Path, gold: Path | None) -> None:
+    """An ``InputError`` naming both files when the predictions cannot be ``task``'s."""
+    if predictions.is_dir():
+        return  # an MNLI submission folder: its files are read (and checked) one by one
+    kind = predictions_kind(predictions)
+    needed = needed_kind(task)
+    if kind.name == needed:
+        return
+    against = f"the {task} gold file {gold}" if gold is not None else f"task {task}"
+    raise InputError(predictions, f"{kind.described} does not fit {against}, which needs "
+                                  f"{_KIND_WORDS[needed]}")
+
+
+def detect_task(predictions: Path, gold: Path | None) -> tuple[str, str]:
+    """(task, the rule that decided it). The gold file decides when there is one; the caller
+    then checks that the predictions fit (``check_fit``)."""
+    if gold is not None:
+        task, rule = _gold_kind(gold)
+        if task == "unknown":
+            if not predictions.is_dir() and predictions_kind(predictions).name == "tags":
+                return "conll", (f"gold {gold.name}: {rule}; predictions are tag lines, "
+                                 "so conll")
+            raise UsageError(f"cannot tell the task from the gold file {gold} ({rule}); {_ASK}")
+        return task, f"from the gold file: {rule}"
     if predictions.is_dir():  # a GLUE submission folder (MNLI-m.tsv, MNLI-mm.tsv)
-        gold_kind = _gold_kind(gold) if gold is not None else "unknown"
-        if gold_kind.startswith("glue-"):
-            return gold_kind
         raise UsageError(f"{predictions} is a folder without {META_NAME}; name a predictions "
                          f"file, or pass a GLUE task folder as --gold")
-    kind = _predictions_kind(predictions)
-    if kind == "tags":
-        return "conll"
-    if gold is None:
-        raise UsageError(f"cannot tell the task from {predictions} alone: pass --gold "
-                         f"(and --task if needed)")
-    gold_kind = _gold_kind(gold)
-    if kind == "answers" and gold_kind in ("squad", "squad2", "cmrc"):
-        return gold_kind
-    if kind == "cluener" and gold_kind == "cluener":
-        return "cluener"
-    if kind == "labels" and (gold_kind == "tnews" or gold_kind.startswith("glue-")):
-        return gold_kind
-    raise UsageError(f"cannot tell the task from {predictions.name} ({kind}) and {gold.name} "
-                     f"({gold_kind}); {_ASK}")
+    if predictions_kind(predictions).name == "tags":
+        return "conll", "no gold file; predictions are tag lines (conlleval layout)"
+    raise UsageError(f"cannot tell the task from {predictions} alone: pass --gold "
+                     f"(and --task if needed)")

@@ -71,8 +71,13 @@ def load_tnews_gold(path: str | Path) -> GoldLabels:
     return GoldLabels(labels)
 
 
+NO_PREDICTION = "(no prediction)"  # stands for a missing prediction: equal to no gold label
+
+
 @dataclass
 class Paired:
+    """Every gold example in gold order, its prediction or ``NO_PREDICTION``."""
+
     ids: list[str]
     gold: list[str]
     predicted: list[str]
@@ -80,11 +85,19 @@ class Paired:
     unknown_ids: list[str]
 
 
-def pair_labels(gold: Mapping[str, str], predictions: Mapping[str, str]) -> Paired:
-    ids = [key for key in gold if key in predictions]
-    return Paired(ids, [gold[k] for k in ids], [predictions[k] for k in ids],
-                  [k for k in gold if k not in predictions],
-                  [k for k in predictions if k not in gold])
+def pair_labels(gold: Mapping[str, str], predictions: Mapping[str, str],
+                predictions_path: str | Path = "predictions",
+                gold_path: str | Path = "gold") -> Paired:
+    """Pair by id; a gold example without a prediction is kept and counts as wrong.
+
+    A file where no id matches is the wrong file for this gold, not a score of 0.
+    """
+    missing = [k for k in gold if k not in predictions]
+    if len(missing) == len(gold):
+        raise InputError(predictions_path, f"no prediction id matches an id of {gold_path}")
+    ids = list(gold)
+    return Paired(ids, [gold[k] for k in ids], [predictions.get(k, NO_PREDICTION) for k in ids],
+                  missing, [k for k in predictions if k not in gold])
 
 
 def _as_floats(values: list[str], path: str | Path, ids: list[str]) -> list[float]:
@@ -100,10 +113,14 @@ def _as_floats(values: list[str], path: str | Path, ids: list[str]) -> list[floa
 
 def label_metrics(task: str, paired: Paired, predictions_path: str | Path,
                   gold_path: str | Path) -> dict[str, Any]:
-    """The task's metrics over the examples present in both files."""
-    if not paired.ids:
-        raise InputError(predictions_path, f"no prediction id matches an id of {gold_path}")
+    """The task's metrics over every gold example; a missing prediction is a wrong one."""
     if task == "sts-b":
+        if paired.missing_ids:
+            # A correlation has no "wrong" value to give a missing prediction.
+            raise InputError(predictions_path,
+                             f"{len(paired.missing_ids)} of {len(paired.ids)} examples of "
+                             f"{gold_path} have no prediction (first id "
+                             f"{paired.missing_ids[0]}); STS-B correlations need them all")
         gold = _as_floats(paired.gold, gold_path, paired.ids)
         predicted = _as_floats(paired.predicted, predictions_path, paired.ids)
         pearson = classification.pearson(gold, predicted)
@@ -112,16 +129,18 @@ def label_metrics(task: str, paired: Paired, predictions_path: str | Path,
                 "corr": (pearson + spearman) / 2, "examples": len(paired.ids)}
     gold_set = set(paired.gold)
     if not gold_set & set(paired.predicted):
+        real = sorted(set(paired.predicted) - {NO_PREDICTION})
         raise InputError(predictions_path,
-                         f"predicted labels {sorted(set(paired.predicted))[:5]} share nothing "
-                         f"with the gold labels {sorted(gold_set)[:5]}")
+                         f"predicted labels {real[:5]} share nothing with the gold labels "
+                         f"{sorted(gold_set)[:5]} of {gold_path}")
     metrics: dict[str, Any] = {"accuracy": classification.accuracy(paired.gold, paired.predicted)}
     if task == "cola":
         metrics["mcc"] = classification.matthews_corrcoef(paired.gold, paired.predicted)
     if task in ("mrpc", "qqp"):
         metrics["f1"] = classification.binary_f1(paired.gold, paired.predicted, positive="1")
     if task == "tnews":
-        metrics["macro_f1"] = classification.macro_f1(paired.gold, paired.predicted)
+        labels = sorted(gold_set | set(paired.predicted) - {NO_PREDICTION})
+        metrics["macro_f1"] = classification.macro_f1(paired.gold, paired.predicted, labels)
     metrics["examples"] = len(paired.ids)
     labels, counts = classification.confusion_matrix(paired.gold, paired.predicted)
     metrics["confusion_matrix"] = {"labels": labels, "counts": counts}

@@ -34,6 +34,11 @@ def _describe(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+def _shown_id(key: str) -> str:
+    """An id as it can be quoted on one error line (a newline inside it is escaped)."""
+    return key if key.isprintable() and key.strip() == key and key else repr(key)
+
+
 def parse_json(path: str | Path, text: str | None = None) -> Any:
     text = read_text(path) if text is None else text
     try:
@@ -71,7 +76,7 @@ def load_answer_predictions(path: str | Path) -> dict[str, str]:
     for qid, answer in data.items():
         if not isinstance(answer, str):
             raise InputError(path, f"answer is {_describe(answer)}, expected a string",
-                             f"id {qid}")
+                             f"id {_shown_id(qid)}")
     return data
 
 
@@ -111,25 +116,44 @@ def load_na_probs(path: str | Path) -> dict[str, float]:
     for qid, value in data.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InputError(path, f"na-prob is {_describe(value)}, expected a number",
-                             f"id {qid}")
+                             f"id {_shown_id(qid)}")
         if math.isnan(value):
-            raise InputError(path, "na-prob is NaN", f"id {qid}")
+            raise InputError(path, "na-prob is NaN", f"id {_shown_id(qid)}")
     return data
 
 
 # --- CLUENER ---------------------------------------------------------------------------
 
-def load_cluener_labels(path: str | Path, require_label: bool = False
-                        ) -> list[dict[str, dict[str, list[list[int]]]]]:
-    """The ``label`` object of every line.
+CluenerLabel = dict[str, dict[str, list[list[int]]]]
+
+
+def load_cluener_labels(path: str | Path, require_label: bool = False) -> list[CluenerLabel]:
+    """The ``label`` object of every line (see ``load_cluener_lines``)."""
+    return load_cluener_lines(path, require_label)[0]
+
+
+def load_cluener_lines(path: str | Path, require_label: bool = False
+                       ) -> tuple[list[CluenerLabel], list[str] | None]:
+    """The ``label`` object of every line, and the lines' ``id``s (None when none has one).
 
     A prediction line without ``label`` has no entities; a gold line must have one
-    (``require_label``), which catches the unlabelled test split passed as gold.
+    (``require_label``), which catches the unlabelled test split passed as gold. Ids are
+    all or nothing: a file where only some lines have one is an error.
     """
-    lines: list[dict[str, dict[str, list[list[int]]]]] = []
+    lines: list[CluenerLabel] = []
+    ids: list[str] = []
+    seen: set[str] = set()
     for number, record in iter_json_lines(path):
         if not isinstance(record, dict):
             raise InputError(path, f"line is {_describe(record)}, expected an object", number)
+        if ("id" in record) != bool(ids) and lines:
+            raise InputError(path, "some lines have an \"id\" and others not", number)
+        if "id" in record:
+            key = _id_text(record["id"])
+            if key in seen:
+                raise InputError(path, f"id {key!r} repeats an earlier line", number)
+            seen.add(key)
+            ids.append(key)
         if require_label and "label" not in record:
             raise InputError(path, "gold line has no \"label\" (the unlabelled test split?)",
                              number)
@@ -149,7 +173,7 @@ def load_cluener_labels(path: str | Path, require_label: bool = False
                     raise InputError(path, f"spans of {entity!r} must be [[start, end], ...]",
                                      number)
         lines.append(label)
-    return lines
+    return lines, (ids or None)
 
 
 # --- tag files (CoNLL columns) ---------------------------------------------------------
@@ -233,10 +257,15 @@ def load_label_predictions(path: str | Path) -> tuple[dict[str, str], list[int]]
     if not rows:
         raise InputError(path, "empty predictions file")
     header = rows[0].split("\t")
-    if len(header) != 2 or header[0].strip().lower() not in ("index", "id", "idx"):
-        raise InputError(path, "expected {\"id\", \"label\"} JSON lines or a TSV with an "
-                               "\"index<TAB>prediction\" header", 1)
-    for number, row in enumerate(rows[1:], start=2):
+    # The header (GLUE submissions, HF predict_results) is optional: a headerless file is
+    # id<TAB>label rows from the first line on.
+    has_header = header[0].strip().lower() in ("index", "id", "idx")
+    if len(header) != 2:
+        raise InputError(path, "expected {\"id\", \"label\"} JSON lines or an "
+                               f"id<TAB>label TSV, found {len(header)} tab-separated column(s)",
+                         1)
+    first = 2 if has_header else 1
+    for number, row in enumerate(rows[first - 1:], start=first):
         if not row.strip():
             continue
         fields = row.split("\t")

@@ -1,4 +1,9 @@
-"""Rich tables for a result dict: headline figures, NER per-type rows, MNLI splits."""
+"""Rich tables for a result dict: headline figures, NER per-type rows, MNLI splits.
+
+``format_score`` is the one way bertkit shows a score to people (eval, predict, train and
+demo summaries): to 0.01 percentage points, so ``86.21`` on the 0-100 scale of SQuAD and
+CMRC, ``0.8621`` for a fraction (accuracy, F1 of GLUE and NER). ``--json`` keeps full floats.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +11,44 @@ from typing import Any
 
 from rich.table import Table
 
+_ID_COUNTS = ("missing_count", "unknown_count")
 _HEADLINE_KEYS = {
-    "squad": ("exact_match", "f1", "total", "missing_count"),
+    "squad": ("exact_match", "f1", "total", *_ID_COUNTS),
     "squad2": ("exact", "f1", "total", "HasAns_exact", "HasAns_f1", "HasAns_total",
                "NoAns_exact", "NoAns_f1", "NoAns_total", "best_exact", "best_exact_thresh",
-               "best_f1", "best_f1_thresh", "missing_count"),
-    "cmrc": ("AVERAGE", "F1", "EM", "TOTAL", "SKIP"),
-    "cluener": ("macro_f1",),
-    "conll": ("precision", "recall", "f1", "accuracy", "sentences", "tokens"),
+               "best_f1", "best_f1_thresh", *_ID_COUNTS),
+    "cmrc": ("AVERAGE", "F1", "EM", "TOTAL", "SKIP", *_ID_COUNTS),
+    "cluener": ("macro_f1", "lines", *_ID_COUNTS),
+    "conll": ("precision", "recall", "f1", "accuracy", "sentences", "tokens", *_ID_COUNTS),
 }
+_LABEL_KEYS = ("accuracy", "accuracy_matched", "accuracy_mismatched", "mcc", "f1", "macro_f1",
+               "pearson", "spearman", "corr", "examples", *_ID_COUNTS)
+# Tasks whose scores are on the 0-100 scale (the official scripts print them so).
+PERCENT_SCALE_TASKS = frozenset({"squad", "squad2", "cmrc"})
+
+
+def format_score(value: float, *, percent: bool) -> str:
+    """A score for people: 2 decimals on the 0-100 scale, 4 for a fraction (0.01 points)."""
+    return f"{value:.2f}" if percent else f"{value:.4f}"
+
+
+def format_figure(task: str, key: str, value: Any) -> str:
+    """One result value of ``task`` as a table shows it (counts stay integers)."""
+    if isinstance(value, bool) or not isinstance(value, float):
+        return str(value)
+    percent = task in PERCENT_SCALE_TASKS and not key.endswith("_thresh")
+    return format_score(value, percent=percent)
+
+
+def headline_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """(metric, shown value) for the figures a summary shows, in the scorer's order."""
+    task = str(result.get("task", ""))
+    keys = _HEADLINE_KEYS.get(task, _LABEL_KEYS)
+    return [(key, format_figure(task, key, result[key])) for key in keys if key in result]
 
 
 def _format(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
+    return format_figure("", "", value)  # per-type rows: NER fractions and counts
 
 
 def _per_type_table(title: str, rows: dict[str, dict[str, Any]],
@@ -44,14 +72,8 @@ def result_tables(result: dict[str, Any]) -> list[Table]:
     headline = Table(title=f"bertkit eval: {task}")
     headline.add_column("metric")
     headline.add_column("value", justify="right")
-    if task in _HEADLINE_KEYS:
-        keys = [k for k in _HEADLINE_KEYS[task] if k in result]
-    else:
-        keys = [k for k in ("accuracy", "accuracy_matched", "accuracy_mismatched", "mcc", "f1",
-                            "macro_f1", "pearson", "spearman", "corr", "examples",
-                            "missing_count") if k in result]
-    for key in keys:
-        headline.add_row(key, _format(result[key]))
+    for key, shown in headline_rows(result):
+        headline.add_row(key, shown)
     tables.append(headline)
     if task == "cluener":
         tables.append(_per_type_table("official (entity strings per line)", result["per_type"],

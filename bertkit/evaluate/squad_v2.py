@@ -3,13 +3,16 @@
 Rules kept from the official script (each has a hand-computed test):
 - gold answers whose normalised text is empty are dropped; none left means gold ``[""]``;
 - F1 with an empty side is 1 when both sides are empty, else 0;
-- a question without a prediction is skipped (not in any total);
+- a question without a prediction counts as wrong (exact 0, F1 0, in every total);
 - with na-probs, ``na_prob > thresh`` turns the score into "predicted no answer";
 - the best-threshold search walks the na-prob file's keys in stable ascending order,
   so ties are resolved by the file's key order exactly as ``sorted`` does there.
 
-One deliberate difference: the official script raises KeyError in the HasAns/NoAns
-breakdown when a prediction is missing; here the breakdown covers the scored questions.
+Missing predictions are the one deliberate difference: the official script leaves them out
+of the overall totals and then stops with a KeyError in the HasAns/NoAns breakdown. Here a
+missing prediction scores 0 everywhere, as in the v1.1 script, so a partial file cannot
+score higher than a complete one. With every question predicted, the figures are the
+official ones bit for bit.
 """
 
 from __future__ import annotations
@@ -108,8 +111,9 @@ def find_best_threshold(
     has_answer: Mapping[str, bool],
 ) -> tuple[float, float]:
     """Best score over thresholds, walking questions by ascending na-prob (stable order)."""
-    # Start as if every question were predicted "no answer": all unanswerable ones right.
-    current: float = sum(1 for qid in has_answer if not has_answer[qid])
+    # Start as if every question were predicted "no answer": all unanswerable ones right,
+    # except those without a prediction (``scores`` holds only predicted questions).
+    current: float = sum(1 for qid in scores if not has_answer[qid])
     best, best_threshold = current, 0.0
     for qid in sorted(na_probs, key=lambda k: na_probs[k]):
         if qid not in scores:
@@ -122,7 +126,7 @@ def find_best_threshold(
         current += diff
         if current > best:
             best, best_threshold = current, na_probs[qid]
-    return 100.0 * best / len(scores), best_threshold
+    return 100.0 * best / len(has_answer), best_threshold
 
 
 def score_squad_v2(
@@ -144,9 +148,11 @@ def score_squad_v2(
     )
     exact_t = apply_no_answer_threshold(raw.exact, probs, raw.has_answer, na_prob_threshold)
     f1_t = apply_no_answer_threshold(raw.f1, probs, raw.has_answer, na_prob_threshold)
+    for qid in raw.missing_ids:  # wrong; adding 0.0 leaves the other sums bit-identical
+        exact_t[qid] = f1_t[qid] = 0.0
     result: dict[str, Any] = _eval_block(exact_t, f1_t)
-    has_ans = [qid for qid in raw.exact if raw.has_answer[qid]]
-    no_ans = [qid for qid in raw.exact if not raw.has_answer[qid]]
+    has_ans = [qid for qid in raw.has_answer if raw.has_answer[qid]]
+    no_ans = [qid for qid in raw.has_answer if not raw.has_answer[qid]]
     for prefix, qids in (("HasAns", has_ans), ("NoAns", no_ans)):
         if qids:
             for key, value in _eval_block(exact_t, f1_t, qids).items():
