@@ -69,17 +69,8 @@ def _root(
     pass
 
 
-# One line each in a command listing. A command whose help opens with a long paragraph gets
-# its own summary here; the others use that first paragraph, joined onto one line.
-_SUMMARIES = {
-    "tnews": "Convert CLUE TNEWS JSON-lines files into classification records (TFRecord).",
-    "glue": "Convert GLUE TSV files (or a task folder) into classification records (TFRecord).",
-}
-
-
+# One line each in a command listing: the first paragraph of the help, joined onto one line.
 def summary_line(name: str, function: object) -> str:
-    if name in _SUMMARIES:
-        return _SUMMARIES[name]
     doc = _inspect.cleandoc(getattr(function, "__doc__", None) or "")
     return " ".join(doc.split("\n\n")[0].split())
 
