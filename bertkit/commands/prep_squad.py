@@ -28,6 +28,13 @@ start_positions, end_positions, is_impossible); --split eval writes eval.tf_reco
 converter value for value. Training examples are shuffled with random.Random(12345) before
 conversion, exactly as Google's run_squad.py (and MindSpore's generator) do; pass
 --no-shuffle to keep the file's order. Eval is never shuffled.
+
+Chinese files (CMRC 2018, DRCD): --doc-tokens auto (the default) switches to the CMRC
+baseline's character doc tokens when most context characters are CJK, so answers are
+labelled at their annotated positions and predictions are exact substrings of the context.
+Answers whose text is not at answer_start are repaired from the text (the occurrence
+nearest the given start, or the only one) or skipped, and counted; --strict makes either
+an error. The baseline's setting is --max-seq-length 512 --doc-stride 128.
 """
 
 
@@ -65,6 +72,24 @@ def command(
             "as Google's run_squad.py does.",
         ),
     ] = True,
+    doc_tokens: Annotated[
+        str,
+        typer.Option(
+            "--doc-tokens",
+            help="How contexts become doc tokens: whitespace (Google's run_squad.py), "
+            "cjk-chars (CMRC 2018 baseline: each CJK character and punctuation mark its "
+            "own token; for CMRC/DRCD), or auto (cjk-chars when most context characters "
+            "are CJK).",
+        ),
+    ] = "auto",
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="An answer that must be repaired (its text is not at answer_start) or "
+            "skipped is an error naming the question.",
+        ),
+    ] = False,
     workers: WorkersOption = 0,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -82,6 +107,8 @@ def command(
             version_2_with_negative=version_2_with_negative,
             do_lower_case=do_lower_case,
             shuffle=shuffle,
+            doc_tokens=doc_tokens,
+            strict=strict,
         )
         with make_progress(progress_enabled(json_output)) as progress:
             task = progress.add_task("prep squad", total=len(PHASES))
