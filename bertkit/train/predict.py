@@ -204,12 +204,21 @@ def _write_squad(outputs: dict[str, list[Any]], eval_file: Path, output_dir: Pat
                            do_lower_case=eval_data.do_lower_case, version_2_with_negative=v2,
                            null_score_diff_threshold=options.null_score_diff_threshold))
     files = write_predictions(predictions, output_dir, v2)
-    meta = {"task": "squad2" if v2 else "squad", "gold": str(Path(eval_data.input_path).resolve()),
+    meta = {"task": _squad_metric(eval_data), "gold": str(Path(eval_data.input_path).resolve()),
             "predictions": "predictions.json"}
     if v2:
         meta["na_prob_file"] = "null_odds.json"
     files.append(write_json_atomic(output_dir / EVAL_META_NAME, meta))
     return PredictResult("squad", output_dir, 0, files)
+
+
+def _squad_metric(eval_data: Any) -> str:
+    """Chinese files prepared with character doc tokens (CMRC 2018, DRCD) are scored with
+    the CMRC 2018 metric, as the CLUE benchmark scores both."""
+    if eval_data.version_2_with_negative:
+        return "squad2"
+    chinese = any(example.context is not None for example in eval_data.examples[:1])
+    return "cmrc" if chinese else "squad"
 
 
 def _prep_manifest(eval_file: Path) -> dict[str, Any]:
