@@ -35,8 +35,8 @@ CHINESE_VOCAB = SHARED / "vocab" / "bert-base-chinese" / "vocab.txt"
 
 
 def best_seconds(source: Path, vocab: Path, split: str, args: argparse.Namespace,
-                 scratch: Path) -> tuple[float, int, str]:
-    """(best wall seconds, questions converted, doc tokens used)."""
+                 scratch: Path) -> tuple[float, int, int, str]:
+    """(best wall seconds, questions converted, features, doc tokens used)."""
     options = SquadPrepOptions(split=split, max_seq_length=args.max_seq_length,
                                doc_stride=args.doc_stride)
     times = []
@@ -45,7 +45,7 @@ def best_seconds(source: Path, vocab: Path, split: str, args: argparse.Namespace
         result = prep_squad(source, scratch / f"{source.stem}-{split}-{run}", options,
                             vocab=vocab, workers=1)
         times.append(time.perf_counter() - began)
-    return min(times), result.num_examples, result.doc_tokens
+    return min(times), result.num_examples, result.num_features, result.doc_tokens
 
 
 def main() -> None:
@@ -74,22 +74,25 @@ def main() -> None:
         }
         print(f"max_seq_length {args.max_seq_length}, doc_stride {args.doc_stride}, "
               f"1 worker, best of {args.repeat}; load average {os.getloadavg()[0]:.1f}")
-        print(f"| split | input | doc tokens | questions | best s | ms/question | "
-              f"ratio to English |")
-        print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
+        print("| split | input | doc tokens | questions | features | best s | ms/question | "
+              "ratio to English | ms/feature | ratio to English |")
+        print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         worst = 0.0
         for split, entries in runs.items():
-            english_ms = None
+            english = None
             for name, source, vocab in entries:
-                seconds, questions, doc_tokens = best_seconds(source, vocab, split, args, scratch)
+                seconds, questions, features, doc_tokens = best_seconds(
+                    source, vocab, split, args, scratch)
                 per_question = 1000.0 * seconds / questions
-                if english_ms is None:
-                    english_ms = per_question
-                ratio = per_question / english_ms
+                per_feature = 1000.0 * seconds / features
+                if english is None:
+                    english = (per_question, per_feature)
+                ratio = per_question / english[0]
                 if doc_tokens != "whitespace":
                     worst = max(worst, ratio)
-                print(f"| {split} | {name} | {doc_tokens} | {questions:,} | {seconds:.2f} | "
-                      f"{per_question:.3f} | {ratio:.2f}x |")
+                print(f"| {split} | {name} | {doc_tokens} | {questions:,} | {features:,} | "
+                      f"{seconds:.2f} | {per_question:.3f} | {ratio:.2f}x | "
+                      f"{per_feature:.3f} | {per_feature / english[1]:.2f}x |")
         print(f"worst Chinese/English per-question ratio: {worst:.2f}x (bar: 1.5x)")
 
 
