@@ -23,6 +23,7 @@ from bertkit.commands import (
     prep_glue,
     prep_squad,
     prep_tnews,
+    submit,
     tokenize,
     train,
 )
@@ -62,6 +63,7 @@ for _name, _module in [
     ("predict", predict),
     ("export", export),
     ("eval", evaluate),
+    ("submit", submit),
     ("demo", demo),
 ]:
     _register(app, _name, _module)
