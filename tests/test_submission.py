@@ -160,3 +160,22 @@ def test_glue_files(shared_data: Path, tmp_path: Path) -> None:
     bad.write_text("index\tprediction\n" + "".join(f"{i}\t1\n" for i in range(len(rows))), "utf-8")
     with pytest.raises(InputError, match="rte predictions are one of"):
         glue_submission("rte", bad, glue / "RTE" / "test.tsv")
+
+
+def test_tnews_labels_come_from_the_data_not_the_file_name(shared_data: Path, chinese_vocab: Path,
+                                                           tmp_path: Path) -> None:
+    dev = (shared_data / "tnews" / "dev.json").read_text(encoding="utf-8").splitlines()[:40]
+    unlabelled = tmp_path / "stand_in.json"  # no split in the name: --split dev
+    unlabelled.write_text("".join(json.dumps({k: v for k, v in json.loads(line).items()
+                                              if k not in ("label", "label_desc")},
+                                             ensure_ascii=False) + "\n" for line in dev), "utf-8")
+    labelled = tmp_path / "test.json"  # named test, but it carries labels
+    labelled.write_text("\n".join(dev) + "\n", encoding="utf-8")
+    for path, split, expected in ((unlabelled, "dev", None), (labelled, None, 40)):
+        args = ["prep", "tnews", str(path), "--vocab", str(chinese_vocab), "-o",
+                str(tmp_path / path.stem), "--json"] + (["--split", split] if split else [])
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        counts = json.loads(result.stdout)["counts"]
+        labels = next(iter(counts.values()))["labels"]
+        assert (None if labels is None else sum(labels.values())) == expected

@@ -93,8 +93,10 @@ def _parse_json_line(path: Path, line: str, number: int) -> dict[str, Any]:
 
 
 def read_tnews_file(path: Path, split: str, *, with_keywords: bool) -> ParsedSplit:
-    """Read and check one TNEWS JSON-lines file; a `test*` split is read without labels."""
-    labelled = not split.startswith("test")
+    """Read and check one TNEWS JSON-lines file. Whether it carries labels is read from the
+    data (its first record), not from its name: the official test file has none, and a
+    dev file with its labels removed stands in for it. Only a train split must have them."""
+    labelled: bool | None = True if split.startswith("train") else None
     label2id = {code: i for i, code in enumerate(TNEWS_LABELS)}
     texts_a: list[str] = []
     texts_b: list[str] | None = [] if with_keywords else None
@@ -108,6 +110,8 @@ def read_tnews_file(path: Path, split: str, *, with_keywords: bool) -> ParsedSpl
         sentence = record.get("sentence")
         if not isinstance(sentence, str):
             raise InputError(path, "missing string field 'sentence'", number)
+        if labelled is None:
+            labelled = "label" in record
         texts_a.append(sentence)
         if texts_b is not None:
             keywords = record.get("keywords", "")
@@ -117,7 +121,9 @@ def read_tnews_file(path: Path, split: str, *, with_keywords: bool) -> ParsedSpl
         if labelled:
             label = record.get("label")
             if label is None:
-                raise InputError(path, "missing field 'label' (only a test split may lack it)",
+                raise InputError(path, "missing field 'label' (only a test split may lack it)"
+                                 if split.startswith("train") else
+                                 "missing field 'label' (the file's first record has one)",
                                  number)
             label_id = label2id.get(str(label))
             if label_id is None:
@@ -133,7 +139,7 @@ def read_tnews_file(path: Path, split: str, *, with_keywords: bool) -> ParsedSpl
     if not texts_a:
         raise InputError(path, "file has no examples (it is empty)")
     examples = TextExamples(texts_a=texts_a, texts_b=texts_b,
-                            labels=np.asarray(labels, dtype=np.int64), labelled=labelled)
+                            labels=np.asarray(labels, dtype=np.int64), labelled=bool(labelled))
     return ParsedSplit(split=split, input_path=path, examples=examples,
                        extra_counts={"duplicate_lines_kept": duplicates})
 
