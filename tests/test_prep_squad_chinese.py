@@ -249,3 +249,19 @@ def test_drcd_traditional_characters_are_in_the_chinese_vocab(
 def test_word_of_char_maps_character_tokens_one_to_one() -> None:
     tokens, starts = cjk_doc_tokens("北京 大学")
     assert [word_of_char(starts, i) for i in range(5)] == [0, 1, 1, 2, 3]
+
+
+def test_a_test_file_without_answers_converts_for_prediction(
+    shared_data: Path, chinese_vocab: Path, tmp_path: Path
+) -> None:
+    document = load_json(shared_data / "drcd" / "DRCD_test.json")
+    for article in document["data"]:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                del qa["answers"]
+    path = tmp_path / "test.json"
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    result = prep_squad(path, tmp_path / "out", SquadPrepOptions(split="eval"),
+                        vocab=chinese_vocab, workers=1)
+    assert (result.doc_tokens, result.num_examples) == (CJK_CHARS, 3493)
+    assert not result.skipped and not result.repaired
