@@ -22,13 +22,16 @@ from bertkit.commands import (
     export,
     inspect,
     predict,
+    submit,
     tokenize,
     train,
 )
 from bertkit.commands.prep_registry import register_prep_commands
 
 # `bertkit --help` lists the job's steps in the order they run, then the tools.
-PIPELINE_ORDER = ("prep", "train", "predict", "eval", "tokenize", "inspect", "export", "demo")
+PIPELINE_ORDER = (
+    "prep", "train", "predict", "eval", "submit", "tokenize", "inspect", "export", "demo",
+)
 
 
 class _PipelineOrderGroup(TyperGroup):
@@ -88,6 +91,7 @@ for _name, _module in [
     ("tokenize", tokenize),
     ("inspect", inspect),
     ("export", export),
+    ("submit", submit),
     ("demo", demo),
 ]:
     _register(app, _name, _module)

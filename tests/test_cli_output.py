@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from bertkit import __version__
 from bertkit.cli import app
 
-PIPELINE_ORDER = ("prep", "train", "predict", "eval", "tokenize", "inspect", "export", "demo")
+PIPELINE_ORDER = ("prep", "train", "predict", "eval", "submit", "tokenize", "inspect", "export", "demo")
 
 runner = CliRunner()
 

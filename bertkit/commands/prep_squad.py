@@ -25,6 +25,13 @@ answers; each with its .index and .schema.json, and manifest.json (last). Record
 Google's run_squad.py converter value for value. Training examples are shuffled with
 random.Random(12345) before conversion, exactly as Google's run_squad.py (and MindSpore's
 generator) do; pass --no-shuffle to keep the file's order. Eval is never shuffled.
+
+Chinese files (CMRC 2018, DRCD): --doc-tokens auto (the default) switches to the CMRC
+baseline's character doc tokens when most context characters are CJK, so answers are
+labelled at their annotated positions and predictions are exact substrings of the context.
+Answers whose text is not at answer_start are repaired from the text (the occurrence
+nearest the given start, or the only one) or skipped, and counted; --strict makes either
+an error. The baseline's setting is --max-seq-length 512 --doc-stride 128.
 """
 
 
@@ -49,6 +56,16 @@ def command(
         "--shuffle/--no-shuffle",
         help="Train only: shuffle examples with random.Random(12345), "
              "as Google's run_squad.py does.")] = True,
+    doc_tokens: Annotated[str, typer.Option(
+        "--doc-tokens", metavar="auto|whitespace|cjk-chars",
+        help="How contexts become doc tokens: whitespace (Google's run_squad.py), cjk-chars "
+             "(CMRC 2018 baseline: each CJK character and punctuation mark its own token; "
+             "for CMRC/DRCD), or auto (cjk-chars when most context characters are CJK).")
+    ] = "auto",
+    strict: Annotated[bool, typer.Option(
+        "--strict",
+        help="An answer that must be repaired (its text is not at answer_start) or skipped "
+             "is an error naming the question.")] = False,
 ) -> PrepOutcome:
     from bertkit.console import make_progress
     from bertkit.prep.squad_convert import PHASES, SquadPrepOptions, prep_squad
@@ -57,7 +74,8 @@ def command(
     options = SquadPrepOptions(
         split=split, max_seq_length=max_seq_length, doc_stride=doc_stride,
         max_query_length=max_query_length, version_2_with_negative=version_2_with_negative,
-        do_lower_case=prep.do_lower_case, shuffle=shuffle)
+        do_lower_case=prep.do_lower_case, shuffle=shuffle, doc_tokens=doc_tokens,
+        strict=strict)
     options.validate()  # option errors before the progress display starts
     with make_progress(prep.progress) as progress:
         task = progress.add_task("prep squad", total=len(PHASES))

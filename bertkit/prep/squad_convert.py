@@ -44,7 +44,9 @@ from bertkit.prep.squad_features import (
     EVAL_SIDECAR_NAME,
     save_squad_eval_sidecar,
 )
+from bertkit.prep.squad_chinese import AUTO, DOC_TOKENS, WHITESPACE
 from bertkit.prep.squad_reader import (
+    RepairedAnswer,
     SkippedAnswer,
     SquadParagraph,
     SquadReadResult,
@@ -71,12 +73,18 @@ class SquadPrepOptions:
     do_lower_case: bool = True
     shuffle: bool = True  # train only: Google's pre-shuffle of the examples
     shuffle_seed: int = GOOGLE_SHUFFLE_SEED
+    doc_tokens: str = AUTO  # whitespace (Google's), cjk-chars or auto (squad_chinese)
+    strict: bool = False  # a skipped or repaired answer is an error
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "split", SPLIT_ALIASES.get(self.split, self.split))
 
     def validate(self) -> None:
         """Google's `validate_flags_or_throw` checks plus sanity; raised before any I/O."""
+        if self.doc_tokens not in DOC_TOKENS:
+            raise UsageError(
+                f"--doc-tokens must be one of {', '.join(DOC_TOKENS)}, got {self.doc_tokens!r}"
+            )
         if self.split not in SPLITS:
             raise UsageError(f"--split must be train or eval (dev is another name for eval), "
                              f"got {self.split!r}")
@@ -114,6 +122,8 @@ class SquadPrepResult:
     skipped: list[SkippedAnswer]
     windows_histogram: dict[int, int]  # windows per example -> examples
     files: list[Path] = field(default_factory=list)
+    repaired: list[RepairedAnswer] = field(default_factory=list)
+    doc_tokens: str = WHITESPACE  # as resolved from options.doc_tokens
 
 
 def prep_squad(
@@ -144,6 +154,8 @@ def prep_squad(
             input_path,
             is_training=options.is_training,
             version_2_with_negative=options.version_2_with_negative,
+            doc_tokens=options.doc_tokens,
+            strict=options.strict,
         )
         window_options = WindowOptions(
             max_seq_length=options.max_seq_length,
@@ -182,6 +194,7 @@ def prep_squad(
             "examples": len(question_order),
             "features": len(feature_order),
             "skipped_answers": len(read.skipped),
+            **_chinese_counts(read),
             "truncated_questions": merged.truncated_questions,
             "windows_per_example": {str(key): value for key, value in histogram.items()},
         }
@@ -190,7 +203,7 @@ def prep_squad(
             inputs=[input_path],
             options={
                 "split": options.split,
-                **{k: v for k, v in asdict(options).items() if k != "split"},
+                **_manifest_options(options, read),
                 # Absolute (as given, symlinks kept), so a later step run from elsewhere
                 # finds the same files.
                 "vocab": recorded_path(vocab) if vocab else None,
@@ -198,7 +211,10 @@ def prep_squad(
             },
             tokenizer=describe_tokenizer(tokenizer),
             counts=counts,
-            extra={"skipped_answers": [asdict(item) for item in read.skipped]},
+            extra={
+                "skipped_answers": [asdict(item) for item in read.skipped],
+                **_chinese_extra(read),
+            },
         )
     return SquadPrepResult(
         manifest=manifest,
@@ -209,7 +225,30 @@ def prep_squad(
         skipped=read.skipped,
         windows_histogram=histogram,
         files=[Path(name) for name in manifest["files"]],
+        repaired=read.repaired,
+        doc_tokens=read.doc_tokens,
     )
+
+
+# Counts that only character doc tokens have; Google-mode manifests keep their keys.
+
+
+def _manifest_options(options: SquadPrepOptions, read: SquadReadResult) -> dict[str, Any]:
+    values = {k: v for k, v in asdict(options).items() if k != "split"}
+    values["doc_tokens"] = read.doc_tokens  # as resolved ("auto" decides from the text)
+    return values
+
+
+def _chinese_counts(read: SquadReadResult) -> dict[str, Any]:
+    if read.doc_tokens == WHITESPACE:
+        return {}
+    return {"doc_tokens": read.doc_tokens, "repaired_answers": len(read.repaired)}
+
+
+def _chinese_extra(read: SquadReadResult) -> dict[str, Any]:
+    if read.doc_tokens == WHITESPACE:
+        return {}
+    return {"repaired_answers": [asdict(item) for item in read.repaired]}
 
 
 # --- tokenizing in worker processes ------------------------------------------------------
@@ -386,12 +425,17 @@ def _eval_sidecar(
         {"doc_tokens": paragraph.doc_tokens, "pieces": pieces, "piece_to_word": words}
         for paragraph, pieces, words in zip(read.paragraphs, paragraph_pieces, piece_to_word)
     ]
+    if read.doc_tokens != WHITESPACE:
+        # Character doc tokens: answers are cut from the context itself (squad_postprocess).
+        for entry, paragraph in zip(paragraphs, read.paragraphs):
+            entry["context"] = paragraph.context
+            entry["token_starts"] = paragraph.token_starts
     questions = [(index, q) for index, p in enumerate(read.paragraphs) for q in p.questions]
     example_index = np.repeat(np.arange(len(questions)), merged.windows_per_question)
     return {
         "format": EVAL_SIDECAR_FORMAT,
         "input_path": recorded_path(input_path),
-        "options": asdict(options),
+        "options": {**asdict(options), "doc_tokens": read.doc_tokens},
         "cls_token": tokenizer.cls_token,
         "sep_token": tokenizer.sep_token,
         "paragraphs": paragraphs,

@@ -10,6 +10,7 @@ window/max-context layouts are cached per (paragraph length, query length).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,7 +109,9 @@ def _chunk_pieces(paragraphs: list[SquadParagraph], cache: PieceCache) -> _Chunk
     """Google's per-paragraph `all_doc_tokens` / `tok_to_orig_index` / `orig_to_tok_index`,
     for all paragraphs at once with numpy gathers."""
     index = cache.index
-    rows = np.fromiter((index[word] for p in paragraphs for word in p.doc_tokens), dtype=np.int64)
+    # map/chain keep the per-token loop in C (Chinese paragraphs have one token per char).
+    all_words = itertools.chain.from_iterable(p.doc_tokens for p in paragraphs)
+    rows = np.fromiter(map(index.__getitem__, all_words), dtype=np.int64)
     words_per_paragraph = np.fromiter(
         (len(p.doc_tokens) for p in paragraphs), dtype=np.int64, count=len(paragraphs)
     )
@@ -150,7 +153,7 @@ def texts_to_tokenize(
 ) -> tuple[list[str], list[str], list[str]]:
     """(distinct doc tokens, questions, training answers): all the tokenizer calls a chunk
     needs, so they can be spread over processes as one flat list."""
-    words = list(dict.fromkeys(word for paragraph in paragraphs for word in paragraph.doc_tokens))
+    words = list(dict.fromkeys(itertools.chain.from_iterable(p.doc_tokens for p in paragraphs)))
     questions = [question for paragraph in paragraphs for question in paragraph.questions]
     answers = (
         [q.answer_text for q in questions if not q.is_impossible] if options.is_training else []

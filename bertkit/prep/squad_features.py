@@ -31,6 +31,10 @@ class SquadExample:
     doc_tokens: list[str]  # shared by all questions of a paragraph
     answers: list[str]  # every gold answer text (empty when unanswerable or unknown)
     is_impossible: bool
+    # Character doc tokens (CMRC/DRCD) only: the context and each doc token's offset in it,
+    # so answers are cut from the context (no spaces between Chinese characters).
+    context: str | None = None
+    token_starts: list[int] | None = None
 
 
 @dataclass
@@ -61,8 +65,10 @@ def save_squad_eval_sidecar(path: Path, payload: dict[str, Any]) -> None:
     """Write the sidecar object built by the converter (see `build_eval_sidecar`)."""
     from bertkit.fsutil import atomic_path
 
+    # json.dumps, not json.dump: only the one-shot path uses the C encoder (3-5x faster).
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, ensure_ascii=False, separators=(",", ":"))
+        handle.write(text)
 
 
 def load_squad_eval_data(outdir_or_path: str | Path) -> SquadEvalData:
@@ -95,6 +101,8 @@ def _expand(payload: dict[str, Any]) -> SquadEvalData:
             doc_tokens=paragraphs[paragraph]["doc_tokens"],
             answers=answers,
             is_impossible=is_impossible,
+            context=paragraphs[paragraph].get("context"),
+            token_starts=paragraphs[paragraph].get("token_starts"),
         )
         for qas_id, question, paragraph, answers, is_impossible in zip(
             columns["id"],

@@ -7,6 +7,10 @@ The reading rules are those of Google's `read_squad_examples` (reference-formats
   to the doc tokens it touches; if those tokens do not contain the (whitespace-normalised)
   answer text the question is skipped and reported, exactly as Google skips it.
 
+With ``doc_tokens="cjk-chars"`` (Chinese files, see `squad_chinese`) contexts are split
+into the CMRC baseline's character doc tokens instead, and answers whose text is not at
+their ``answer_start`` are repaired from the text or skipped, each counted.
+
 Unlike Google, every structural problem becomes an `InputError` naming the article,
 paragraph or question, instead of a KeyError deep inside the converter.
 """
@@ -21,6 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from bertkit.errors import InputError
+from bertkit.prep.squad_chinese import (
+    AUTO,
+    CJK_CHARS,
+    WHITESPACE,
+    cjk_doc_tokens,
+    place_answer,
+    resolve_doc_tokens,
+)
 
 # Google's reader splits contexts on exactly these characters (A.2); U+202F is its one
 # addition to ASCII whitespace. The tokenizer's broader whitespace set is applied later,
@@ -48,6 +60,10 @@ class SquadQuestion:
 class SquadParagraph:
     doc_tokens: list[str]
     questions: list[SquadQuestion]
+    # Character doc tokens only: the context and where each doc token starts in it, so a
+    # predicted span maps back to an exact substring.
+    context: str | None = None
+    token_starts: list[int] | None = None
 
 
 @dataclass
@@ -57,12 +73,25 @@ class SkippedAnswer:
     qas_id: str
     found: str
     expected: str
+    reason: str = "answer text not in its doc tokens"
+
+
+@dataclass
+class RepairedAnswer:
+    """An answer whose text was not at its answer_start, moved to where the text is."""
+
+    qas_id: str
+    answer_index: int
+    given_start: int
+    start: int
 
 
 @dataclass
 class SquadReadResult:
     paragraphs: list[SquadParagraph]
     skipped: list[SkippedAnswer] = field(default_factory=list)
+    repaired: list[RepairedAnswer] = field(default_factory=list)
+    doc_tokens: str = WHITESPACE  # how contexts were split: whitespace or cjk-chars
 
     @property
     def num_questions(self) -> int:
@@ -94,11 +123,15 @@ class _Context:
     """A paragraph's text and doc tokens; token offsets only computed when an answer
     needs them (eval never does)."""
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, doc_tokens: str = WHITESPACE):
         self.text = text
-        self.doc_tokens: list[str] = _DOC_TOKEN.findall(text)
+        self.chinese = doc_tokens == CJK_CHARS
         self._starts: list[int] | None = None
         self.surrogate = _SURROGATE.search(text)
+        if self.chinese:
+            self.doc_tokens, self._starts = cjk_doc_tokens(text)
+        else:
+            self.doc_tokens = _DOC_TOKEN.findall(text)
 
     @property
     def token_starts(self) -> list[int]:
@@ -136,7 +169,12 @@ def _require(container: Any, key: str, kind: type, path: Path, where: str) -> An
 
 
 def read_squad_file(
-    path: str | Path, *, is_training: bool, version_2_with_negative: bool
+    path: str | Path,
+    *,
+    is_training: bool,
+    version_2_with_negative: bool,
+    doc_tokens: str = WHITESPACE,
+    strict: bool = False,
 ) -> SquadReadResult:
     """Load and validate a SQuAD JSON file (see module docstring for the rules)."""
     path = Path(path)
@@ -145,20 +183,45 @@ def read_squad_file(
         path,
         is_training=is_training,
         version_2_with_negative=version_2_with_negative,
+        doc_tokens=doc_tokens,
+        strict=strict,
     )
 
 
+def _contexts(document: Any) -> list[str]:
+    """Every context string, tolerating a malformed file (the reader reports it later)."""
+    found = []
+    articles = document.get("data") if isinstance(document, dict) else None
+    for article in articles if isinstance(articles, list) else []:
+        paragraphs = article.get("paragraphs") if isinstance(article, dict) else None
+        for paragraph in paragraphs if isinstance(paragraphs, list) else []:
+            context = paragraph.get("context") if isinstance(paragraph, dict) else None
+            if isinstance(context, str):
+                found.append(context)
+    return found
+
+
 def read_squad_data(
-    document: Any, path: Path, *, is_training: bool, version_2_with_negative: bool
+    document: Any,
+    path: Path,
+    *,
+    is_training: bool,
+    version_2_with_negative: bool,
+    doc_tokens: str = WHITESPACE,
+    strict: bool = False,
 ) -> SquadReadResult:
+    """``doc_tokens``: whitespace (Google's), cjk-chars or auto; ``strict`` turns a skipped
+    or repaired answer into an error naming the question."""
+    if doc_tokens == AUTO:
+        doc_tokens = resolve_doc_tokens(AUTO, _contexts(document))
     articles = _require(document, "data", list, path, "top level")
-    result = SquadReadResult(paragraphs=[])
+    result = SquadReadResult(paragraphs=[], doc_tokens=doc_tokens)
     for article_index, article in enumerate(articles):
         article_where = _article_label(article_index, article)
         paragraphs = _require(article, "paragraphs", list, path, article_where)
         for paragraph_index, paragraph in enumerate(paragraphs):
             where = f"{article_where} paragraph {paragraph_index}"
-            context = _Context(_require(paragraph, "context", str, path, where))
+            context = _Context(_require(paragraph, "context", str, path, where), doc_tokens)
             qas = _require(paragraph, "qas", list, path, where)
             questions = []
             for question_index, qa in enumerate(qas):
@@ -169,12 +232,18 @@ def read_squad_data(
                     context,
                     is_training,
                     version_2_with_negative,
-                    result.skipped,
+                    result,
+                    strict,
                 )
                 if question is not None:
                     questions.append(question)
             result.paragraphs.append(
-                SquadParagraph(doc_tokens=context.doc_tokens, questions=questions)
+                SquadParagraph(
+                    doc_tokens=context.doc_tokens,
+                    questions=questions,
+                    context=context.text if context.chinese else None,
+                    token_starts=context.token_starts if context.chinese else None,
+                )
             )
     return result
 
@@ -196,7 +265,8 @@ def _read_question(
     context: _Context,
     is_training: bool,
     version_2_with_negative: bool,
-    skipped: list[SkippedAnswer],
+    result: SquadReadResult,
+    strict: bool = False,
 ) -> SquadQuestion | None:
     qas_id = _require(qa, "id", str, path, where)
     _reject_surrogate(path, where, "id", _SURROGATE.search(qas_id))
@@ -221,7 +291,12 @@ def _read_question(
         text = _require(answer, "text", str, path, answer_where)
         _reject_surrogate(path, answer_where, "answer text", _SURROGATE.search(text))
         start = _require(answer, "answer_start", int, path, answer_where)
-        if start < 0 or start + len(text) > len(context.text):
+        if context.chinese:
+            start = _place_chinese_answer(
+                context.text, qas_id, answer_index, text, start, path, answer_where, result,
+                strict,
+            )
+        elif start < 0 or start + len(text) > len(context.text):
             raise InputError(
                 path,
                 f"answer_start {start} (+ {len(text)} characters) is outside "
@@ -245,18 +320,57 @@ def _read_question(
             where,
         )
     text, start = answers[0]
+    if context.chinese and start < 0:
+        return None  # unrepairable: already counted in result.skipped
     if not text:
         raise InputError(path, "the answer text is empty", where)
     start_word = word_of_char(context.token_starts, start)
     end_word = word_of_char(context.token_starts, start + len(text) - 1)
     # Google keeps a training answer only if its doc tokens contain the answer text after
-    # whitespace normalisation; otherwise it skips the question (A.2).
-    found = " ".join(context.doc_tokens[start_word : end_word + 1])
-    expected = " ".join(text.split())
+    # whitespace normalisation; otherwise it skips the question (A.2). Character doc tokens
+    # are compared joined without spaces, as the CMRC baseline does.
+    joiner = "" if context.chinese else " "
+    found = joiner.join(context.doc_tokens[start_word : end_word + 1])
+    expected = joiner.join(text.split())
     if expected not in found:
-        skipped.append(SkippedAnswer(qas_id=qas_id, found=found, expected=expected))
+        if strict:
+            raise InputError(
+                path, f"answer {expected!r} is not in its doc tokens {found!r}", where
+            )
+        result.skipped.append(SkippedAnswer(qas_id=qas_id, found=found, expected=expected))
         return None
     question.answer_text = text
     question.start_word = start_word
     question.end_word = end_word
     return question
+
+
+def _place_chinese_answer(
+    context: str,
+    qas_id: str,
+    answer_index: int,
+    text: str,
+    start: int,
+    path: Path,
+    where: str,
+    result: SquadReadResult,
+    strict: bool,
+) -> int:
+    """The answer's checked (or repaired) start, or -1 when it cannot be placed; both
+    counted in ``result``, and an error instead when ``strict``."""
+    placement = place_answer(context, text, start)
+    if placement.status == "aligned":
+        return start
+    if strict:
+        action = "would be repaired" if placement.status == "repaired" else "cannot be placed"
+        raise InputError(
+            path, f"answer {text!r} is not at answer_start {start} and {action} "
+            f"({placement.reason}); drop --strict to repair or skip such answers", where
+        )
+    if placement.status == "repaired":
+        result.repaired.append(RepairedAnswer(qas_id, answer_index, start, placement.start))
+    else:
+        result.skipped.append(
+            SkippedAnswer(qas_id=qas_id, found="", expected=text, reason=placement.reason)
+        )
+    return placement.start

@@ -18,16 +18,24 @@ def print_squad_summary(result: SquadPrepResult) -> None:
             ("examples", result.num_examples),
             ("features", result.num_features),
             ("skipped answers", len(result.skipped)),
+            *_chinese_rows(result),
             ("truncated questions", result.truncated_questions),
         ],
     )
     for item in result.skipped[:SKIPPED_SHOWN]:
-        info(f"  skipped {item.qas_id}: answer {item.expected!r} not in {item.found!r}")
+        where = f"not in {item.found!r}" if item.found else f"({item.reason})"
+        info(f"  skipped {item.qas_id}: answer {item.expected!r} {where}")
     if len(result.skipped) > SKIPPED_SHOWN:
         info(f"  ... and {len(result.skipped) - SKIPPED_SHOWN} more (listed in manifest.json)")
     print_distribution(
         "windows per example", {str(key): value for key, value in result.windows_histogram.items()}
     )
+
+
+def _chinese_rows(result: SquadPrepResult) -> list[tuple[str, object]]:
+    if result.doc_tokens == "whitespace":
+        return []
+    return [("doc tokens", result.doc_tokens), ("repaired answers", len(result.repaired))]
 
 
 def print_first_features(

@@ -46,7 +46,9 @@ TNEWS_LABELS: tuple[str, ...] = tuple(str(100 + i) for i in range(17) if i not i
 LABELS_FILE_NAME = "labels.json"
 SPLIT_FILES = ("train.json", "dev.json", "test.json")
 # The split names TNEWS takes, and whether each carries labels (the official test has none).
-LABELLED_SPLITS = {"train": True, "dev": True, "test": False}
+# The split names TNEWS takes. train must carry labels; whether dev or test does is read
+# from the file itself (its first record).
+TNEWS_SPLITS = ("train", "dev", "test")
 
 
 def read_label_descriptions(path: Path) -> dict[str, str]:
@@ -102,8 +104,10 @@ def _parse_json_line(path: Path, line: str, number: int) -> dict[str, Any]:
 
 
 def read_tnews_file(path: Path, split: str, *, with_keywords: bool) -> ParsedSplit:
-    """Read and check one TNEWS JSON-lines file; the test split is read without labels."""
-    labelled = LABELLED_SPLITS[split]
+    """Read and check one TNEWS JSON-lines file. Whether it carries labels is read from the
+    data (its first record), not from its name: the official test file has none, and a
+    dev file with its labels removed stands in for it. Only a train split must have them."""
+    labelled: bool | None = True if split == "train" else None
     label2id = {code: i for i, code in enumerate(TNEWS_LABELS)}
     texts_a: list[str] = []
     texts_b: list[str] | None = [] if with_keywords else None
@@ -117,6 +121,8 @@ def read_tnews_file(path: Path, split: str, *, with_keywords: bool) -> ParsedSpl
         sentence = record.get("sentence")
         if not isinstance(sentence, str):
             raise InputError(path, "missing string field 'sentence'", number)
+        if labelled is None:
+            labelled = "label" in record
         texts_a.append(sentence)
         if texts_b is not None:
             keywords = record.get("keywords", "")
@@ -126,7 +132,9 @@ def read_tnews_file(path: Path, split: str, *, with_keywords: bool) -> ParsedSpl
         if labelled:
             label = record.get("label")
             if label is None:
-                raise InputError(path, "missing field 'label' (only a test split may lack it)",
+                raise InputError(path, "missing field 'label' (only a test split may lack it)"
+                                 if split == "train" else
+                                 "missing field 'label' (the file's first record has one)",
                                  number)
             label_id = label2id.get(str(label))
             if label_id is None:
@@ -142,7 +150,7 @@ def read_tnews_file(path: Path, split: str, *, with_keywords: bool) -> ParsedSpl
     if not texts_a:
         raise InputError(path, "file has no examples (it is empty)")
     examples = TextExamples(texts_a=texts_a, texts_b=texts_b,
-                            labels=np.asarray(labels, dtype=np.int64), labelled=labelled)
+                            labels=np.asarray(labels, dtype=np.int64), labelled=bool(labelled))
     return ParsedSplit(split=split, input_path=path, examples=examples,
                        extra_counts={"duplicate_lines_kept": duplicates})
 
@@ -172,12 +180,12 @@ def convert_tnews(
     ``workers`` None or 0 means every core.
     """
     check_max_seq_length(max_seq_length, with_keywords)
-    check_split_option(split, tuple(LABELLED_SPLITS))
+    check_split_option(split, TNEWS_SPLITS)
     workers = resolve_workers(workers)
     files = tnews_input_files([Path(p) for p in inputs])
     if split and len(files) > 1:
         raise UsageError("--split names one output, but more than one input file was given")
-    splits = [(split_name_from_path(path, split, tuple(LABELLED_SPLITS)), path)
+    splits = [(split_name_from_path(path, split, TNEWS_SPLITS), path)
               for path in files]
     check_distinct_splits(splits)
     spec = TokenizerSpec(vocab=Path(vocab) if vocab else None,

@@ -205,12 +205,41 @@ def _write_squad(outputs: dict[str, list[Any]], eval_file: Path, output_dir: Pat
                            do_lower_case=eval_data.do_lower_case, version_2_with_negative=v2,
                            null_score_diff_threshold=options.null_score_diff_threshold))
     files = write_predictions(predictions, output_dir, v2)
-    meta = {"task": "squad2" if v2 else "squad", "gold": str(Path(eval_data.input_path).resolve()),
+    meta = {"task": _squad_metric(eval_data), "gold": str(Path(eval_data.input_path).resolve()),
             "predictions": "predictions.json"}
     if v2:
         meta["na_prob_file"] = "null_odds.json"
     files.append(write_json_atomic(output_dir / EVAL_META_NAME, meta))
+    if not any(example.answers for example in eval_data.examples):
+        return PredictResult("squad", output_dir, 0, files, note=UNLABELLED_NOTE)
     return PredictResult("squad", output_dir, 0, files)
+
+
+def _squad_metric(eval_data: Any) -> str:
+    """Chinese files prepared with character doc tokens (CMRC 2018, DRCD) are scored with
+    the CMRC 2018 metric, as the CLUE benchmark scores both."""
+    if eval_data.version_2_with_negative:
+        return "squad2"
+    chinese = any(example.context is not None for example in eval_data.examples[:1])
+    return "cmrc" if chinese else "squad"
+
+
+UNLABELLED_NOTE = ("the eval data has no gold labels (a test set): predictions written, "
+                   "not scored; `bertkit submit` makes the leaderboard files")
+
+
+def _cluener_gold_has_labels(gold: str | None) -> bool:
+    """CLUENER test files have no "label" field; the first record tells."""
+    if not gold:
+        return False
+    try:
+        with open(gold, encoding="utf-8-sig") as handle:
+            for line in handle:
+                if line.strip():
+                    return "label" in json.loads(line)
+    except (OSError, ValueError):
+        return True  # let scoring report the problem
+    return False
 
 
 def _prep_manifest(eval_file: Path) -> dict[str, Any]:
@@ -286,6 +315,8 @@ def _write_ner(model: nn.Module, outputs: dict[str, list[Any]], eval_file: Path,
         meta = {"task": task_name, "gold": _gold_for(manifest, eval_file),
                 "predictions": path.name}
         files.append(write_json_atomic(output_dir / EVAL_META_NAME, meta))
+        if task_name == "cluener" and not _cluener_gold_has_labels(meta["gold"]):
+            return PredictResult("ner", output_dir, 0, files, note=UNLABELLED_NOTE)
         return PredictResult("ner", output_dir, 0, files)
     lines = [" ".join(id2label.get(int(t), str(t)) for t, m in zip(tags, mask) if m)
              for tags, mask in zip(predicted, outputs["attention_mask"])]
@@ -329,6 +360,9 @@ def _write_classification(model: nn.Module, outputs: dict[str, list[Any]], eval_
                                   "predictions written, not scored")
     meta = {"task": task_name, "gold": _gold_for(manifest, eval_file), "predictions": path.name}
     files.append(write_json_atomic(output_dir / EVAL_META_NAME, meta))
+    split_counts = (manifest.get("counts") or {}).get(eval_file.name.split(".")[0]) or {}
+    if "labels" in split_counts and split_counts["labels"] is None:
+        return PredictResult("classification", output_dir, 0, files, note=UNLABELLED_NOTE)
     return PredictResult("classification", output_dir, 0, files)
 
 

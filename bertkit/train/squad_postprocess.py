@@ -28,6 +28,8 @@ MAX_ANSWER_LENGTH = 30
 class SquadExampleLike(Protocol):
     qas_id: str
     doc_tokens: Sequence[str]
+    # Character doc tokens (CMRC/DRCD) also carry ``context`` and ``token_starts``; see
+    # `original_text`. Google-style examples may lack both.
 
 
 class SquadFeatureLike(Protocol):
@@ -131,6 +133,21 @@ def get_final_text(pred_text: str, orig_text: str, do_lower_case: bool) -> str:
     if orig_start is None or orig_end is None:
         return orig_text
     return orig_text[orig_start : orig_end + 1]
+
+
+def original_text(example: SquadExampleLike, first: int, last: int) -> str:
+    """The original text of doc tokens ``first..last``.
+
+    Google joins whitespace doc tokens with single spaces. Character doc tokens (CMRC
+    baseline) are exact substrings of the context at known offsets, so the text is the
+    context between them: Chinese characters are not spaced out and any original spacing
+    between Latin words is kept, and `get_final_text` then narrows it to a substring.
+    """
+    context = getattr(example, "context", None)
+    if context is None:
+        return " ".join(example.doc_tokens[first : last + 1])
+    starts = example.token_starts  # type: ignore[attr-defined]
+    return context[starts[first] : starts[last] + len(example.doc_tokens[last])]
 
 
 def _detokenize(pieces: Sequence[str]) -> str:
@@ -237,7 +254,7 @@ def _nbest(
             pieces = feature.tokens[candidate.start_index : candidate.end_index + 1]
             first = feature.token_to_orig_map[candidate.start_index]
             last = feature.token_to_orig_map[candidate.end_index]
-            orig_text = " ".join(example.doc_tokens[first : last + 1])
+            orig_text = original_text(example, first, last)
             text = get_final_text(_detokenize(pieces), orig_text, options.do_lower_case)
             if text in seen:
                 continue
