@@ -21,6 +21,7 @@ from bertkit.commands import (
     prep_chinesener,
     prep_cluener,
     prep_glue,
+    prep_pretrain,
     prep_squad,
     prep_tnews,
     tokenize,
@@ -52,6 +53,7 @@ for _name, _module in [
     ("tnews", prep_tnews),
     ("chinesener", prep_chinesener),
     ("glue", prep_glue),
+    ("pretrain", prep_pretrain),
 ]:
     _register(prep_app, _name, _module)
 

@@ -134,7 +134,20 @@ def create_pretraining_data(
                          f"{len(files)} input files")
     tokenizer = load_pretraining_tokenizer(options)  # a bad vocab fails before any shard
     output = Path(output_dir)
+    created = not output.exists()
     output.mkdir(parents=True, exist_ok=True)
+    try:
+        return _create(files, output, options, tokenizer, workers, dask_scheduler, resume,
+                       progress, started)
+    except BaseException:
+        if created and not any(output.iterdir()):
+            output.rmdir()  # a run that failed before any shard leaves no empty directory
+        raise
+
+
+def _create(files: list[Path], output: Path, options: PretrainOptions, tokenizer: Any,
+            workers: int, dask_scheduler: str | None, resume: bool, progress: bool,
+            started: float) -> PretrainResult:
     inputs_json = [{"path": str(path.resolve()), "sha256": sha256_of_file(path)}
                    for path in files]
     done: dict[int, ShardResult] = {}
