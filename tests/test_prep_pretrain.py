@@ -452,3 +452,23 @@ def test_prep_pretrain_imports_neither_torch_nor_tensorflow(sample_text, uncased
     assert json.loads(completed.stdout.strip().splitlines()[-1]) == {
         "torch": False, "tensorflow": False}
     assert (tmp_path / "out" / "pretrain-00000-of-00001.tf_record").exists()
+
+
+def test_inspect_marks_the_masked_positions(sample_text, uncased_vocab, tmp_path) -> None:
+    result = ours(tmp_path, sample_text, uncased_vocab, dupe_factor=1)
+    shown = runner.invoke(app, ["inspect", str(result.files[0]), "--vocab", str(uncased_vocab),
+                                "-n", "2", "--json"])
+    assert shown.exit_code == 0, shown.output
+    first_records = json.loads(shown.stdout)["first_records"]
+    for shown_record, record in zip(first_records, records_of(result.files[0])):
+        n = int(record["masked_lm_weights"].sum())
+        marked = [token for token in shown_record["masked_tokens"] if token.startswith("{")]
+        labels = [token.rsplit("->", 1)[1][:-1] for token in marked]
+        assert len(marked) == n
+        assert labels == load_labels(uncased_vocab, record["masked_lm_ids"][:n])
+
+
+def load_labels(vocab: Path, ids) -> list[str]:
+    from bertkit.tokenization import load_tokenizer
+
+    return load_tokenizer(vocab=vocab).convert_ids_to_tokens(ids)
