@@ -178,7 +178,7 @@ def _mask_and_emit(tokens_a: list[int], tokens_b: list[int], is_random_next: boo
     cls_id, sep_id = rules.cls_id, rules.sep_id
     tokens = [cls_id, *tokens_a, sep_id, *tokens_b, sep_id]
     length = len(tokens)
-    if rules.whole_word:
+    if rules.whole_word and max(tokens) >= CONTINUATION:
         groups: list = candidate_groups(tokens, cls_id, sep_id)
         tokens = [token & ID_BITS for token in tokens]
     elif cls_id in tokens_a or sep_id in tokens_a or cls_id in tokens_b or sep_id in tokens_b:
@@ -187,6 +187,8 @@ def _mask_and_emit(tokens_a: list[int], tokens_b: list[int], is_random_next: boo
     else:
         len_a = len(tokens_a)
         groups = [*range(1, len_a + 1), *range(len_a + 2, length - 1)]
+    if rules.whole_word and groups and not isinstance(groups[0], list):
+        groups = [[index] for index in groups]  # no continuation: every group is one piece
     shuffle_exact(rng, groups)
     num_to_predict = min(rules.max_predictions_per_seq,
                          max(1, int(round(length * rules.masked_lm_prob))))

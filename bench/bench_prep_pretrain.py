@@ -1,0 +1,143 @@
+"""Benchmark: `bertkit prep pretrain` vs Google's create_pretraining_data.py.
+
+Corpus: SQuAD v1.1 dev contexts, one sentence per line (bertkit's rule-based splitter),
+one document per paragraph: about 1.6 MB, 2,067 documents (tests/pretrain_corpora.py).
+Every figure comes from fresh processes timed end to end, peak RSS from `wait4`:
+- Google: `python -m bert.create_pretraining_data` (the PyPI bert-tensorflow copy, whose
+  path without whole-word masking draws the same numbers as master eedf571), TensorFlow
+  import included, as a user runs it.
+- bertkit: `python -m bertkit prep pretrain`, interpreter start included.
+
+1. Speed, one worker, same flags: wall s, instances/s, ratio; records compared feature by
+   feature, record by record.
+2. Workers: the corpus as 8 shards, `--workers 1` and `--workers 2`: instances/s per core,
+   and the bytes of both runs compared.
+3. Memory: peak RSS for the 1x corpus (one file) and an 8x corpus (8 files), bertkit and
+   Google (Google holds every instance of all files in memory).
+
+Usage: PYTHONPATH=$PWD python bench/bench_prep_pretrain.py [--dupe-factor 10]
+       [--memory-dupe-factor 2] [--skip-google-8x]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("BERTKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
+VOCAB = SHARED / "vocab" / "bert-base-uncased" / "vocab.txt"
+sys.path.insert(0, str(REPO / "tests"))  # pretrain_corpora.py
+sys.path.insert(0, str(REPO / "bench"))  # check_wwm_google.py (record comparison)
+
+
+def run(command: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS MB) of one fresh process."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
+    began = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env=env)
+    _pid, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - began
+    if status != 0:
+        raise SystemExit(f"failed ({status}): {' '.join(command)}\n{process.stderr.read()}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def google(inputs: list[Path], output: Path, dupe: int) -> tuple[float, float]:
+    return run([sys.executable, "-m", "bert.create_pretraining_data",
+                f"--input_file={','.join(map(str, inputs))}", f"--output_file={output}",
+                f"--vocab_file={VOCAB}", "--do_lower_case=True", f"--dupe_factor={dupe}"])
+
+
+def bertkit(inputs: list[Path], output: Path, dupe: int, workers: int = 1) -> tuple[float, float]:
+    return run([sys.executable, "-m", "bertkit", "prep", "pretrain", *map(str, inputs),
+                "--vocab", str(VOCAB), "-o", str(output), "--dupe-factor", str(dupe),
+                "--workers", str(workers)])
+
+
+def count_records(path: Path) -> int:
+    from bertkit.tfrecord import count_records as count
+
+    return count(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dupe-factor", type=int, default=10)
+    parser.add_argument("--memory-dupe-factor", type=int, default=2)
+    parser.add_argument("--skip-google-8x", action="store_true")
+    args = parser.parse_args()
+
+    from check_wwm_google import compare
+    from pretrain_corpora import squad_contexts_corpus
+
+    with tempfile.TemporaryDirectory() as scratch_name:
+        scratch = Path(scratch_name)
+        corpus = squad_contexts_corpus(SHARED, scratch / "squad_contexts.txt")
+        print(f"corpus: {corpus.stat().st_size:,} bytes, dupe {args.dupe_factor}, "
+              f"cores {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
+
+        # 1. one worker vs Google
+        g_wall, g_rss = google([corpus], scratch / "google.tf_record", args.dupe_factor)
+        b_wall, b_rss = bertkit([corpus], scratch / "ours", args.dupe_factor)
+        ours_file = scratch / "ours" / "pretrain-00000-of-00001.tf_record"
+        records, difference = compare(ours_file, scratch / "google.tf_record")
+        verdict = "identical" if difference is None else f"DIFFERENT ({difference})"
+        print("\n| one worker | wall s | instances/s | peak RSS MB |\n| --- | ---: | ---: | ---: |")
+        print(f"| Google create_pretraining_data.py | {g_wall:.1f} | {records / g_wall:,.0f} | "
+              f"{g_rss:,.0f} |")
+        print(f"| bertkit prep pretrain --workers 1 | {b_wall:.1f} | {records / b_wall:,.0f} | "
+              f"{b_rss:,.0f} |")
+        print(f"\nspeed ratio {g_wall / b_wall:.1f}x; {records:,} records, {verdict}")
+
+        # 2. workers: 8 shards
+        text = corpus.read_text(encoding="utf-8").split("\n\n")
+        shard_dir = scratch / "shards"
+        shard_dir.mkdir()
+        per = -(-len(text) // 8)
+        shards = []
+        for index in range(8):
+            path = shard_dir / f"part-{index}.txt"
+            path.write_text("\n\n".join(text[index * per:(index + 1) * per]), encoding="utf-8")
+            shards.append(path)
+        print("\n| 8 shards | wall s | instances/s | instances/s per core |\n"
+              "| --- | ---: | ---: | ---: |")
+        outputs = {}
+        for workers in (1, 2):
+            out = scratch / f"w{workers}"
+            wall, _rss = bertkit(shards, out, args.dupe_factor, workers)
+            instances = sum(count_records(p) for p in sorted(out.glob("*.tf_record")))
+            outputs[workers] = [p.read_bytes() for p in sorted(out.glob("*.tf_record"))]
+            print(f"| --workers {workers} | {wall:.1f} | {instances / wall:,.0f} | "
+                  f"{instances / wall / workers:,.0f} |")
+        print(f"\n--workers 1 and 2 byte-identical: {outputs[1] == outputs[2]}")
+
+        # 3. memory, 1x vs 8x corpus
+        copies = []
+        for index in range(8):
+            path = scratch / "x8" / f"copy-{index}.txt"
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(corpus.read_bytes())
+            copies.append(path)
+        dupe = args.memory_dupe_factor
+        print(f"\n| peak RSS MB (dupe {dupe}) | 1x corpus | 8x corpus | 8x / 1x |\n"
+              "| --- | ---: | ---: | ---: |")
+        _w, b1 = bertkit([corpus], scratch / "m1", dupe)
+        _w, b8 = bertkit(copies, scratch / "m8", dupe)
+        print(f"| bertkit --workers 1 | {b1:,.0f} | {b8:,.0f} | {b8 / b1:.2f} |")
+        _w, g1 = google([corpus], scratch / "g1.tf_record", dupe)
+        if args.skip_google_8x:
+            print(f"| Google | {g1:,.0f} | (skipped) | |")
+        else:
+            _w, g8 = google(copies, scratch / "g8.tf_record", dupe)
+            print(f"| Google | {g1:,.0f} | {g8:,.0f} | {g8 / g1:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
