@@ -15,8 +15,11 @@ Every figure comes from fresh processes timed end to end, peak RSS from `wait4`:
 3. Memory: peak RSS for the 1x corpus (one file) and an 8x corpus (8 files), bertkit and
    Google (Google holds every instance of all files in memory).
 
+4. Optionally (`--chinese-dupe-factor D`): CMRC + DRCD dev contexts (about 2.5 MB) with the
+   bert-base-chinese vocab, Google vs bertkit, and bertkit's `--whole-word-mask jieba` cost.
+
 Usage: PYTHONPATH=$PWD python bench/bench_prep_pretrain.py [--dupe-factor 10]
-       [--memory-dupe-factor 2] [--skip-google-8x]
+       [--memory-dupe-factor 2] [--skip-google-8x] [--chinese-dupe-factor D [--only-chinese]]
 """
 
 from __future__ import annotations
@@ -49,16 +52,40 @@ def run(command: list[str]) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024
 
 
-def google(inputs: list[Path], output: Path, dupe: int) -> tuple[float, float]:
+def google(inputs: list[Path], output: Path, dupe: int, vocab: Path = VOCAB) -> tuple[float, float]:
     return run([sys.executable, "-m", "bert.create_pretraining_data",
                 f"--input_file={','.join(map(str, inputs))}", f"--output_file={output}",
-                f"--vocab_file={VOCAB}", "--do_lower_case=True", f"--dupe_factor={dupe}"])
+                f"--vocab_file={vocab}", "--do_lower_case=True", f"--dupe_factor={dupe}"])
 
 
-def bertkit(inputs: list[Path], output: Path, dupe: int, workers: int = 1) -> tuple[float, float]:
+def bertkit(inputs: list[Path], output: Path, dupe: int, workers: int = 1,
+            vocab: Path = VOCAB, *extra: str) -> tuple[float, float]:
     return run([sys.executable, "-m", "bertkit", "prep", "pretrain", *map(str, inputs),
-                "--vocab", str(VOCAB), "-o", str(output), "--dupe-factor", str(dupe),
-                "--workers", str(workers)])
+                "--vocab", str(vocab), "-o", str(output), "--dupe-factor", str(dupe),
+                "--workers", str(workers), *extra])
+
+
+def chinese(scratch: Path, dupe: int) -> None:
+    """CMRC 2018 + DRCD dev contexts (about 2.5 MB), bert-base-chinese vocab."""
+    from check_wwm_google import compare
+    from pretrain_corpora import chinese_contexts_corpus
+
+    vocab = SHARED / "vocab" / "bert-base-chinese" / "vocab.txt"
+    corpus = chinese_contexts_corpus(SHARED, scratch / "zh_contexts.txt")
+    g_wall, g_rss = google([corpus], scratch / "zh_google.tf_record", dupe, vocab)
+    b_wall, b_rss = bertkit([corpus], scratch / "zh_ours", dupe, 1, vocab)
+    j_wall, j_rss = bertkit([corpus], scratch / "zh_jieba", dupe, 1, vocab,
+                            "--whole-word-mask", "jieba")
+    records, difference = compare(scratch / "zh_ours" / "pretrain-00000-of-00001.tf_record",
+                                  scratch / "zh_google.tf_record")
+    verdict = "identical" if difference is None else f"DIFFERENT ({difference})"
+    print(f"\nChinese corpus {corpus.stat().st_size:,} bytes, dupe {dupe}\n"
+          "| one worker | wall s | instances/s | peak RSS MB |\n| --- | ---: | ---: | ---: |")
+    print(f"| Google create_pretraining_data.py | {g_wall:.1f} | {records / g_wall:,.0f} | "
+          f"{g_rss:,.0f} |")
+    print(f"| bertkit prep pretrain | {b_wall:.1f} | {records / b_wall:,.0f} | {b_rss:,.0f} |")
+    print(f"| bertkit prep pretrain --whole-word-mask jieba | {j_wall:.1f} | | {j_rss:,.0f} |")
+    print(f"\nspeed ratio {g_wall / b_wall:.1f}x; {records:,} records, {verdict}")
 
 
 def count_records(path: Path) -> int:
@@ -72,6 +99,9 @@ def main() -> None:
     parser.add_argument("--dupe-factor", type=int, default=10)
     parser.add_argument("--memory-dupe-factor", type=int, default=2)
     parser.add_argument("--skip-google-8x", action="store_true")
+    parser.add_argument("--chinese-dupe-factor", type=int, default=0,
+                        help="also run the Chinese corpus with this dupe factor (0: skip)")
+    parser.add_argument("--only-chinese", action="store_true")
     args = parser.parse_args()
 
     from check_wwm_google import compare
@@ -79,6 +109,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
+        if args.chinese_dupe_factor:
+            chinese(scratch, args.chinese_dupe_factor)
+        if args.only_chinese:
+            return
         corpus = squad_contexts_corpus(SHARED, scratch / "squad_contexts.txt")
         print(f"corpus: {corpus.stat().st_size:,} bytes, dupe {args.dupe_factor}, "
               f"cores {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")

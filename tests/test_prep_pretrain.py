@@ -229,7 +229,6 @@ def test_interrupt_leaves_no_shard_under_a_final_name(three_shards, uncased_voca
     assert manifest["complete"] is False and [s["index"] for s in manifest["shards"]] == [0]
 
 
-@pytest.mark.slow
 def test_dask_local_cluster_gives_the_same_bytes(three_shards, uncased_vocab, tmp_path) -> None:
     distributed = pytest.importorskip("distributed")
     local = ours(tmp_path, three_shards, uncased_vocab, "local", dupe_factor=2)
