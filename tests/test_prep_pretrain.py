@@ -392,8 +392,9 @@ def one_line_error(result, code: int) -> str:
 @pytest.mark.parametrize("content,expected", [
     (b"", "empty.txt: no text"),
     (b"\n\n  \n\n", "empty.txt: no text"),
-    (b"Some text.\x00\x01\x02 binary\n", "empty.txt:1: binary file (NUL byte at offset 10)"),
-    (b"fine\n\xff\xfe bad bytes\n", "empty.txt:2: not UTF-8 text (invalid start byte at byte 5)"),
+    (b"Some text.\n\x00\x01\x02 binary\n", "empty.txt:2: binary file (NUL character)"),
+    (b"\x7fELF\x02\x01\x01\x00\x00\x00\xb7\x00\xff\xfe", "empty.txt:1: binary file"),
+    (b"fine\n\xff\xfe bad bytes\n", "empty.txt:2: not UTF-8 (invalid start byte)"),
 ])
 def test_bad_corpus_is_one_line_and_exit_1(content, expected, uncased_vocab, tmp_path) -> None:
     path = tmp_path / "empty.txt"

@@ -10,7 +10,8 @@ Additions, which change nothing for a plain one-sentence-per-line file:
 - `--sentence-split en|zh` cuts each line into sentences with a rule-based splitter.
 
 A file with a NUL byte is refused as binary; text must be UTF-8 (the error names the
-line), where Google would silently drop the undecodable bytes.
+line), where Google would silently drop the undecodable bytes. A leading BOM is dropped
+(Google's tokenizer drops it as a control character anyway).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bertkit.errors import InputError
+from bertkit.prep.input_text import read_input_text
 from bertkit.prep.pretrain.instances import Document
 
 _DOC_OPEN = re.compile(r"<doc(\s[^>]*)?>")
@@ -55,23 +57,30 @@ class CorpusText:
     line_number_of: list[int]
 
 
+def _binary_file_error(path: Path, text: str | None = None) -> InputError | None:
+    """The NUL byte that marks a binary file (text never holds one), as an error."""
+    if text is None:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+        nul = head.find(b"\x00")
+        line = head.count(b"\n", 0, nul) + 1
+    else:
+        nul = text.find("\x00")
+        line = text.count("\n", 0, nul) + 1
+    if nul < 0:
+        return None
+    return InputError(path, "binary file (NUL character); expected UTF-8 text", position=line)
+
+
 def read_shard_text(path: Path, sentence_split: str | None) -> CorpusText:
     try:
-        data = path.read_bytes()
-    except IsADirectoryError:
-        raise InputError(path, "is a directory, not a text file") from None
-    except OSError as error:
-        raise InputError(path, f"cannot read: {error.strerror}") from None
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        raise InputError(path, f"binary file (NUL byte at offset {nul}); expected UTF-8 text",
-                         position=data.count(b"\n", 0, nul) + 1)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InputError(path, f"not UTF-8 text ({error.reason} at byte {error.start})",
-                         position=data.count(b"\n", 0, error.start) + 1) from None
-    del data
+        text = read_input_text(path)
+    except InputError as error:
+        binary = _binary_file_error(path) if path.is_file() else None
+        raise (binary or error) from None
+    binary = _binary_file_error(path, text)
+    if binary is not None:
+        raise binary
     texts: list[str] = []
     document_of: list[int] = []
     line_number_of: list[int] = []
