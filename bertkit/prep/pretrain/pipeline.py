@@ -87,15 +87,18 @@ def validate_options(options: PretrainOptions) -> None:
         raise UsageError(f"--sentence-split must be en or zh, got {options.sentence_split!r}")
 
 
-def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
-    """Files as given; directories as their files (recursively, sorted, hidden ones
-    skipped); a pattern that is not a path as its sorted glob matches."""
+def expand_inputs(inputs: Sequence[str | Path], output_dir: Path | None = None) -> list[Path]:
+    """Files as given; directories as their files (recursively, sorted, hidden ones and
+    those under the output directory skipped); a pattern that is not a path as its sorted
+    glob matches."""
+    skip = output_dir.resolve() if output_dir is not None else None
     files: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
             found = sorted(child for child in path.rglob("*") if child.is_file() and not any(
-                part.startswith(".") for part in child.relative_to(path).parts))
+                part.startswith(".") for part in child.relative_to(path).parts)
+                and (skip is None or not child.resolve().is_relative_to(skip)))
             if not found:
                 raise InputError(path, "directory holds no files")
             files += found
@@ -126,7 +129,7 @@ def create_pretraining_data(
     validate_options(options)
     if workers < 0:
         raise UsageError(f"--workers must be >= 0, got {workers}")
-    files = expand_inputs(inputs)
+    files = expand_inputs(inputs, Path(output_dir))
     if not files:
         raise UsageError("no input files")
     if options.whole_word_mask.startswith("ref:") and len(files) > 1:
