@@ -39,27 +39,42 @@ sys.path.insert(0, str(REPO / "tests"))  # pretrain_corpora.py
 sys.path.insert(0, str(REPO / "bench"))  # check_wwm_google.py (record comparison)
 
 
-def run(command: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB) of one fresh process."""
+# A fresh launcher per measurement: Linux keeps a process's peak RSS across fork+exec, so a
+# command forked straight from this (large, by then) process would report our peak too.
+_LAUNCHER = """
+import os, subprocess, sys, time
+began = time.perf_counter()
+with open(sys.argv[1], "wb") as log:
+    child = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=log)
+    _pid, status, usage = os.wait4(child.pid, 0)
+print(time.perf_counter() - began, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, status)
+"""
+
+
+def run(command: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS MB, CPU seconds) of one fresh process (and its children)."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
-    began = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env=env)
-    _pid, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - began
-    if status != 0:
-        raise SystemExit(f"failed ({status}): {' '.join(command)}\n{process.stderr.read()}")
-    return wall, usage.ru_maxrss / 1024
+    with tempfile.NamedTemporaryFile(suffix=".log") as log:
+        # Google's script logs every example at INFO: its stderr goes to a file, since an
+        # unread pipe would fill and block it.
+        done = subprocess.run([sys.executable, "-c", _LAUNCHER, log.name, *command], env=env,
+                              capture_output=True, text=True, check=True)
+        wall, rss, cpu, status = done.stdout.split()
+        if status != "0":
+            raise SystemExit(f"failed ({status}): {' '.join(command)}\n"
+                             f"{Path(log.name).read_bytes()[-2000:].decode(errors='replace')}")
+    return float(wall), float(rss), float(cpu)
 
 
-def google(inputs: list[Path], output: Path, dupe: int, vocab: Path = VOCAB) -> tuple[float, float]:
+def google(inputs: list[Path], output: Path, dupe: int,
+           vocab: Path = VOCAB) -> tuple[float, float, float]:
     return run([sys.executable, "-m", "bert.create_pretraining_data",
                 f"--input_file={','.join(map(str, inputs))}", f"--output_file={output}",
                 f"--vocab_file={vocab}", "--do_lower_case=True", f"--dupe_factor={dupe}"])
 
 
 def bertkit(inputs: list[Path], output: Path, dupe: int, workers: int = 1,
-            vocab: Path = VOCAB, *extra: str) -> tuple[float, float]:
+            vocab: Path = VOCAB, *extra: str) -> tuple[float, float, float]:
     return run([sys.executable, "-m", "bertkit", "prep", "pretrain", *map(str, inputs),
                 "--vocab", str(vocab), "-o", str(output), "--dupe-factor", str(dupe),
                 "--workers", str(workers), *extra])
@@ -72,20 +87,21 @@ def chinese(scratch: Path, dupe: int) -> None:
 
     vocab = SHARED / "vocab" / "bert-base-chinese" / "vocab.txt"
     corpus = chinese_contexts_corpus(SHARED, scratch / "zh_contexts.txt")
-    g_wall, g_rss = google([corpus], scratch / "zh_google.tf_record", dupe, vocab)
-    b_wall, b_rss = bertkit([corpus], scratch / "zh_ours", dupe, 1, vocab)
-    j_wall, j_rss = bertkit([corpus], scratch / "zh_jieba", dupe, 1, vocab,
-                            "--whole-word-mask", "jieba")
+    g_wall, g_rss, g_cpu = google([corpus], scratch / "zh_google.tf_record", dupe, vocab)
+    b_wall, b_rss, b_cpu = bertkit([corpus], scratch / "zh_ours", dupe, 1, vocab)
+    j_wall, j_rss, j_cpu = bertkit([corpus], scratch / "zh_jieba", dupe, 1, vocab,
+                                   "--whole-word-mask", "jieba")
     records, difference = compare(scratch / "zh_ours" / "pretrain-00000-of-00001.tf_record",
                                   scratch / "zh_google.tf_record")
     verdict = "identical" if difference is None else f"DIFFERENT ({difference})"
     print(f"\nChinese corpus {corpus.stat().st_size:,} bytes, dupe {dupe}\n"
-          "| one worker | wall s | instances/s | peak RSS MB |\n| --- | ---: | ---: | ---: |")
-    print(f"| Google create_pretraining_data.py | {g_wall:.1f} | {records / g_wall:,.0f} | "
-          f"{g_rss:,.0f} |")
-    print(f"| bertkit prep pretrain | {b_wall:.1f} | {records / b_wall:,.0f} | {b_rss:,.0f} |")
-    print(f"| bertkit prep pretrain --whole-word-mask jieba | {j_wall:.1f} | | {j_rss:,.0f} |")
-    print(f"\nspeed ratio {g_wall / b_wall:.1f}x; {records:,} records, {verdict}")
+          "| one worker | wall s | CPU s | peak RSS MB |\n| --- | ---: | ---: | ---: |")
+    print(f"| Google create_pretraining_data.py | {g_wall:.1f} | {g_cpu:.1f} | {g_rss:,.0f} |")
+    print(f"| bertkit prep pretrain | {b_wall:.1f} | {b_cpu:.1f} | {b_rss:,.0f} |")
+    print(f"| bertkit prep pretrain --whole-word-mask jieba | {j_wall:.1f} | {j_cpu:.1f} | "
+          f"{j_rss:,.0f} |")
+    print(f"\nspeed ratio {g_wall / b_wall:.1f}x wall, {g_cpu / b_cpu:.1f}x CPU; "
+          f"{records:,} records, {verdict}")
 
 
 def count_records(path: Path) -> int:
@@ -118,17 +134,19 @@ def main() -> None:
               f"cores {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
 
         # 1. one worker vs Google
-        g_wall, g_rss = google([corpus], scratch / "google.tf_record", args.dupe_factor)
-        b_wall, b_rss = bertkit([corpus], scratch / "ours", args.dupe_factor)
+        g_wall, g_rss, g_cpu = google([corpus], scratch / "google.tf_record", args.dupe_factor)
+        b_wall, b_rss, b_cpu = bertkit([corpus], scratch / "ours", args.dupe_factor)
         ours_file = scratch / "ours" / "pretrain-00000-of-00001.tf_record"
         records, difference = compare(ours_file, scratch / "google.tf_record")
         verdict = "identical" if difference is None else f"DIFFERENT ({difference})"
-        print("\n| one worker | wall s | instances/s | peak RSS MB |\n| --- | ---: | ---: | ---: |")
-        print(f"| Google create_pretraining_data.py | {g_wall:.1f} | {records / g_wall:,.0f} | "
-              f"{g_rss:,.0f} |")
-        print(f"| bertkit prep pretrain --workers 1 | {b_wall:.1f} | {records / b_wall:,.0f} | "
-              f"{b_rss:,.0f} |")
-        print(f"\nspeed ratio {g_wall / b_wall:.1f}x; {records:,} records, {verdict}")
+        print("\n| one worker | wall s | CPU s | instances per CPU s | peak RSS MB |\n"
+              "| --- | ---: | ---: | ---: | ---: |")
+        print(f"| Google create_pretraining_data.py | {g_wall:.1f} | {g_cpu:.1f} | "
+              f"{records / g_cpu:,.0f} | {g_rss:,.0f} |")
+        print(f"| bertkit prep pretrain --workers 1 | {b_wall:.1f} | {b_cpu:.1f} | "
+              f"{records / b_cpu:,.0f} | {b_rss:,.0f} |")
+        print(f"\nspeed ratio {g_wall / b_wall:.1f}x wall, {g_cpu / b_cpu:.1f}x CPU; "
+              f"{records:,} records, {verdict}")
 
         # 2. workers: 8 shards
         text = corpus.read_text(encoding="utf-8").split("\n\n")
@@ -140,16 +158,16 @@ def main() -> None:
             path = shard_dir / f"part-{index}.txt"
             path.write_text("\n\n".join(text[index * per:(index + 1) * per]), encoding="utf-8")
             shards.append(path)
-        print("\n| 8 shards | wall s | instances/s | instances/s per core |\n"
-              "| --- | ---: | ---: | ---: |")
+        print("\n| 8 shards | wall s | CPU s | instances/s (wall) | instances per CPU s |\n"
+              "| --- | ---: | ---: | ---: | ---: |")
         outputs = {}
         for workers in (1, 2):
             out = scratch / f"w{workers}"
-            wall, _rss = bertkit(shards, out, args.dupe_factor, workers)
+            wall, _rss, cpu = bertkit(shards, out, args.dupe_factor, workers)
             instances = sum(count_records(p) for p in sorted(out.glob("*.tf_record")))
             outputs[workers] = [p.read_bytes() for p in sorted(out.glob("*.tf_record"))]
-            print(f"| --workers {workers} | {wall:.1f} | {instances / wall:,.0f} | "
-                  f"{instances / wall / workers:,.0f} |")
+            print(f"| --workers {workers} | {wall:.1f} | {cpu:.1f} | {instances / wall:,.0f} | "
+                  f"{instances / cpu:,.0f} |")
         print(f"\n--workers 1 and 2 byte-identical: {outputs[1] == outputs[2]}")
 
         # 3. memory, 1x vs 8x corpus
@@ -162,14 +180,14 @@ def main() -> None:
         dupe = args.memory_dupe_factor
         print(f"\n| peak RSS MB (dupe {dupe}) | 1x corpus | 8x corpus | 8x / 1x |\n"
               "| --- | ---: | ---: | ---: |")
-        _w, b1 = bertkit([corpus], scratch / "m1", dupe)
-        _w, b8 = bertkit(copies, scratch / "m8", dupe)
+        _w, b1, _c = bertkit([corpus], scratch / "m1", dupe)
+        _w, b8, _c = bertkit(copies, scratch / "m8", dupe)
         print(f"| bertkit --workers 1 | {b1:,.0f} | {b8:,.0f} | {b8 / b1:.2f} |")
-        _w, g1 = google([corpus], scratch / "g1.tf_record", dupe)
+        _w, g1, _c = google([corpus], scratch / "g1.tf_record", dupe)
         if args.skip_google_8x:
             print(f"| Google | {g1:,.0f} | (skipped) | |")
         else:
-            _w, g8 = google(copies, scratch / "g8.tf_record", dupe)
+            _w, g8, _c = google(copies, scratch / "g8.tf_record", dupe)
             print(f"| Google | {g1:,.0f} | {g8:,.0f} | {g8 / g1:.2f} |")
 
 
