@@ -15,6 +15,8 @@ Every figure comes from fresh processes timed end to end, peak RSS from `wait4`:
 3. Memory: peak RSS for the 1x corpus (one file) and an 8x corpus (8 files), bertkit and
    Google (Google holds every instance of all files in memory).
 
+0. `--only-in-process`: the work alone, both sides called in this process after their
+   imports (TensorFlow's too), CPU seconds.
 4. Optionally (`--chinese-dupe-factor D`): CMRC + DRCD dev contexts (about 2.5 MB) with the
    bert-base-chinese vocab, Google vs bertkit, and bertkit's `--whole-word-mask jieba` cost.
 
@@ -110,6 +112,36 @@ def count_records(path: Path) -> int:
     return count(path)
 
 
+def in_process(corpus: Path, scratch: Path, dupe: int) -> None:
+    """The work alone, both sides in this process after their imports (CPU seconds)."""
+    import random
+
+    from check_wwm_google import compare
+    from google_oracle import google_create_pretraining_data, google_tokenization
+
+    from bertkit.prep.pretrain import PretrainOptions, create_pretraining_data
+
+    module = google_create_pretraining_data()
+    tokenization = google_tokenization()
+    module.tf.logging.set_verbosity(module.tf.logging.ERROR)
+    began = time.process_time()
+    tokenizer = tokenization.FullTokenizer(vocab_file=str(VOCAB), do_lower_case=True)
+    instances = module.create_training_instances(
+        [str(corpus)], tokenizer, 128, dupe, 0.1, 0.15, 20, random.Random(12345))
+    module.write_instance_to_example_files(instances, tokenizer, 128, 20,
+                                           [str(scratch / "inproc_google.tf_record")])
+    google_cpu = time.process_time() - began
+    del instances
+    began = time.process_time()
+    result = create_pretraining_data([corpus], scratch / "inproc_ours",
+                                     PretrainOptions(vocab=str(VOCAB), dupe_factor=dupe))
+    ours_cpu = time.process_time() - began
+    records, difference = compare(result.files[0], scratch / "inproc_google.tf_record")
+    print(f"\nin-process work only (imports excluded), dupe {dupe}: Google {google_cpu:.1f} CPU s, "
+          f"bertkit {ours_cpu:.2f} CPU s, ratio {google_cpu / ours_cpu:.1f}x; {records:,} records, "
+          f"{'identical' if difference is None else difference}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dupe-factor", type=int, default=10)
@@ -118,6 +150,8 @@ def main() -> None:
     parser.add_argument("--chinese-dupe-factor", type=int, default=0,
                         help="also run the Chinese corpus with this dupe factor (0: skip)")
     parser.add_argument("--only-chinese", action="store_true")
+    parser.add_argument("--only-in-process", action="store_true",
+                        help="only the in-process comparison of the work itself")
     args = parser.parse_args()
 
     from check_wwm_google import compare
@@ -125,6 +159,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
+        if args.only_in_process:
+            in_process(squad_contexts_corpus(SHARED, scratch / "squad_contexts.txt"), scratch,
+                       args.dupe_factor)
+            return
         if args.chinese_dupe_factor:
             chinese(scratch, args.chinese_dupe_factor)
         if args.only_chinese:
