@@ -17,7 +17,6 @@ line), where Google would silently drop the undecodable bytes. A leading BOM is 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,5 +115,3 @@ def group_documents(corpus: CorpusText, segments: list[tuple[int, ...]]) -> list
         documents[-1].append(segment)
     return documents
 
-
-SegmentMarker = Callable[[CorpusText], list[tuple[int, ...]]]

@@ -142,7 +142,7 @@ def _run(task: ShardTask, result: ShardResult) -> None:
         segments = segments_ref(tokenizer, corpus, Path(mode[4:]))
     else:
         segments = segments_plain(tokenizer, corpus)
-    del corpus.texts[:]
+    del corpus.texts[:]  # the ids are all that is needed from here on
     documents = group_documents(corpus, segments)
     del segments
     if not documents:
