@@ -90,3 +90,27 @@ def google_run_squad() -> types.ModuleType:
 
 def google_run_classifier() -> types.ModuleType:
     return _import_script("run_classifier")
+
+
+def google_create_pretraining_data() -> types.ModuleType:
+    return _import_script("create_pretraining_data")
+
+
+def google_pretraining_file(input_file: str, output_file: str, vocab_file: str, *,
+                            do_lower_case: bool = True, max_seq_length: int = 128,
+                            max_predictions_per_seq: int = 20, masked_lm_prob: float = 0.15,
+                            short_seq_prob: float = 0.1, dupe_factor: int = 10,
+                            random_seed: int = 12345) -> int:
+    """Run Google's script (its functions, as its main() does) into one output file."""
+    import random
+
+    module = google_create_pretraining_data()
+    tokenization = google_tokenization()
+    tokenizer = tokenization.FullTokenizer(vocab_file=vocab_file, do_lower_case=do_lower_case)
+    rng = random.Random(random_seed)
+    instances = module.create_training_instances(
+        [input_file], tokenizer, max_seq_length, dupe_factor, short_seq_prob, masked_lm_prob,
+        max_predictions_per_seq, rng)
+    module.write_instance_to_example_files(instances, tokenizer, max_seq_length,
+                                           max_predictions_per_seq, [output_file])
+    return len(instances)

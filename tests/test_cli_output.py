@@ -202,7 +202,7 @@ def test_prep_listing_is_one_line_per_converter() -> None:
     rows = _commands_panel(result.stdout)
     # Every row starts with a command name: no paragraph continues onto further lines.
     names = [row.strip("│ ").split()[0] for row in rows]
-    assert sorted(names) == ["chinesener", "cluener", "glue", "squad", "tnews"]
+    assert sorted(names) == ["chinesener", "cluener", "glue", "pretrain", "squad", "tnews"]
 
 
 @pytest.mark.parametrize("argv, usage", [

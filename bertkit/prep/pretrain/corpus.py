@@ -1,0 +1,117 @@
+"""One input shard -> documents of segments of token ids, as Google's reader sees them.
+
+Google reads every line, strips it (Python's `str.strip`, so a line of only Unicode
+spaces is blank), starts a new document at a blank line and keeps every line that
+tokenizes to something as one segment; empty documents are dropped. Lines are split
+on "\\n" only, as TensorFlow's `GFile.readline` does.
+
+Additions, which change nothing for a plain one-sentence-per-line file:
+- WikiExtractor's `<doc ...>` and `</doc>` lines are document boundaries, not text;
+- `--sentence-split en|zh` cuts each line into sentences with a rule-based splitter.
+
+A file with a NUL byte is refused as binary; text must be UTF-8 (the error names the
+line), where Google would silently drop the undecodable bytes. A leading BOM is dropped
+(Google's tokenizer drops it as a control character anyway).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from bertkit.errors import InputError
+from bertkit.prep.input_text import read_input_text
+from bertkit.prep.pretrain.instances import Document
+
+_DOC_OPEN = re.compile(r"<doc(\s[^>]*)?>")
+_DOC_CLOSE = "</doc>"
+
+# English: a sentence ends at . ! or ? (and any closing quotes/brackets) when whitespace
+# and a capital (possibly after an opening quote) follow.
+_EN_BOUNDARY = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z])")
+# Chinese: a sentence ends at 。！？； (full- or half-width !?;) and any closing quotes.
+_ZH_BOUNDARY = re.compile(r"[。！？；!?;]+[”’」』）)\"']*")
+
+
+def split_sentences(line: str, language: str) -> list[str]:
+    """Rule-based sentences of one paragraph line (each stripped, empties dropped)."""
+    pattern = _EN_BOUNDARY if language == "en" else _ZH_BOUNDARY
+    pieces: list[str] = []
+    start = 0
+    for match in pattern.finditer(line):
+        pieces.append(line[start:match.end()])
+        start = match.end()
+    pieces.append(line[start:])
+    return [piece.strip() for piece in pieces if piece.strip()]
+
+
+@dataclass
+class CorpusText:
+    """A shard's segment texts and the document each belongs to."""
+
+    texts: list[str]
+    document_of: list[int]
+    # For ref files: the 0-based number of the non-empty input line each text came from.
+    line_number_of: list[int]
+
+
+def _binary_file_error(path: Path, text: str | None = None) -> InputError | None:
+    """The NUL byte that marks a binary file (text never holds one), as an error."""
+    if text is None:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+        nul = head.find(b"\x00")
+        line = head.count(b"\n", 0, nul) + 1
+    else:
+        nul = text.find("\x00")
+        line = text.count("\n", 0, nul) + 1
+    if nul < 0:
+        return None
+    return InputError(path, "binary file (NUL character); expected UTF-8 text", position=line)
+
+
+def read_shard_text(path: Path, sentence_split: str | None) -> CorpusText:
+    try:
+        text = read_input_text(path)
+    except InputError as error:
+        binary = _binary_file_error(path) if path.is_file() else None
+        raise (binary or error) from None
+    binary = _binary_file_error(path, text)
+    if binary is not None:
+        raise binary
+    texts: list[str] = []
+    document_of: list[int] = []
+    line_number_of: list[int] = []
+    document = 0
+    non_empty_line = -1
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if not line:
+            document += 1
+            continue
+        non_empty_line += 1
+        if line == _DOC_CLOSE or _DOC_OPEN.fullmatch(line):
+            document += 1
+            continue
+        sentences = split_sentences(line, sentence_split) if sentence_split else [line]
+        for sentence in sentences:
+            texts.append(sentence)
+            document_of.append(document)
+            line_number_of.append(non_empty_line)
+    return CorpusText(texts, document_of, line_number_of)
+
+
+def group_documents(corpus: CorpusText, segments: list[tuple[int, ...]]) -> list[Document]:
+    """Documents in file order; empty segments and documents dropped (Google's rules)."""
+    documents: list[Document] = []
+    current = -1
+    for segment, document in zip(segments, corpus.document_of):
+        if not segment:
+            continue
+        if document != current:
+            documents.append([])
+            current = document
+        documents[-1].append(segment)
+    return documents
+
