@@ -146,6 +146,11 @@ def test_real_weights_beat_the_untrained_model_and_the_tiny_random_one(tmp_path:
     real = _run_json(tmp_path / "real")
     tiny = _run_json(tmp_path / "tiny", "--no-pretrained")
     assert real["pretrained"] is True and tiny["pretrained"] is False
+    for name, report in (("MiniLM", real), ("tiny random", tiny)):  # the figures, with -s
+        start, end = report["scores_before"], report["scores_after"]
+        print(f"{name}: EM/F1 before {start['exact_match']:.2f}/{start['f1']:.2f}, after "
+              f"{end['exact_match']:.2f}/{end['f1']:.2f}; wall {report['runtime_s']:.1f} s, "
+              f"CPU {report['cpu_s']:.1f} s, train loop {report['train']['runtime_s']:.1f} s")
     before, after = real["scores_before"], real["scores_after"]
     assert after["f1"] > before["f1"] + 15 and after["exact_match"] > before["exact_match"] + 10
     tiny_after = tiny["scores_after"]

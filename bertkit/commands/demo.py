@@ -60,8 +60,8 @@ def command(
 
 def score_table(report: dict[str, Any]) -> Table:
     """Held-out scores before and after fine-tuning, side by side."""
-    table = Table(title=f"SQuAD v1.1: {report['heldout_questions']} held-out dev questions "
-                        f"(fine-tuned on {report['train_questions']} other, train-set questions)",
+    table = Table(title=f"SQuAD v1.1, {report['heldout_questions']} held-out dev questions "
+                        f"(trained on {report['train_questions']} others)",
                   title_justify="left")
     table.add_column("metric")
     table.add_column("before fine-tuning", justify="right")
