@@ -11,6 +11,7 @@ from rich.table import Table
 from bertkit.commands._common import JsonOption, VerboseOption, guarded, print_json
 from bertkit.console import info, stderr_console
 from bertkit.demo import DEFAULT_STEPS
+from bertkit.evaluate.report import format_figure
 
 DEFAULT_OUTPUT = Path("bertkit-demo")
 SCORE_KEYS = ("exact_match", "f1")
@@ -47,12 +48,11 @@ def command(
                         features)
     stderr_console.print(checked)
     stderr_console.print(score_table(result.to_json()))
-    where = Table(title="Files", title_justify="left", show_header=False)
-    where.add_column("what", style="bold")
-    where.add_column("path")
+    # Paths as plain lines, never table cells: a cell would break a path mid-word when the
+    # output is narrow or not a terminal.
+    info("files:")
     for name, path in result.files.items():
-        where.add_row(name, path)
-    stderr_console.print(where)
+        info(f"  {name}: {path}")
     info(f"checkpoint: {result.checkpoint}")
     info(f"time: {result.runtime_s:.0f} s, CPU {result.cpu_s:.0f} s")
     info("SQuAD v1.1: CC BY-SA 4.0, Rajpurkar et al. (2016), "
@@ -78,4 +78,6 @@ def score_table(report: dict[str, Any]) -> Table:
 
 
 def _score(value: Any) -> str:
-    return f"{value:.2f}" if isinstance(value, (int, float)) else "-"
+    """SQuAD scores as `bertkit eval` and `predict` show them."""
+    return format_figure("squad", "score", float(value)) if isinstance(value, (int, float)) \
+        else "-"
