@@ -274,3 +274,43 @@ def test_resuming_a_finished_run_keeps_its_results(tmp_path):
 
     after = json.loads((run / "train_results.json").read_text(), parse_constant=strict)
     assert after["final_loss"] == before["final_loss"]
+
+
+# --- MindSpore: a tensor whose dims do not fit names the file and the tensor ------------
+
+
+def _varint(number: int) -> bytes:
+    number &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        low, number = number & 0x7F, number >> 7
+        if number:
+            out.append(low | 0x80)
+        else:
+            out.append(low)
+            return bytes(out)
+
+
+def _length_delimited(field: int, data: bytes) -> bytes:
+    return _varint((field << 3) | 2) + _varint(len(data)) + data
+
+
+def _mindspore_checkpoint(path: Path, tag: str, dims: list[int], content: bytes) -> Path:
+    tensor = b"".join(_varint(1 << 3) + _varint(dim) for dim in dims)
+    tensor += _length_delimited(2, b"Float32") + _length_delimited(3, content)
+    value = _length_delimited(1, tag.encode()) + _length_delimited(2, tensor)
+    path.write_bytes(_length_delimited(1, value))
+    return path
+
+
+@pytest.mark.xfail(strict=True, reason="MindSpore dims [-2, -2] or [2**32, 2**32] give a "
+                   "bare 'ValueError: ... reshape ...' naming neither file nor tensor")
+@pytest.mark.parametrize("dims, content", [([-2, -2], bytes(16)), ([1 << 32, 1 << 32], b"")],
+                         ids=["negative", "overflowing"])
+def test_mindspore_impossible_dims_name_the_file_and_tensor(tmp_path, dims, content):
+    tag = "bert.bert_embedding_lookup.embedding_table"
+    checkpoint = _mindspore_checkpoint(tmp_path / "bad.ckpt", tag, dims, content)
+    data = write_squad_records(tmp_path / "d" / "train.tf_record", 8)
+    line = _one_line(CliRunner().invoke(app, _train_args(
+        data, tmp_path / "run", "--max-steps", "1", "--init-checkpoint", str(checkpoint))), 1)
+    assert str(checkpoint) in line and tag in line
