@@ -314,3 +314,29 @@ def test_mindspore_impossible_dims_name_the_file_and_tensor(tmp_path, dims, cont
     line = _one_line(CliRunner().invoke(app, _train_args(
         data, tmp_path / "run", "--max-steps", "1", "--init-checkpoint", str(checkpoint))), 1)
     assert str(checkpoint) in line and tag in line
+
+
+# --- random-bytes TF checkpoint: one line, no TensorFlow noise ---------------------------
+
+TABLE_MAGIC = 0xDB4775248B80FB57
+
+
+@pytest.mark.xfail(strict=True, reason="random bytes ending in a valid table footer go to the "
+                   "TensorFlow fallback: absl/oneDNN log lines on stderr, ~10 s")
+def test_tf_index_with_valid_magic_but_garbage_is_one_line(tmp_path):
+    import random
+    import struct
+
+    prefix = tmp_path / "model.ckpt"
+    body = random.Random(0).randbytes(2000)
+    Path(f"{prefix}.index").write_bytes(body + bytes(40) + struct.pack("<Q", TABLE_MAGIC))
+    Path(f"{prefix}.data-00000-of-00001").write_bytes(random.Random(1).randbytes(100))
+    data = write_squad_records(tmp_path / "d" / "train.tf_record", 8)
+    result = subprocess.run(
+        [sys.executable, "-m", "bertkit", *_train_args(data, tmp_path / "run", "--max-steps", "1",
+                                                       "--init-checkpoint", str(prefix))],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+        text=True, check=False)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {prefix}.index"), result.stderr
