@@ -99,30 +99,30 @@ def test_deeply_nested_training_state_names_the_file(finished_run, tmp_path):
     assert str(target) in line
 
 
-@pytest.mark.xfail(strict=True, reason="a non-integer 'step' in training_state.json gives "
-                   "'ValueError: invalid literal for int()' naming no file")
-def test_training_state_with_a_string_step_names_the_file(finished_run, tmp_path):
+def _resume_with_step(finished_run, tmp_path, step: object) -> tuple[object, Path]:
+    """Resume a copy of the finished run whose checkpoint-2 claims ``step``."""
     data, run = _copy_run(finished_run, tmp_path)
     target = run / "checkpoint-2" / "training_state.json"
     document = json.loads(target.read_text())
-    document["state"]["step"] = "abc"
+    document["state"]["step"] = step
     target.write_text(json.dumps(document))
-    line = _one_line(CliRunner().invoke(app, _train_args(data, run, "--max-steps", "4",
-                                                         "--save-steps", "2", "--resume")), 1)
-    assert str(target) in line
+    result = CliRunner().invoke(app, _train_args(data, run, "--max-steps", "4",
+                                                 "--save-steps", "2", "--resume"))
+    return result, target
+
+
+@pytest.mark.xfail(strict=True, reason="a non-integer 'step' in training_state.json gives "
+                   "'ValueError: invalid literal for int()' naming no file")
+def test_training_state_with_a_string_step_names_the_file(finished_run, tmp_path):
+    result, target = _resume_with_step(finished_run, tmp_path, "abc")
+    assert str(target) in _one_line(result, 1)
 
 
 @pytest.mark.xfail(strict=True, reason="a negative 'step' in training_state.json resumes at "
                    "step -5, trains 9 steps and writes checkpoint--2/, exit 0")
 def test_training_state_with_a_negative_step_is_refused(finished_run, tmp_path):
-    data, run = _copy_run(finished_run, tmp_path)
-    target = run / "checkpoint-2" / "training_state.json"
-    document = json.loads(target.read_text())
-    document["state"]["step"] = -5
-    target.write_text(json.dumps(document))
-    line = _one_line(CliRunner().invoke(app, _train_args(data, run, "--max-steps", "4",
-                                                         "--save-steps", "2", "--resume")), 1)
-    assert str(target) in line
+    result, target = _resume_with_step(finished_run, tmp_path, -5)
+    assert str(target) in _one_line(result, 1)
 
 
 # --- item 8: stale temporaries ---------------------------------------------------------
