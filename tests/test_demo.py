@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from bertkit.cli import app
 from bertkit.demo import bundled_file, one_answer_per_question
+
+# One torch thread for every test here (conftest.one_torch_thread): they train or backprop.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_bundled_sample_and_vocab_ship_with_the_package() -> None:

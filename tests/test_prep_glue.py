@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -511,5 +512,8 @@ def test_summary_table_shows_examples_truncation_and_labels(shared_data, uncased
     truncated = manifest["counts"]["dev"]["truncated_examples"]
     assert truncated > 0
     assert "truncated examples" in result.output and f"{truncated}" in result.output
-    assert "examples" in result.output and "71" in result.output
-    assert "40" in result.output and "31" in result.output  # WNLI dev: label 0 x40, 1 x31
+    text = " ".join(result.output.split())
+    assert re.search(r"│ examples │ 71 │", text), text
+    # WNLI dev: label 0 x40, label 1 x31, each count in its label's row.
+    assert manifest["counts"]["dev"]["labels"] == {"0": 40, "1": 31}
+    assert re.search(r"│ 0 │ 40 │", text) and re.search(r"│ 1 │ 31 │", text), text

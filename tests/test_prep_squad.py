@@ -205,7 +205,8 @@ def test_cli_usage_error_exits_2_with_one_line(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 2
-    assert "512" in result.output
+    assert re.search(r"--max-seq-length.*\b600\b.*\b512\b", " ".join(result.output.split())), \
+        result.output
     assert len(result.output.strip().splitlines()) == 1
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf  # an oracle: conftest stops the run when it is missing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +29,6 @@ from bertkit.tfrecord import (
     read_records,
 )
 
-tf = pytest.importorskip("tensorflow")
 
 SEQ_LEN = 384
 SQUAD_ORDER = ["unique_ids", "input_ids", "input_mask", "segment_ids",
