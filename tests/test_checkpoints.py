@@ -101,7 +101,7 @@ def test_mindspore_fixture_uses_zoo_settings_and_skips_optimizer_state() -> None
     }
 
 
-@pytest.mark.slow  # importing TensorFlow alone takes ~15 s here
+@pytest.mark.oracle  # importing TensorFlow alone takes ~15 s here
 def test_google_reader_agrees_with_tensorflow_on_every_tensor() -> None:
     import tensorflow as tf
     from bertkit.train.checkpoints.google_tf import open_tf_checkpoint
@@ -231,7 +231,7 @@ def test_head_with_another_label_count_is_an_error_naming_both_shapes(tmp_path: 
         load_init_checkpoint(BertForSequenceClassification(config, 5), tmp_path)
 
 
-@pytest.mark.slow  # imports TensorFlow
+@pytest.mark.oracle  # imports TensorFlow
 def test_google_bundle_the_reader_cannot_parse_falls_back_to_tensorflow(monkeypatch) -> None:
     import tensorflow  # noqa: F401  (an oracle: conftest requires it)
     from bertkit.train.checkpoints import tf_bundle

@@ -50,7 +50,7 @@ def test_real_chinese_ner_slice_matches_seqeval(shared_data: Path) -> None:
     _check_against_seqeval(gold, _perturb(gold, seed=7))
 
 
-@pytest.mark.slow
+@pytest.mark.oracle
 @pytest.mark.parametrize("name", ["example.dev", "example.test"])
 def test_real_chinese_ner_full_matches_seqeval(shared_data: Path, name: str) -> None:
     gold = _read_chinese_ner(shared_data / "chinese_ner" / name)

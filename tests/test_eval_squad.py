@@ -80,7 +80,7 @@ def test_agrees_with_torchmetrics_squad_on_a_real_slice(squad_dir: Path, dev_dat
     assert ours.f1 == pytest.approx(oracle["f1"], rel=1e-5)
 
 
-@pytest.mark.slow
+@pytest.mark.oracle
 def test_agrees_with_torchmetrics_squad_on_full_dev(squad_dir: Path, dev_data: list) -> None:
     predictions = json.loads(
         (squad_dir / "predictions" / "bert_ensemble_google_ai_language.json").read_text())

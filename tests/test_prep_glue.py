@@ -150,7 +150,7 @@ def convert_one(task: str, path: Path, vocab: Path, out: Path, **kwargs):
 
 @pytest.mark.parametrize("task,processor,split", [
     ("MRPC", "MrpcProcessor", "dev"),
-    pytest.param("MRPC", "MrpcProcessor", "test", marks=pytest.mark.slow),
+    pytest.param("MRPC", "MrpcProcessor", "test", marks=pytest.mark.oracle),
     ("CoLA", "ColaProcessor", "dev"),
     ("CoLA", "ColaProcessor", "test"),
 ])
@@ -163,7 +163,7 @@ def test_records_equal_google_run_classifier(task, processor, split, shared_data
     assert_same_records(ours, theirs)
 
 
-@pytest.mark.slow
+@pytest.mark.oracle
 @pytest.mark.parametrize("task,processor", [("MRPC", "MrpcProcessor"), ("CoLA", "ColaProcessor")])
 def test_train_records_equal_google_run_classifier(task, processor, shared_data, uncased_vocab,
                                                    google, tmp_path) -> None:
@@ -284,7 +284,7 @@ def test_every_small_glue_file_converts_and_tensorflow_reads_it_back(
                                        tmp_path / "out")
 
 
-@pytest.mark.slow
+@pytest.mark.oracle
 @pytest.mark.parametrize("task,relative", SLOW_FILES)
 def test_every_large_glue_file_converts_and_tensorflow_reads_it_back(
         task, relative, shared_data, uncased_vocab, tmp_path) -> None:

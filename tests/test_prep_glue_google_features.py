@@ -105,7 +105,7 @@ def test_records_equal_google_convert_single_example(task, relative, shared_data
                          tmp_path / "out")
 
 
-@pytest.mark.slow
+@pytest.mark.oracle
 @pytest.mark.parametrize("task,relative", FULL)
 def test_large_files_equal_google_convert_single_example(task, relative, shared_data,
                                                          uncased_vocab, google, tmp_path) -> None:

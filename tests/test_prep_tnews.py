@@ -119,7 +119,7 @@ def test_dev_slice_equals_clue_baseline_records(with_keywords, shared_data, chin
         assert [bool(row["segment_ids"].any()) for row in ours] == has_keywords
 
 
-@pytest.mark.slow
+@pytest.mark.oracle
 @pytest.mark.parametrize("name", ["train.json", "dev.json"])
 def test_full_files_equal_clue_baseline_records(name, shared_data, chinese_vocab, google,
                                                 tmp_path) -> None:
@@ -165,7 +165,7 @@ def test_dev_file_converts_with_counts_duplicates_and_label2id(shared_data, chin
     assert report["counts"]["dev"]["labels"]["114"] == 45
 
 
-@pytest.mark.slow
+@pytest.mark.oracle
 def test_directory_converts_every_tnews_file(shared_data, chinese_vocab, tmp_path) -> None:
     result = runner.invoke(app, ["prep", "tnews", str(shared_data / "tnews"), "-o", str(tmp_path),
                                  "--vocab", str(chinese_vocab), "--json"])

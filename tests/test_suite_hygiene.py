@@ -87,3 +87,14 @@ def test_a_missing_oracle_is_named():
         ["fake-pkg"]
     assert missing_oracles() == []  # conftest would have stopped the run otherwise
     assert {"tensorflow", "bert", "transformers", "seqeval", "sklearn"} <= set(ORACLE_PACKAGES)
+
+
+def test_ci_runs_the_readme_test_command_with_the_oracle_tests():
+    """The two-command promise: .ci/run is the README's second command, and it selects the
+    full-data `oracle` comparisons that a plain `pytest` leaves out."""
+    root = TESTS.parent
+    ci_command = (root / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1]
+    assert ci_command in (root / "README.md").read_text(encoding="utf-8").splitlines()
+    assert ci_command.endswith(".venv/bin/pytest -m 'not slow and not gpu'")
+    pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+    assert "-m 'not slow and not oracle and not gpu'" in pyproject

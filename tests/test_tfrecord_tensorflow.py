@@ -156,7 +156,7 @@ def test_our_reader_reads_files_tensorflow_wrote(
         assert columns[name].tolist() == [row[name] for row in squad_rows]
 
 
-@pytest.mark.slow
+@pytest.mark.oracle
 def test_whole_squad_dev_set_round_trips_through_tensorflow(
     shared_data: Path, uncased_vocab: Path, tmp_path: Path
 ) -> None:
