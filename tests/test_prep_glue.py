@@ -36,20 +36,11 @@ GLUE = "glue"
 
 @pytest.fixture(scope="module")
 def google() -> Iterator[tuple[ModuleType, ModuleType]]:
-    """Google's run_classifier and tokenization, with TF 1 names pointed at tf.compat.v1.
-
-    The scripts call `tf.gfile`, `tf.logging` and `tf.python_io`, which TF 2 keeps only
-    under `tf.compat.v1`; nothing else in them is touched.
-    """
+    """Google's run_classifier and tokenization, with TF 1 names pointed at tf.compat.v1."""
     import google_oracle
-    import tensorflow as tf
 
-    run_classifier = google_oracle.google_run_classifier()
-    tokenization = google_oracle.google_tokenization()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(run_classifier, "tf", tf.compat.v1)
-        patch.setattr(tokenization, "tf", tf.compat.v1)
-        yield run_classifier, tokenization
+    with google_oracle.run_classifier_with_tf1_names() as scripts:
+        yield scripts
 
 
 def parse_with_tensorflow(path: Path, float_label: bool = False) -> list[dict[str, np.ndarray]]:

@@ -48,14 +48,9 @@ FULL = [("RTE", "RTE/train.tsv"), ("RTE", "RTE/test.tsv"), ("QNLI", "QNLI/dev.ts
 @pytest.fixture(scope="module")
 def google() -> Iterator[tuple[ModuleType, ModuleType]]:
     import google_oracle
-    import tensorflow as tf
 
-    run_classifier = google_oracle.google_run_classifier()
-    tokenization = google_oracle.google_tokenization()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(run_classifier, "tf", tf.compat.v1)
-        patch.setattr(tokenization, "tf", tf.compat.v1)
-        yield run_classifier, tokenization
+    with google_oracle.run_classifier_with_tf1_names() as scripts:
+        yield scripts
 
 
 def hand_written_examples(run_classifier, task: str, path: Path):

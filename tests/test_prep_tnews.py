@@ -36,14 +36,9 @@ CLUE_LABELS = ["100", "101", "102", "103", "104", "106", "107", "108", "109", "1
 def google() -> Iterator[tuple[ModuleType, ModuleType]]:
     """Google's run_classifier + FullTokenizer (CLUE's baseline runs them unchanged)."""
     import google_oracle
-    import tensorflow as tf
 
-    run_classifier = google_oracle.google_run_classifier()
-    tokenization = google_oracle.google_tokenization()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(run_classifier, "tf", tf.compat.v1)
-        patch.setattr(tokenization, "tf", tf.compat.v1)
-        yield run_classifier, tokenization
+    with google_oracle.run_classifier_with_tf1_names() as scripts:
+        yield scripts
 
 
 def parse_with_tensorflow(path: Path) -> list[dict[str, np.ndarray]]:

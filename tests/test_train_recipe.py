@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_train_loop import _run as _train  # the same small SQuAD run (tests/ is on sys.path)
 from train_support import read_log, tiny_config, write_squad_records
 
 import bertkit.train.trainer as trainer
 from bertkit.train.optim import clip_global_norm, warmup_steps_for
-from bertkit.train.trainer import TrainOptions, train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -31,14 +31,6 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 ])
 def test_warmup_steps_round_down_like_google(total, proportion, expected):
     assert warmup_steps_for(total, proportion) == expected
-
-
-def _train(tmp_path, name, data, config, **changes):
-    options = {"task": "squad", "train_file": data, "output_dir": tmp_path / name,
-               "config_file": config, "max_steps": 3, "batch_size": 8, "lr": 1e-3,
-               "device": "cpu", "seed": 3, "quiet": True}
-    options.update(changes)
-    return train(TrainOptions(**options))
 
 
 def test_trainer_warmup_rounds_down_in_the_learning_rates_it_uses(tmp_path):
@@ -75,7 +67,7 @@ def test_accumulation_leaves_the_gradients_of_one_big_batch(tmp_path, monkeypatc
     config = tiny_config(tmp_path / "cfg", hidden_dropout_prob=0.0,
                          attention_probs_dropout_prob=0.0)
     seen = _record_steps(monkeypatch)
-    common = {"max_grad_norm": 0.0, "warmup_proportion": 0.0, "lr": 0.5}
+    common = {"max_grad_norm": 0.0, "warmup_proportion": 0.0, "lr": 0.5, "max_steps": 3}
     _train(tmp_path, "whole", data, config, batch_size=8, grad_accum=1, **common)
     whole, seen[:] = list(seen), []
     _train(tmp_path, "accum", data, config, batch_size=2, grad_accum=4, **common)
