@@ -111,4 +111,3 @@ def google_run_squad() -> types.ModuleType:
 
 def google_run_classifier() -> types.ModuleType:
     return _import_script("run_classifier")
-
