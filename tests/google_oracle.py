@@ -8,9 +8,11 @@ feature converters) are used; no TF graph is built.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import types
+from collections.abc import Iterator
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -41,6 +43,25 @@ def google_tokenization() -> types.ModuleType:
 
     _mark_flags_parsed()  # FullTokenizer.tokenize reads the --preserve_unused_tokens flag
     return tokenization
+
+
+@contextlib.contextmanager
+def run_classifier_with_tf1_names() -> Iterator[tuple[types.ModuleType, types.ModuleType]]:
+    """Google's run_classifier and tokenization with their `tf` pointed at tf.compat.v1.
+
+    The scripts call `tf.gfile`, `tf.logging` and `tf.python_io`, which TF 2 keeps only under
+    `tf.compat.v1`; nothing else in them is touched. The names are restored on exit.
+    """
+    import tensorflow as tf
+
+    run_classifier = google_run_classifier()
+    tokenization = google_tokenization()
+    saved = run_classifier.tf, tokenization.tf
+    run_classifier.tf = tokenization.tf = tf.compat.v1
+    try:
+        yield run_classifier, tokenization
+    finally:
+        run_classifier.tf, tokenization.tf = saved
 
 
 # Flags each script module defined at import, so the other script can be imported later.

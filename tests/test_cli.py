@@ -43,18 +43,21 @@ def modules_loaded_after(argv: list[str]) -> dict[str, bool]:
         f"""
         import json, sys
         from bertkit.cli import app
+        code = 0
         try:
-            app({argv!r}, prog_name="bertkit", standalone_mode=False)
-        except SystemExit:
-            pass
-        except Exception:
-            pass
+            app({argv!r}, prog_name="bertkit")
+        except SystemExit as exit:
+            code = exit.code
         print(json.dumps({{name: name in sys.modules for name in ("torch", "tensorflow")}}))
+        sys.exit(code)
         """
     )
     completed = subprocess.run(
         [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=300
     )
+    # The command itself must have worked (--help exits 0): a crash that happened before the
+    # heavy import would otherwise pass as "imported nothing".
+    assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 

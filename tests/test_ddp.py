@@ -16,6 +16,10 @@ from pathlib import Path
 import pytest
 from train_support import read_log, tiny_config, write_squad_records
 
+# One torch thread in this process (conftest.one_torch_thread) for the in-process reference run;
+# the torchrun workers get OMP_NUM_THREADS=1.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 STEPS = 10
 
 

@@ -27,6 +27,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SQUAD_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "squad_v1.1"
 
+# One torch thread for every test here (conftest.one_torch_thread): they train or backprop.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def _paragraphs(path: Path) -> list[tuple[str, dict[str, Any]]]:
     data = json.loads(path.read_text(encoding="utf-8"))

@@ -82,7 +82,9 @@ def test_cmrc_through_evaluate_on_chinese_squad_layout(tmp_path: Path, shared_da
 @pytest.fixture(scope="module")
 def nltk_tokenizer():
     """NLTK's own Treebank tokenizer (test-only oracle; needs no Punkt data)."""
-    return pytest.importorskip("nltk.tokenize").NLTKWordTokenizer()
+    from nltk.tokenize import NLTKWordTokenizer
+
+    return NLTKWordTokenizer()
 
 
 @pytest.mark.parametrize("text", [

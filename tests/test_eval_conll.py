@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bertkit.errors import InputError
@@ -164,6 +164,7 @@ _sentences = st.lists(st.lists(_iob_tags, min_size=1, max_size=8), min_size=1, m
 
 # --- invariants ------------------------------------------------------------------------------
 
+@settings(deadline=None)
 @given(_sentences)
 def test_gold_equals_prediction_is_perfect(gold: list[list[str]]) -> None:
     result = score_tag_sequences(gold, gold)
@@ -172,6 +173,7 @@ def test_gold_equals_prediction_is_perfect(gold: list[list[str]]) -> None:
         assert result["f1"] == 1.0 and result["precision"] == 1.0
 
 
+@settings(deadline=None)
 @given(_sentences, st.randoms())
 def test_sentence_order_does_not_matter(gold: list[list[str]], rng: random.Random) -> None:
     predicted = [list(reversed(s)) for s in gold]
@@ -182,6 +184,7 @@ def test_sentence_order_does_not_matter(gold: list[list[str]], rng: random.Rando
     assert shuffled["micro"] == base["micro"] and shuffled["per_type"] == base["per_type"]
 
 
+@settings(deadline=None)
 @given(_sentences, st.randoms())
 def test_scores_are_bounded(gold: list[list[str]], rng: random.Random) -> None:
     predicted = [[rng.choice(["O", "B-X", "I-Y"]) for _ in s] for s in gold]

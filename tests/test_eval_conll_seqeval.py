@@ -10,14 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import seqeval.metrics as seqeval_metrics  # an oracle: conftest stops the run when it is missing
+import seqeval.scheme as seqeval_scheme
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_eval_conll import _perturb, _read_chinese_ner  # tests/ is on sys.path (conftest)
 
 from bertkit.evaluate.conll import score_tag_sequences
-
-seqeval_metrics = pytest.importorskip("seqeval.metrics")
-seqeval_scheme = pytest.importorskip("seqeval.scheme")
 
 
 def _seqeval(gold, predicted, strict_scheme: str | None = None) -> tuple[float, float, float]:
@@ -51,7 +50,7 @@ def test_real_chinese_ner_slice_matches_seqeval(shared_data: Path) -> None:
     _check_against_seqeval(gold, _perturb(gold, seed=7))
 
 
-@pytest.mark.slow
+@pytest.mark.oracle
 @pytest.mark.parametrize("name", ["example.dev", "example.test"])
 def test_real_chinese_ner_full_matches_seqeval(shared_data: Path, name: str) -> None:
     gold = _read_chinese_ner(shared_data / "chinese_ner" / name)

@@ -8,15 +8,13 @@ import random
 from pathlib import Path
 
 import pytest
+import scipy.stats as scipy_stats  # oracles: conftest stops the run when one is missing
+import sklearn.metrics as sklearn_metrics
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bertkit.errors import InputError
 from bertkit.evaluate import classification, evaluate
-
-# Test-only oracles for the metrics (listed in the `test` extra of pyproject.toml).
-sklearn_metrics = pytest.importorskip("sklearn.metrics")
-scipy_stats = pytest.importorskip("scipy.stats")
 
 
 def _gold_rows(path: Path, label_column: int, header: bool) -> list[str]:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bertkit.evaluate import evaluate
@@ -80,7 +80,7 @@ def test_agrees_with_torchmetrics_squad_on_a_real_slice(squad_dir: Path, dev_dat
     assert ours.f1 == pytest.approx(oracle["f1"], rel=1e-5)
 
 
-@pytest.mark.slow
+@pytest.mark.oracle
 def test_agrees_with_torchmetrics_squad_on_full_dev(squad_dir: Path, dev_data: list) -> None:
     predictions = json.loads(
         (squad_dir / "predictions" / "bert_ensemble_google_ai_language.json").read_text())
@@ -117,12 +117,14 @@ def test_hand_computed_exact_and_f1() -> None:
     assert scores.missing_ids == ["q4"] and scores.unknown_ids == ["extra"]
 
 
+@settings(deadline=None)
 @given(st.text(max_size=40))
 def test_normalize_is_idempotent(text: str) -> None:
     once = normalize_answer(text)
     assert normalize_answer(once) == once
 
 
+@settings(deadline=None)
 @given(st.lists(st.text(alphabet="ab .,The", max_size=12), min_size=1, max_size=4),
        st.text(alphabet="ab .,The", max_size=12))
 def test_scores_bounded_and_exact_implies_full_f1(golds: list[str], prediction: str) -> None:

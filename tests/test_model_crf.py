@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bertkit.train.crf import LinearChainCRF
+
+# One torch thread for every test here (conftest.one_torch_thread): they train or backprop.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def brute_force(crf: LinearChainCRF, emissions: torch.Tensor, tags: list[int]) -> tuple[float, list[int]]:

@@ -176,7 +176,7 @@ def test_tensorflow_reads_every_dev_record_back_with_seg_ids(dev_128_jieba) -> N
     assert schema["columns"]["seg_ids"] == {"type": "int64", "rank": 1, "shape": [128]}
 
 
-@pytest.mark.slow
+@pytest.mark.oracle
 def test_test_file_converts_and_tensorflow_reads_it_back(tmp_path: Path, shared_data: Path,
                                                          chinese_vocab: Path) -> None:
     import tensorflow as tf

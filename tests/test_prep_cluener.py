@@ -101,7 +101,7 @@ def test_label2id_is_cluener_tf_version_label2id(converted) -> None:
 @pytest.mark.parametrize("split, lines_from, lines_to", [
     ("dev", 1, None),
     ("train", 1301, 1700),  # a fast slice around the overlap line
-    pytest.param("train", 1, None, marks=pytest.mark.slow),
+    pytest.param("train", 1, None, marks=pytest.mark.oracle),
 ])
 def test_records_equal_cluener_reference_converter(converted, shared_data: Path, split: str,
                                                    lines_from: int, lines_to: int | None) -> None:
@@ -185,7 +185,7 @@ def test_tensorflow_reads_dev_back(converted) -> None:
     assert schema["columns"]["label_ids"] == {"type": "int64", "rank": 1, "shape": [128]}
 
 
-@pytest.mark.slow
+@pytest.mark.oracle
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_tensorflow_reads_every_record_back(converted, split: str) -> None:
     out, _, _ = converted

@@ -2,7 +2,7 @@
 
 The oracle is Google's own `read_squad_examples` + `convert_examples_to_features` with
 `FullTokenizer`, with train examples pre-shuffled by `random.Random(12345)` as its `main()`
-does. Slices of the real files run by default; the full files under `-m slow`.
+does. Slices of the real files run by default; the full files are marked `oracle` (CI runs them).
 """
 
 from __future__ import annotations
@@ -208,29 +208,29 @@ def test_v2_slice_eval_and_train_identical(
     assert_identical(one, uncased_vocab, tmp_path / "train", split="train", version_2=True)
 
 
-# --- slow: the full files -----------------------------------------------------------------
+# --- oracle: the full files -----------------------------------------------------------------
 
 
-@pytest.mark.slow
+@pytest.mark.oracle
 def test_full_dev_v1_eval_identical(shared_data: Path, uncased_vocab: Path, tmp_path: Path) -> None:
     assert_identical(shared_data / DEV_V1, uncased_vocab, tmp_path, split="eval", workers=2)
 
 
-@pytest.mark.slow
+@pytest.mark.oracle
 def test_full_train_subset_identical(
     shared_data: Path, uncased_vocab: Path, tmp_path: Path
 ) -> None:
     assert_identical(shared_data / TRAIN_V1, uncased_vocab, tmp_path, split="train", workers=2)
 
 
-@pytest.mark.slow
+@pytest.mark.oracle
 def test_full_v2_eval_identical(shared_data: Path, uncased_vocab: Path, tmp_path: Path) -> None:
     assert_identical(
         shared_data / DEV_V2, uncased_vocab, tmp_path, split="eval", version_2=True, workers=2
     )
 
 
-@pytest.mark.slow
+@pytest.mark.oracle
 def test_full_v2_train_one_answer_identical(
     shared_data: Path, uncased_vocab: Path, tmp_path: Path
 ) -> None:

@@ -36,14 +36,9 @@ CLUE_LABELS = ["100", "101", "102", "103", "104", "106", "107", "108", "109", "1
 def google() -> Iterator[tuple[ModuleType, ModuleType]]:
     """Google's run_classifier + FullTokenizer (CLUE's baseline runs them unchanged)."""
     import google_oracle
-    import tensorflow as tf
 
-    run_classifier = google_oracle.google_run_classifier()
-    tokenization = google_oracle.google_tokenization()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(run_classifier, "tf", tf.compat.v1)
-        patch.setattr(tokenization, "tf", tf.compat.v1)
-        yield run_classifier, tokenization
+    with google_oracle.run_classifier_with_tf1_names() as scripts:
+        yield scripts
 
 
 def parse_with_tensorflow(path: Path) -> list[dict[str, np.ndarray]]:
@@ -119,7 +114,7 @@ def test_dev_slice_equals_clue_baseline_records(with_keywords, shared_data, chin
         assert [bool(row["segment_ids"].any()) for row in ours] == has_keywords
 
 
-@pytest.mark.slow
+@pytest.mark.oracle
 @pytest.mark.parametrize("name", ["train.json", "dev.json"])
 def test_full_files_equal_clue_baseline_records(name, shared_data, chinese_vocab, google,
                                                 tmp_path) -> None:
@@ -165,7 +160,7 @@ def test_dev_file_converts_with_counts_duplicates_and_label2id(shared_data, chin
     assert report["counts"]["dev"]["labels"]["114"] == 45
 
 
-@pytest.mark.slow
+@pytest.mark.oracle
 def test_directory_converts_every_tnews_file(shared_data, chinese_vocab, tmp_path) -> None:
     result = runner.invoke(app, ["prep", "tnews", str(shared_data / "tnews"), "-o", str(tmp_path),
                                  "--vocab", str(chinese_vocab), "--json"])

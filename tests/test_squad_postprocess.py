@@ -144,7 +144,7 @@ def test_softmax_matches_google(run_squad):
     assert softmax([]) == []
 
 
-@pytest.mark.slow
+@pytest.mark.oracle
 @pytest.mark.parametrize(("source", "v2"), [(V1_DEV, False), (V2_DEV, True)],
                          ids=["v1.1-dev", "v2.0-dev"])
 def test_full_dev_sets_match_google(run_squad, shared_data, tmp_path, source, v2):

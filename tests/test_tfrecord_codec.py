@@ -70,6 +70,7 @@ def assert_same_value(decoded: object, expected: object) -> None:
 # --- varints ----------------------------------------------------------------------------
 
 
+@settings(deadline=None)
 @given(st.lists(INT64, max_size=200))
 def test_varints_match_protobuf_encoding_and_round_trip(values: list[int]) -> None:
     encoded = encode_varints(np.array(values, dtype=np.int64))
@@ -78,6 +79,7 @@ def test_varints_match_protobuf_encoding_and_round_trip(values: list[int]) -> No
     assert decode_varints(np.frombuffer(encoded, dtype=np.uint8)).tolist() == values
 
 
+@settings(deadline=None)
 @given(st.lists(st.integers(min_value=0, max_value=2**21 - 1), min_size=5, max_size=300))
 def test_token_id_sized_varints_round_trip(values: list[int]) -> None:
     # Values of up to three bytes take a dedicated decoding path.
@@ -86,6 +88,7 @@ def test_token_id_sized_varints_round_trip(values: list[int]) -> None:
     assert decode_varints(encoded).tolist() == values
 
 
+@settings(deadline=None)
 @given(st.integers(min_value=0, max_value=2**64 - 1))
 def test_single_varint_helpers_agree(value: int) -> None:
     encoded = varint_bytes(value)
@@ -107,7 +110,7 @@ def test_varint_edges() -> None:
 # --- Example messages -------------------------------------------------------------------
 
 
-@settings(max_examples=150)
+@settings(deadline=None, max_examples=150)
 @given(st.dictionaries(NAMES, feature_values, max_size=6))
 def test_examples_round_trip(features: dict[str, object]) -> None:
     decoded = decode_example(encode_example(features))  # type: ignore[arg-type]
@@ -116,7 +119,7 @@ def test_examples_round_trip(features: dict[str, object]) -> None:
         assert_same_value(decoded[name], expected_values(value))
 
 
-@settings(max_examples=60)
+@settings(deadline=None, max_examples=60)
 @given(st.dictionaries(NAMES, feature_values, min_size=2, max_size=6), st.randoms())
 def test_serialization_ignores_insertion_order(features: dict[str, object], rng) -> None:
     names = list(features)

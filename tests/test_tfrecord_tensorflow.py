@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf  # an oracle: conftest stops the run when it is missing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +29,6 @@ from bertkit.tfrecord import (
     read_records,
 )
 
-tf = pytest.importorskip("tensorflow")
 
 SEQ_LEN = 384
 SQUAD_ORDER = ["unique_ids", "input_ids", "input_mask", "segment_ids",
@@ -156,7 +156,7 @@ def test_our_reader_reads_files_tensorflow_wrote(
         assert columns[name].tolist() == [row[name] for row in squad_rows]
 
 
-@pytest.mark.slow
+@pytest.mark.oracle
 def test_whole_squad_dev_set_round_trips_through_tensorflow(
     shared_data: Path, uncased_vocab: Path, tmp_path: Path
 ) -> None:

@@ -55,7 +55,7 @@ def test_code_point_slice(lower):
     assert differing_code_points(SLICE, lower) == []
 
 
-@pytest.mark.slow
+@pytest.mark.oracle
 @pytest.mark.parametrize("lower", [True, False], ids=["lower", "cased"])
 def test_every_code_point(lower):
     assert differing_code_points(range(sys.maxunicode + 1), lower) == []

@@ -1,6 +1,6 @@
 """Full-data parity with Google's FullTokenizer: every text of every corpus, both vocabs, both casings.
 
-Slow (a few minutes: Google's tokenizer is the slow side). The always-on slices are in
+Marked `oracle` (a few minutes: Google's tokenizer is the slow side; CI runs it). The always-on slices are in
 test_tokenization.py.
 """
 
@@ -13,7 +13,7 @@ from google_oracle import google_tokenization
 
 from bertkit.tokenization import load_tokenizer
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.oracle
 
 CORPORA = {
     "squad-dev": corpora.squad_texts,

@@ -57,7 +57,6 @@ def _invoke(args: list[str]) -> dict:
 
 @pytest.mark.parametrize("v2", [False, True], ids=["squad1.1", "squad2.0"])
 def test_prep_train_predict_eval(shared_data, tmp_path, v2):
-    pytest.importorskip("bertkit.prep.squad_convert")
     source = V2_DEV if v2 else V1_DEV
     _prep(_sample(source, tmp_path, 6, training=True), tmp_path / "prep_train", "train", v2)
     sample = _sample(source, tmp_path, 6, training=False)
