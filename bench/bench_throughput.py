@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from bench_train_cpu import _step as train_step  # one full training step, as timed there
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("BERTKIT_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -175,16 +176,6 @@ def dynamic_collator(kind: str, vocab: Path):
     return DataCollatorWithPadding(tokenizer, return_tensors="pt")
 
 
-def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                batch: dict[str, torch.Tensor], hf: bool) -> None:
-    out = model(**batch)
-    loss = out.loss if hf else out["loss"]
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-
-
 def bench_training(task: str, prep_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     from bertkit.train import data as train_data
     from bertkit.train.optim import make_optimizer
@@ -213,7 +204,7 @@ def bench_training(task: str, prep_dir: Path, args: argparse.Namespace) -> dict[
                   "hf": make_optimizer(peer, lr=3e-5, weight_decay=0.01)}
     for name, model in contestants.items():  # warm-up on the spare last batch
         model.train()
-        _train_step(model, optimizers["bertkit" if name == "bertkit" else "hf"],
+        train_step(model, optimizers["bertkit" if name == "bertkit" else "hf"],
                     fed[name][-1], hf=name != "bertkit")
     rates: dict[str, list[float]] = {name: [] for name in contestants}
     for round_index in range(args.rounds):
@@ -223,7 +214,7 @@ def bench_training(task: str, prep_dir: Path, args: argparse.Namespace) -> dict[
         for name in names:
             started = time.perf_counter()
             for batch in fed[name][chunk]:
-                _train_step(contestants[name], optimizers["bertkit" if name == "bertkit"
+                train_step(contestants[name], optimizers["bertkit" if name == "bertkit"
                                                           else "hf"], batch,
                             hf=name != "bertkit")
             rates[name].append(args.train_steps * args.batch_size /

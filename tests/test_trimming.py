@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 import torch
 from conftest import SHARED_DATA
+from test_predict_tasks import _head
+from test_train_e2e import V1_DEV, _sample
 from train_support import TINY_BERT, read_log, tiny_config
 
 from bertkit.train import data as train_data
@@ -67,27 +69,6 @@ def test_squad_training_batches_are_not_trimmed():
 # ------------------------------------------------------------------ real prepared data
 
 
-def _head(source: Path, lines: int, target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(source, encoding="utf-8") as handle:
-        target.write_text("".join(next(handle) for _ in range(lines)), encoding="utf-8")
-    return target
-
-
-def _squad_sample(directory: Path, paragraphs: int, training: bool) -> Path:
-    data = json.loads((SHARED_DATA / "squad_v1.1" / "dev-v1.1.json").read_text(encoding="utf-8"))
-    article = data["data"][0]
-    kept = article["paragraphs"][:paragraphs]
-    if training:
-        kept = [dict(p, qas=[dict(qa, answers=qa["answers"][:1]) for qa in p["qas"]])
-                for p in kept]
-    data["data"] = [dict(article, paragraphs=kept)]
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / ("train.json" if training else "dev.json")
-    path.write_text(json.dumps(data), encoding="utf-8")
-    return path
-
-
 def _prep(task: str, root: Path) -> Path:
     """A prep directory of real records, padded well past their real lengths."""
     from typer.testing import CliRunner
@@ -100,7 +81,7 @@ def _prep(task: str, root: Path) -> Path:
         from bertkit.prep.squad_convert import SquadPrepOptions, prep_squad
 
         for split, training in (("train", True), ("eval", False)):
-            prep_squad(_squad_sample(root / "raw-squad", 6, training), prep,
+            prep_squad(_sample(V1_DEV, root, 6, training), prep,
                        SquadPrepOptions(split=split, max_seq_length=256, doc_stride=64,
                                         max_query_length=32), vocab=TINY_BERT / "vocab.txt",
                        workers=1)
