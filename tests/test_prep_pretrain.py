@@ -252,7 +252,7 @@ def test_interrupt_leaves_no_shard_under_a_final_name(three_shards, uncased_voca
 
 
 def test_dask_local_cluster_gives_the_same_bytes(three_shards, uncased_vocab, tmp_path) -> None:
-    distributed = pytest.importorskip("distributed")
+    import distributed
     local = ours(tmp_path, three_shards, uncased_vocab, "local", dupe_factor=2)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:

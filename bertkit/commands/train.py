@@ -48,6 +48,8 @@ def command(
     eval_file: Annotated[Path | None, typer.Option("--eval-file", help="Eval TFRecord (or its prep dir) for --do-eval.")] = None,
     do_eval: Annotated[bool, typer.Option("--do-eval", help="Predict and score --eval-file after training.")] = False,
     num_workers: Annotated[int, typer.Option("--workers", "--num-workers", help="DataLoader worker processes (--num-workers is the old name).")] = 0,
+    group_by_length: Annotated[bool, typer.Option(
+        "--group-by-length", help="Batch records of similar length together (epoch order stays random; less padding to compute).")] = False,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -61,7 +63,8 @@ def command(
             grad_accum=grad_accum, warmup_proportion=warmup_proportion,
             weight_decay=weight_decay, max_grad_norm=max_grad_norm, precision=precision,
             seed=seed, save_steps=save_steps, resume=resume, device=device, use_crf=use_crf,
-            eval_file=eval_file, do_eval=do_eval, num_workers=num_workers)
+            eval_file=eval_file, do_eval=do_eval, num_workers=num_workers,
+            group_by_length=group_by_length)
         if launched_by_torchrun():
             result = _train_under_torchrun(train, options)
         else:

@@ -5,12 +5,19 @@ comes from a `DistributedSampler` (seeded, `set_epoch` per epoch): the same `--s
 gives the same order on any number of ranks, and a resumed run can skip straight to
 the batch where it stopped. Record names are Google's (`input_mask`, `segment_ids`,
 `label_ids`); batches use the model's argument names.
+
+Records are padded to prep's `--max-seq-length`, but the model only needs each batch's
+longest real sequence: `trim_batch` cuts the padded tail columns, which changes no result
+(padded keys get an attention bias of the dtype's minimum, i.e. weight exactly 0, and the
+classification and token losses ignore padded positions). `length_grouped_batches` is
+`train --group-by-length`: batches of similar lengths, so trimming saves more.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +81,45 @@ def resolve_train_file(path: str | Path) -> Path:
     return path
 
 
+# Per-position features: the ones `trim_batch` cuts to the batch's real length.
+_SEQUENCE_ARGUMENTS = ("input_ids", "attention_mask", "token_type_ids", "labels", "label_mask")
+
+
+def trims_training_batches(task: str) -> bool:
+    """Whether training batches of ``task`` are trimmed without changing the loss.
+
+    Not SQuAD: Google's span loss is a softmax over all max-seq-length positions, padding
+    included, so dropping padded columns would change the objective (and every loss).
+    Classification and token losses never see a padded position.
+    """
+    return task != "squad"
+
+
+def real_length(attention_mask: torch.Tensor) -> int:
+    """One past the last column any row attends to (at least 1)."""
+    used = attention_mask.reshape(-1, attention_mask.shape[-1]).ne(0).any(dim=0)
+    columns = used.nonzero()
+    return int(columns[-1]) + 1 if len(columns) else 1
+
+
+def trim_batch(batch: Mapping[str, torch.Tensor], *, multiple_of: int = 1
+               ) -> dict[str, torch.Tensor]:
+    """``batch`` without the padded columns past its longest real sequence.
+
+    ``multiple_of`` rounds the kept length up (e.g. 8 for tensor-core friendly shapes on a
+    GPU), never past the records' own length. Scalars (class labels, span positions,
+    unique_ids) pass through.
+    """
+    full = batch["attention_mask"].shape[1]
+    length = real_length(batch["attention_mask"])
+    if multiple_of > 1:
+        length = min(full, -(-length // multiple_of) * multiple_of)
+    if length == full:
+        return dict(batch)
+    return {name: tensor[:, :length] if name in _SEQUENCE_ARGUMENTS and tensor.dim() >= 2
+            and tensor.shape[1] == full else tensor for name, tensor in batch.items()}
+
+
 class TFRecordDataset(Dataset):
     """Record ``i`` of a TFRecord file as a dict of numpy arrays under model argument names.
 
@@ -96,6 +142,7 @@ class TFRecordDataset(Dataset):
         present = [name for name in layout.optional if name in first]
         self.features = layout.required + tuple(present)
         self.seq_length = int(first["input_ids"].shape[0])
+        self._lengths: np.ndarray | None = None
 
     def _read(self, index: int) -> Mapping[str, np.ndarray]:
         record = self.reader[index]  # a CorruptRecordError already names path and record
@@ -123,6 +170,17 @@ class TFRecordDataset(Dataset):
         if self.num_labels is not None and "labels" in item:
             self._check_labels(item["labels"], item.get("attention_mask"), index)
         return item
+
+    def lengths(self) -> np.ndarray:
+        """Every record's real length (one past its last attended position), read once."""
+        if self._lengths is None:
+            lengths = np.ones(len(self), dtype=np.int64)
+            for index in range(len(self)):
+                used = np.flatnonzero(np.asarray(self._read(index)["input_mask"]))
+                if used.size:
+                    lengths[index] = used[-1] + 1
+            self._lengths = lengths
+        return self._lengths
 
     def check_all_labels(self) -> None:
         """Scan every record's labels once, so a bad id fails before training starts."""
@@ -154,6 +212,12 @@ def collate(items: Sequence[Mapping[str, np.ndarray]]) -> dict[str, torch.Tensor
             for name in items[0]}
 
 
+def collate_trimmed(items: Sequence[Mapping[str, np.ndarray]], multiple_of: int = 1
+                    ) -> dict[str, torch.Tensor]:
+    """`collate`, then `trim_batch` (done in the loader, before any copy to a device)."""
+    return trim_batch(collate(items), multiple_of=multiple_of)
+
+
 def epoch_batches(dataset: Dataset, *, batch_size: int, seed: int, epoch: int, rank: int,
                   world_size: int) -> list[list[int]]:
     """This rank's micro-batches of record indices for one epoch, in training order.
@@ -170,21 +234,70 @@ def epoch_batches(dataset: Dataset, *, batch_size: int, seed: int, epoch: int, r
             for start in range(0, len(indices) - batch_size + 1, batch_size)]
 
 
+def length_grouped_batches(lengths: Sequence[int] | np.ndarray, *, batch_size: int, seed: int,
+                           epoch: int, rank: int, world_size: int,
+                           mega_batches: int = 50) -> list[list[int]]:
+    """`train --group-by-length`: this rank's micro-batches, of similar lengths, for one epoch.
+
+    Hugging Face's LengthGroupedSampler idea, made rank-aware: one seeded permutation (the
+    same on every rank) is cut into windows of ``mega_batches`` global batches; each window
+    is sorted by length and cut into global batches (``batch_size x world_size`` records);
+    the global batches are shuffled again, so the epoch stays random and only neighbours in
+    length share a step. Rank r takes every world_size-th record of each global batch, so
+    the ranks' batches are alike in length, every rank has exactly the same number of
+    batches (the tail that does not fill a global batch is dropped, as in `epoch_batches`),
+    and N processes see the same records per step as one process with the global batch.
+    """
+    lengths = np.asarray(lengths)
+    generator = torch.Generator().manual_seed(seed + epoch)
+    order = torch.randperm(len(lengths), generator=generator).numpy()
+    global_size = batch_size * world_size
+    usable = len(order) - len(order) % global_size
+    order = order[:usable]
+    window = global_size * mega_batches
+    global_batches: list[np.ndarray] = []
+    for start in range(0, usable, window):
+        chunk = order[start:start + window]
+        # Stable sort, longest first, so equal lengths keep their random order.
+        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
+        global_batches.extend(chunk[i:i + global_size] for i in range(0, len(chunk),
+                                                                      global_size))
+    shuffled = torch.randperm(len(global_batches), generator=generator).tolist()
+    return [[int(i) for i in global_batches[b][rank::world_size]] for b in shuffled]
+
+
 def batches_per_epoch(num_records: int, *, batch_size: int, world_size: int) -> int:
     return (num_records // world_size) // batch_size
 
 
 def training_loader(dataset: Dataset, batches: list[list[int]], *, num_workers: int,
-                    pin_memory: bool, seed: int) -> DataLoader:
+                    pin_memory: bool, seed: int, trim_multiple_of: int | None = None
+                    ) -> DataLoader:
+    """Batches in the given order; ``trim_multiple_of`` (None: no trimming) trims each one."""
+    collate_fn = collate if trim_multiple_of is None else partial(
+        collate_trimmed, multiple_of=trim_multiple_of)
     # An own generator: creating the iterator draws a worker base seed from it, and drawing
     # from the global RNG would shift the dropout masks of a run resumed mid-epoch.
-    return DataLoader(dataset, batch_sampler=batches, collate_fn=collate,
+    return DataLoader(dataset, batch_sampler=batches, collate_fn=collate_fn,
                       num_workers=num_workers, pin_memory=pin_memory,
                       persistent_workers=False, generator=torch.Generator().manual_seed(seed))
 
 
+def prediction_order(dataset: TFRecordDataset, *, by_length: bool) -> list[int]:
+    """The order predict runs records in: longest first when ``by_length`` (so each batch
+    holds similar lengths and trimming drops most padding), else file order. Stable, so
+    records of equal length keep their file order."""
+    if not by_length:
+        return list(range(len(dataset)))
+    return [int(i) for i in np.argsort(-dataset.lengths(), kind="stable")]
+
+
 def prediction_loader(dataset: Dataset, *, batch_size: int, num_workers: int = 0,
-                      pin_memory: bool = False) -> DataLoader:
-    """Every record once, in file order (predictions are joined back by unique_ids)."""
-    return DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate,
+                      pin_memory: bool = False, order: Sequence[int] | None = None
+                      ) -> DataLoader:
+    """Every record once, in ``order`` (default: file order), in batches of ``batch_size``."""
+    indices = list(order) if order is not None else list(range(len(dataset)))
+    batches = [indices[start:start + batch_size] for start in range(0, len(indices),
+                                                                     batch_size)]
+    return DataLoader(dataset, batch_sampler=batches, collate_fn=collate,
                       num_workers=num_workers, pin_memory=pin_memory)

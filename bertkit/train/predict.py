@@ -41,6 +41,8 @@ from bertkit.train.squad_postprocess import (
 
 EVAL_META_NAME = "eval_meta.json"
 EVAL_RESULTS_NAME = "eval_results.json"
+# Model outputs with one value per position (padded back to the record length after trimming).
+_PER_POSITION_OUTPUTS = ("start_logits", "end_logits")
 # Which eval file a prep directory holds, by task.
 _EVAL_FILE_NAMES = {"squad": ("eval.tf_record", "dev.tf_record"),
                     "classification": ("dev.tf_record", "eval.tf_record", "test.tf_record"),
@@ -60,6 +62,11 @@ class PredictOptions:
     null_score_diff_threshold: float = 0.0
     score: bool = True
     quiet: bool = False
+    # Batching only (the written files do not change): run records longest first, cut each
+    # batch's padded tail (its kept length rounded up to pad_to_multiple_of).
+    sort_by_length: bool = True
+    trim_batches: bool = True
+    pad_to_multiple_of: int = 1
 
 
 @dataclass
@@ -159,31 +166,60 @@ def predict_with_model(model: nn.Module, options: PredictOptions, *, device: tor
 
 def _run_model(model: nn.Module, dataset: train_data.TFRecordDataset, options: PredictOptions,
                device: torch.device) -> dict[str, list[Any]]:
-    """Every record's model output, in file order, as numpy arrays."""
+    """Every record's model output, in file order, as numpy arrays.
+
+    Records run in `prediction_order` (longest first unless options.sort_by_length is off)
+    and are put back in file order here. Batches are trimmed to their longest record;
+    per-position outputs (span logits) are padded back to the records' length, with the
+    lowest float32 at every position past the record's own real length, so they do not
+    depend on which records shared a batch.
+    """
+    order = train_data.prediction_order(dataset, by_length=options.sort_by_length)
     loader = train_data.prediction_loader(dataset, batch_size=options.batch_size,
-                                          pin_memory=device.type == "cuda")
+                                          pin_memory=device.type == "cuda", order=order)
+    lengths = dataset.lengths() if options.trim_batches else None
     collected: dict[str, list[Any]] = {}
     model.eval()
     progress = make_progress(not options.quiet and progress_enabled(False))
     with progress, torch.no_grad():
         bar = progress.add_task("predicting", total=len(dataset))
+        start = 0
         for batch in loader:
-            inputs = {name: batch[name].to(device) for name in
+            indices = order[start:start + len(batch["input_ids"])]
+            start += len(indices)
+            inputs = {name: batch[name] for name in
                       ("input_ids", "attention_mask", "token_type_ids")}
+            if options.trim_batches:
+                inputs = train_data.trim_batch(inputs, multiple_of=options.pad_to_multiple_of)
+            inputs = {name: tensor.to(device) for name, tensor in inputs.items()}
             with autocast_for(options.precision, device):
                 if hasattr(model, "decode"):  # token classification: Viterbi or argmax tags
                     out = {"tags": model.decode(**inputs)}
                 else:
                     out = {name: value.float().cpu().numpy()
                            for name, value in model(**inputs).items()}
+            if lengths is not None:
+                out = {name: _pad_positions(value, lengths[indices], dataset.seq_length)
+                       if name in _PER_POSITION_OUTPUTS else value for name, value in out.items()}
             for name, value in out.items():
-                collected.setdefault(name, []).extend(list(value))
+                collected.setdefault(name, []).extend(zip(indices, value))
             for name in ("unique_ids", "labels", "attention_mask"):
                 if name in batch:
-                    collected.setdefault(name, []).extend(batch[name].numpy())
-            progress.update(bar, advance=len(batch["input_ids"]))
+                    collected.setdefault(name, []).extend(zip(indices, batch[name].numpy()))
+            progress.update(bar, advance=len(indices))
     model.train()
-    return collected
+    # Back to file order.
+    return {name: [value for _, value in sorted(pairs, key=lambda pair: pair[0])]
+            for name, pairs in collected.items()}
+
+
+def _pad_positions(values: np.ndarray, lengths: np.ndarray, seq_length: int) -> np.ndarray:
+    """[B, trimmed] per-position outputs -> [B, seq_length], the lowest float32 past each
+    row's real length (padded positions of an untrimmed run carry no answer either)."""
+    padded = np.full((len(values), seq_length), np.finfo(np.float32).min, dtype=values.dtype)
+    for row, (value, length) in enumerate(zip(values, lengths)):
+        padded[row, :length] = value[:length]
+    return padded
 
 
 def _write_squad(outputs: dict[str, list[Any]], eval_file: Path, output_dir: Path,

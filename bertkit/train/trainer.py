@@ -90,6 +90,11 @@ class TrainOptions:
     eval_file: Path | None = None
     do_eval: bool = False
     num_workers: int = 0
+    # Batching: batches of similar lengths (opt-in); trim each batch's padded tail (a no-op
+    # on the results, see data.trim_batch), its length rounded up to pad_to_multiple_of.
+    group_by_length: bool = False
+    trim_batches: bool = True
+    pad_to_multiple_of: int = 1
     quiet: bool = False  # no human output (library use, --json keeps the log line off stdout)
 
 
@@ -164,6 +169,8 @@ def validate_options(options: TrainOptions) -> None:
                          "to train from random weights")
     if options.use_crf and options.task != "ner":
         raise UsageError("--use-crf applies to --task ner only")
+    if options.pad_to_multiple_of < 1:
+        raise UsageError("pad_to_multiple_of must be at least 1")
 
 
 def _model_inputs(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
@@ -285,6 +292,8 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
         f"({steps_per_epoch}/epoch), warmup {warmup_steps}; device {context.device}, "
         f"{options.precision}")
 
+    trim_multiple_of = options.pad_to_multiple_of if options.trim_batches and \
+        train_data.trims_training_batches(options.task) else None
     log_path = run_dir / "log.jsonl"
     reporter = StepReporter(run_dir, total_steps, step, enabled=main, quiet=options.quiet)
     started = time.perf_counter()
@@ -295,12 +304,15 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
             # This epoch's batches from the point where the run stands (mid-epoch on resume).
             batches = train_data.epoch_batches(
                 dataset, batch_size=options.batch_size, seed=options.seed, epoch=epoch,
-                rank=context.rank, world_size=world)
+                rank=context.rank, world_size=world) if not options.group_by_length else \
+                train_data.length_grouped_batches(
+                    dataset.lengths(), batch_size=options.batch_size, seed=options.seed,
+                    epoch=epoch, rank=context.rank, world_size=world)
             loader = train_data.training_loader(
                 dataset, batches[done_in_epoch * options.grad_accum:
                                  steps_per_epoch * options.grad_accum],
                 num_workers=options.num_workers, pin_memory=context.device.type == "cuda",
-                seed=options.seed + epoch)
+                seed=options.seed + epoch, trim_multiple_of=trim_multiple_of)
             micro_batches = iter(loader)
             for _ in range(done_in_epoch, min(steps_per_epoch, done_in_epoch + total_steps - step)):
                 record = _one_step(model, raw_model, micro_batches, optimizer, scheduler,
