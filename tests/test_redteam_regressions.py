@@ -141,8 +141,6 @@ def test_temporary_with_an_impossible_pid_is_not_a_crash(finished_run, tmp_path)
 # --- "-o that is an existing file": its variations ---------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="train -o under a file gives a generic "
-                   "NotADirectoryError, exit 1, after the model loads")
 def test_train_output_under_a_file_is_an_option_error(tmp_path):
     blocker = tmp_path / "afile"
     blocker.write_text("x")
@@ -152,8 +150,6 @@ def test_train_output_under_a_file_is_an_option_error(tmp_path):
     assert str(blocker) in line
 
 
-@pytest.mark.xfail(strict=True, reason="train -o that is a dangling symlink gives a generic "
-                   "FileExistsError, exit 1")
 def test_train_output_dangling_symlink_is_an_option_error(tmp_path):
     link = tmp_path / "link"
     link.symlink_to(tmp_path / "nowhere")
@@ -188,16 +184,52 @@ def test_prep_output_dangling_symlink_message_is_true(tmp_path):
 # --- option errors before heavy work ---------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="train validates --lr etc. in train/trainer.py, "
-                   "after importing torch (4-7 s on 2 cores for an option error)")
-def test_train_option_error_comes_before_torch_is_imported(tmp_path):
+@pytest.mark.parametrize("bad", [("--lr", "nan"), ("--lr", "1e400"), ("--epochs", "-1"),
+                                 ("--batch-size", "0"), ("--device", "x"),
+                                 ("--warmup-proportion", "inf")])
+def test_train_option_error_comes_before_torch_is_imported(tmp_path, bad):
     data = write_squad_records(tmp_path / "d" / "train.tf_record", 8)
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "bertkit",
-         *_train_args(data, tmp_path / "run", "--lr", "nan")],
+         *_train_args(data, tmp_path / "run", *bad)],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
         text=True, check=False)
     assert result.returncode == 2, result.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "torch" not in imported
+    assert bad[0] in [line for line in result.stderr.splitlines()
+                      if line.startswith("error:")][0]
+
+
+def test_train_output_in_the_training_data_folder_is_refused(tmp_path):
+    data = write_squad_records(tmp_path / "d" / "train.tf_record", 8)
+    before = sorted(child.name for child in data.parent.iterdir())
+    for output in (data.parent, data):
+        line = _one_line(CliRunner().invoke(app, _train_args(data, output, "--max-steps", "1")),
+                         2)
+        assert str(output) in line and str(data) in line
+    assert sorted(child.name for child in data.parent.iterdir()) == before
+
+
+@pytest.mark.parametrize("command", ["export", "predict"])
+@pytest.mark.parametrize("kind", ["under-a-file", "dangling-link"])
+def test_export_and_predict_output_that_cannot_be_a_folder(tmp_path, command, kind):
+    if kind == "under-a-file":
+        (tmp_path / "afile").write_text("x")
+        output, named = tmp_path / "afile" / "out", tmp_path / "afile"
+    else:
+        output = named = tmp_path / "link"
+        output.symlink_to(tmp_path / "nowhere")
+    run = tmp_path / "missing-run"
+    args = ([command, str(run), "-o", str(output)] if command == "export" else
+            [command, str(run), "--eval-file", str(run), "-o", str(output)])
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "bertkit", *args],
+                            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(named) in errors[0], errors
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
                 if line.startswith("import time:")}
     assert "torch" not in imported

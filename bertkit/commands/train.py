@@ -52,8 +52,7 @@ def command(
     verbose: VerboseOption = False,
 ) -> None:
     def run() -> None:
-        from bertkit.train.distributed import launched_by_torchrun
-        from bertkit.train.trainer import TrainOptions, train
+        from bertkit.train.options import TrainOptions, validate_options
 
         options = TrainOptions(
             task=task, train_file=train_file, output_dir=output, init_checkpoint=init_checkpoint,
@@ -62,6 +61,11 @@ def command(
             weight_decay=weight_decay, max_grad_norm=max_grad_norm, precision=precision,
             seed=seed, save_steps=save_steps, resume=resume, device=device, use_crf=use_crf,
             eval_file=eval_file, do_eval=do_eval, num_workers=num_workers)
+        validate_options(options)  # option errors before torch loads (seconds)
+
+        from bertkit.train.distributed import launched_by_torchrun
+        from bertkit.train.trainer import train
+
         if launched_by_torchrun():
             result = _train_under_torchrun(train, options)
         else:

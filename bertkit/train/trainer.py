@@ -38,12 +38,12 @@ from bertkit.train.distributed import (
     mean_over_ranks,
     setup_distributed,
 )
+from bertkit.train.options import DEFAULT_LR, TrainOptions, validate_options
 from bertkit.train.optim import clip_global_norm, make_optimizer, make_scheduler, warmup_steps_for
 from bertkit.train.reporting import StepReporter
 from bertkit.train.run_setup import (
     autocast_for,
     check_head_matches_labels,
-    check_output_dir,
     file_fingerprint,
     find_vocab,
     labels_for_task,
@@ -51,9 +51,6 @@ from bertkit.train.run_setup import (
     seed_everything,
 )
 
-TASKS = ("squad", "classification", "ner")
-PRECISIONS = ("fp32", "fp16", "bf16")
-DEFAULT_LR = 3e-5
 # Options that shape the trajectory: a resumed run must use the same values. The learning
 # rate may change on resume when given explicitly (a way out of divergence): the change is
 # recorded in the run config as {"step", "from", "to"} under "lr_changes".
@@ -64,33 +61,6 @@ _RESUME_MUST_MATCH = ("task", "train_file", "epochs", "max_steps", "batch_size",
 
 class NonFiniteLossError(BertkitError):
     """Training diverged (NaN or inf); the last good checkpoint is kept."""
-
-
-@dataclass
-class TrainOptions:
-    task: str
-    train_file: Path
-    output_dir: Path
-    init_checkpoint: Path | None = None
-    config_file: Path | None = None
-    epochs: float = 2.0
-    max_steps: int | None = None
-    lr: float | None = None  # None: DEFAULT_LR for a new run, the checkpoint's on --resume
-    batch_size: int = 12
-    grad_accum: int = 1
-    warmup_proportion: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    precision: str = "fp32"
-    seed: int = 42
-    save_steps: int | None = None
-    resume: bool = False
-    device: str = "auto"
-    use_crf: bool = False
-    eval_file: Path | None = None
-    do_eval: bool = False
-    num_workers: int = 0
-    quiet: bool = False  # no human output (library use, --json keeps the log line off stdout)
 
 
 @dataclass
@@ -116,54 +86,6 @@ class TrainResult:
 
 
 StepCallback = Callable[[int, dict[str, float], nn.Module], None]
-
-
-def _check_number(option: str, value: float | None, *, low: float, low_inclusive: bool,
-                  high: float | None = None, high_inclusive: bool = True) -> None:
-    """A finite number within bounds, or a usage error naming the option (nan, inf, -1...)."""
-    if value is None:
-        return
-    inside = math.isfinite(value) and (value >= low if low_inclusive else value > low)
-    if high is not None:
-        inside = inside and (value <= high if high_inclusive else value < high)
-    if not inside:
-        bound = (f"{'at least' if low_inclusive else 'greater than'} {low:g}" if high is None
-                 else f"in {'[' if low_inclusive else '('}{low:g}, {high:g}"
-                      f"{']' if high_inclusive else ')'}")
-        raise UsageError(f"{option} must be a finite number {bound}, got {value}")
-
-
-def validate_options(options: TrainOptions) -> None:
-    """Contradicting or impossible options: usage errors before any file is read."""
-    _check_number("--lr", options.lr, low=0.0, low_inclusive=False)
-    _check_number("--epochs", options.epochs, low=0.0, low_inclusive=False)
-    _check_number("--warmup-proportion", options.warmup_proportion, low=0.0,
-                  low_inclusive=True, high=1.0, high_inclusive=False)
-    _check_number("--weight-decay", options.weight_decay, low=0.0, low_inclusive=True)
-    _check_number("--max-grad-norm", options.max_grad_norm, low=0.0, low_inclusive=True)
-    if options.num_workers < 0:
-        raise UsageError("--workers must be 0 or more")
-    if options.seed < 0:
-        raise UsageError("--seed must be 0 or more")
-    check_output_dir(Path(options.output_dir))
-    if options.task not in TASKS:
-        raise UsageError(f"--task must be one of {', '.join(TASKS)}, got {options.task!r}")
-    if options.precision not in PRECISIONS:
-        raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}")
-    for name in ("batch_size", "grad_accum"):
-        if getattr(options, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
-    if options.max_steps is not None and options.max_steps < 1:
-        raise UsageError("--max-steps must be at least 1")
-    if options.save_steps is not None and options.save_steps < 1:
-        raise UsageError("--save-steps must be at least 1")
-    if options.do_eval and options.eval_file is None:
-        raise UsageError("--do-eval needs --eval-file")
-    if options.init_checkpoint is None and options.config_file is None:
-        raise UsageError("give --init-checkpoint (and optionally --config), or --config alone "
-                         "to train from random weights")
-    if options.use_crf and options.task != "ner":
-        raise UsageError("--use-crf applies to --task ner only")
 
 
 def _model_inputs(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
