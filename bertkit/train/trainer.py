@@ -335,17 +335,20 @@ def _logged_losses(run_dir: Path) -> dict[int, float]:
 
 def _stop_diverged(what: str, step: int, run_dir: Path, peak_lr: float,
                    context: DistContext) -> None:
-    """Keep the last checkpoint saved before the loss began to climb, and say how to go on.
+    """Keep the last checkpoint whose weights still gave a normal loss, and say how to go on.
 
-    Every checkpoint has finite weights (`_save` refuses others); those saved during the
-    climb are removed, so that `--resume` starts from the kept one.
+    checkpoint-k holds the weights after step k, which step k+1's loss is computed on. If
+    the climb begins at step d, checkpoint-(d-1) already holds weights that gave the
+    diverging loss, so only checkpoints up to d-2 are kept; the others are removed, so that
+    `--resume` starts from the kept one. Every checkpoint has finite weights (`_save`
+    refuses others).
     """
     losses = _logged_losses(run_dir)
     losses[step] = math.nan
     start = training_state.divergence_start(losses, step)
     checkpoints = training_state.list_checkpoints(run_dir)
-    good = [(saved, path) for saved, path in checkpoints if saved < start]
-    late = [path for saved, path in checkpoints if saved >= start]
+    good = [(saved, path) for saved, path in checkpoints if saved + 1 < start]
+    late = [path for saved, path in checkpoints if saved + 1 >= start]
     barrier(context)  # every rank has read the log before rank 0 changes the folder
     if context.is_main:
         for path in late:
@@ -356,12 +359,13 @@ def _stop_diverged(what: str, step: int, run_dir: Path, peak_lr: float,
                if late else "")
     if good:
         saved, path = good[-1]
-        advice = (f"kept {path}, saved at step {saved} with finite weights{removed}; continue "
+        advice = (f"kept {path}, saved at step {saved}, whose weights gave a normal loss at "
+                  f"step {saved + 1}{removed}; continue "
                   f"from it with a lower learning rate: --resume --lr {peak_lr / 10:g} "
                   f"(was {peak_lr:g})")
     else:
         advice = (f"no checkpoint was saved before that{removed}; start again in a new -o "
-                  f"with a lower --lr than {peak_lr:g}")
+                  f"with a lower --lr than {peak_lr:g}, e.g. --lr {peak_lr / 10:g}")
     raise NonFiniteLossError(f"training stopped at step {step}: {what}; {began}; {advice}")
 
 
