@@ -198,6 +198,12 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
     if options.resume:
         step = _resume(run_dir, resolved, options.lr, raw_model, optimizer, scheduler, scaler,
                        context, say)
+        if step >= total_steps:
+            finished = _finished_results(run_dir)
+            if finished is not None:
+                say(f"nothing to do: the run is complete at step {step}; "
+                    f"{run_dir / 'train_results.json'} is kept as it was")
+                return finished
     # Dropout masks differ per rank (nanoGPT offsets the seed by rank); a resume restores them.
     if step == 0:
         seed_everything(options.seed + context.rank)
@@ -238,6 +244,8 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
     finally:
         reporter.close()
     losses, step_times = reporter.losses, reporter.step_times
+    if not losses:  # a resume that had nothing left to train: the run's own log has them
+        losses = [loss for _, loss in sorted(_logged_losses(run_dir).items())]
 
     runtime = time.perf_counter() - started
     files: list[Path] = []
@@ -259,8 +267,10 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
         seq_per_s=global_batch / mean_step if mean_step else 0.0, files=files,
         eval_results=eval_results)
     if main:
+        # JSON has no NaN: a figure that does not exist is null.
         results_path = write_json_atomic(run_dir / "train_results.json", {
-            k: v for k, v in result.to_json().items() if k not in ("files", "eval_results")})
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in result.to_json().items() if k not in ("files", "eval_results")})
         result.files.append(results_path)
         from bertkit.train.run_report import write_run_report
 
@@ -271,6 +281,22 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
         for note in notes:
             say(note)
     return result
+
+
+def _finished_results(run_dir: Path) -> TrainResult | None:
+    """The figures a complete run recorded, or None when it has none (killed before)."""
+    path = run_dir / "train_results.json"
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+        names = [f.name for f in dataclasses.fields(TrainResult)
+                 if f.name not in ("files", "eval_results")]
+        figures = {name: recorded[name] for name in names}
+        figures.update({name: math.nan for name in ("final_loss", "mean_loss")
+                        if figures[name] is None})
+        figures["run_dir"] = run_dir
+        return TrainResult(**figures, files=[path])
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return None
 
 
 def _check_run_dir(run_dir: Path, resume: bool) -> None:
@@ -405,7 +431,10 @@ def _resume(run_dir: Path, resolved: dict[str, Any], explicit_lr: float | None,
         if saved.get(key) != resolved.get(key):
             raise UsageError(f"--resume: {key} was {saved.get(key)!r} in {directory}, "
                              f"now {resolved.get(key)!r}; resume with the same settings")
-    step = int(state["step"])
+    step = state["step"]  # a positive int equal to the folder's step (load_checkpoint)
+    if step > resolved["total_steps"]:
+        raise InputError(directory / training_state.STATE_JSON,
+                         f"step {step} is beyond the run's {resolved['total_steps']} steps")
     try:
         raw_model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -413,11 +442,19 @@ def _resume(run_dir: Path, resolved: dict[str, Any], explicit_lr: float | None,
         scaler.load_state_dict(state["scaler"])
         training_state.restore_rng(state["rng"][context.rank])
     except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as error:
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        # load_state_dict names the keys on the lines after its first: keep them, on one line.
+        reason = " ".join(str(error).split()) or type(error).__name__
+        if len(reason) > 400:
+            reason = reason[:400] + "..."
         raise InputError(directory / training_state.STATE_JSON,
-                         f"cannot restore the training state: {first_line}") from None
+                         f"cannot restore the training state: {reason}") from None
     resolved["lr_changes"] = list(saved.get("lr_changes") or [])
-    saved_lr = float(saved["lr"])
+    saved_lr = saved.get("lr")
+    if isinstance(saved_lr, bool) or not isinstance(saved_lr, (int, float)) \
+            or not math.isfinite(saved_lr) or saved_lr <= 0:
+        raise InputError(directory / training_state.STATE_JSON,
+                         f'the run config\'s "lr" is {saved_lr!r}, not a positive number')
+    saved_lr = float(saved_lr)
     if explicit_lr is None or explicit_lr == saved_lr:
         resolved["lr"] = saved_lr
     else:
