@@ -147,8 +147,10 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
     num_labels, id2label = labels_for_task(options.task, options.train_file, probe)
     check_head_matches_labels(options.init_checkpoint, options.train_file, num_labels)
     dataset = train_data.TFRecordDataset(options.train_file, layout, task=options.task,
-                                         num_labels=num_labels)
+                                         num_labels=num_labels,
+                                         id_limits=train_data.id_limits_for(bert_config))
     dataset.check_all_labels()
+    dataset.check_ids(limit=train_data.IDS_CHECKED_UPFRONT)
 
     world = context.world_size
     global_batch = options.batch_size * world * options.grad_accum
