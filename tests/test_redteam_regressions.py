@@ -399,8 +399,6 @@ def test_token_ids_beyond_the_vocabulary_name_the_file(tmp_path):
 # --- a full disk while training: the message names the file -------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="a checkpoint write over the file-size limit gives "
-                   "'SafetensorError: ... File too large' naming no file")
 def test_checkpoint_write_failure_names_the_file(tmp_path):
     import resource
 
@@ -417,5 +415,5 @@ def test_checkpoint_write_failure_names_the_file(tmp_path):
         text=True, check=False, preexec_fn=limit)
     assert result.returncode == 1, result.stderr
     last = result.stderr.strip().splitlines()[-1]
-    assert str(run) in last, last
+    assert last.startswith(f"error: {run / 'checkpoint-1'}") and "File too large" in last, last
     assert not [child for child in run.iterdir() if ".tmp-" in child.name]

@@ -151,7 +151,7 @@ def _decode(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 def save_checkpoint(run_dir: Path, step: int, state: dict[str, Any]) -> Path:
     """Write ``state`` as checkpoint ``step`` of ``run_dir``, atomically; returns its directory."""
-    from bertkit.train.checkpoints.hf import write_safetensors
+    from bertkit.train.checkpoints.hf import OutputWriteError, write_safetensors
 
     final = checkpoint_dir(run_dir, step)
     tmp = run_dir / f".{final.name}.tmp-{os.getpid()}"
@@ -160,9 +160,15 @@ def save_checkpoint(run_dir: Path, step: int, state: dict[str, Any]) -> Path:
     try:
         encoder = _Encoder()
         structure = encoder.encode(state)
-        write_safetensors(encoder.tensors, tmp / STATE_TENSORS)
+        try:
+            write_safetensors(encoder.tensors, tmp / STATE_TENSORS)
+        except OutputWriteError as error:  # it names the temporary: name the checkpoint
+            raise OutputWriteError(final / STATE_TENSORS, error.reason) from None
         document = {"format": STATE_FORMAT, "version": STATE_VERSION, "state": structure}
-        (tmp / STATE_JSON).write_text(json.dumps(document) + "\n", encoding="utf-8")
+        try:
+            (tmp / STATE_JSON).write_text(json.dumps(document) + "\n", encoding="utf-8")
+        except OSError as error:
+            raise OutputWriteError(final / STATE_JSON, error.strerror or str(error)) from None
         if final.exists():  # the same step saved again after a resume
             shutil.rmtree(final)
         os.replace(tmp, final)
