@@ -362,8 +362,6 @@ def test_mindspore_impossible_dims_name_the_file_and_tensor(tmp_path, dims, cont
 TABLE_MAGIC = 0xDB4775248B80FB57
 
 
-@pytest.mark.xfail(strict=True, reason="random bytes ending in a valid table footer go to the "
-                   "TensorFlow fallback: absl/oneDNN log lines on stderr, ~10 s")
 def test_tf_index_with_valid_magic_but_garbage_is_one_line(tmp_path):
     import random
     import struct
@@ -381,6 +379,22 @@ def test_tf_index_with_valid_magic_but_garbage_is_one_line(tmp_path):
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(f"error: {prefix}.index"), result.stderr
+
+
+def test_tf_bundle_block_checksum_decides_between_foreign_and_unsupported():
+    import struct
+
+    import crc32c
+
+    from bertkit.train.checkpoints import tf_bundle
+
+    block = bytes(4)  # no entries, no restarts
+    good = tf_bundle._mask_crc(crc32c.crc32c(block + b"\x01"))
+    with pytest.raises(tf_bundle.BundleFeatureError):  # a real snappy block: TensorFlow's job
+        tf_bundle._read_block(block + b"\x01" + struct.pack("<I", good), 0, 4)
+    with pytest.raises(tf_bundle.BundleFormatError) as caught:
+        tf_bundle._read_block(block + b"\x01" + struct.pack("<I", good ^ 1), 0, 4)
+    assert not isinstance(caught.value, tf_bundle.BundleFeatureError)
 
 
 # --- records that do not fit the model: one line naming the file --------------------------
