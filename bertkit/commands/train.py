@@ -19,6 +19,8 @@ model/ (the fine-tuned model that `bertkit predict` and `bertkit export` read),
 run_config.json, train_results.json, report.md and learning_curve.png. --train-file and
 --eval-file take the TFRecord or the prep folder holding it.
 Multi-device: torchrun --nproc_per_node N -m bertkit train ... (--batch-size is per device).
+Under torchrun a failure prints the worker's one error: line, then torchrun's own report
+(traceback, exit code 1); the error: line is the one that says what went wrong.
 """
 
 
