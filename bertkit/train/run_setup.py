@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bertkit.errors import InputError, UsageError
+from bertkit.errors import InputError
 from bertkit.fsutil import sha256_of_file
 from bertkit.train.config import BertConfig
 from bertkit.train.data import TFRecordDataset
