@@ -52,7 +52,9 @@ class OracleModel(nn.Module):
         self.task = task
         self.table = table
         self.num_labels = num_labels
-        self.config = SimpleNamespace(max_position_embeddings=seq_length)
+        # Only what predict reads: the position limit and the id ranges it checks records against.
+        self.config = SimpleNamespace(max_position_embeddings=seq_length, vocab_size=2**31,
+                                      type_vocab_size=2)
         self.anchor = nn.Parameter(torch.zeros(1))  # so .to(device) and .eval() are real
 
     def _answers(self, input_ids: torch.Tensor) -> list[object]:

@@ -18,9 +18,15 @@ def command(
     verbose: VerboseOption = False,
 ) -> None:
     """Export a trained model: config.json, model.safetensors, vocab.txt for transformers."""
-    from bertkit.train.export import export_run  # torch stays out of `bertkit --help`
+    def run():  # noqa: ANN202 -- an ExportResult (torch-free import here)
+        from bertkit.train.options import check_output_dir
 
-    result = guarded(verbose, lambda: export_run(run_dir, output))
+        check_output_dir(output)  # an option error before torch loads
+        from bertkit.train.export import export_run  # torch stays out of `bertkit --help`
+
+        return export_run(run_dir, output)
+
+    result = guarded(verbose, run)
     if json_output:
         print_json({
             "output_dir": str(result.output_dir),

@@ -34,6 +34,9 @@ def command(
     verbose: VerboseOption = False,
 ) -> None:
     def run() -> None:
+        from bertkit.train.options import check_output_dir
+
+        check_output_dir(output)  # an option error before torch loads
         from bertkit.train.predict import PredictOptions, predict
 
         result = predict(PredictOptions(

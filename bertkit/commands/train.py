@@ -19,6 +19,8 @@ model/ (the fine-tuned model that `bertkit predict` and `bertkit export` read),
 run_config.json, train_results.json, report.md and learning_curve.png. --train-file and
 --eval-file take the TFRecord or the prep folder holding it.
 Multi-device: torchrun --nproc_per_node N -m bertkit train ... (--batch-size is per device).
+Under torchrun a failure prints the worker's one error: line, then torchrun's own report
+(traceback, exit code 1); the error: line is the one that says what went wrong.
 """
 
 
@@ -54,8 +56,7 @@ def command(
     verbose: VerboseOption = False,
 ) -> None:
     def run() -> None:
-        from bertkit.train.distributed import launched_by_torchrun
-        from bertkit.train.trainer import TrainOptions, train
+        from bertkit.train.options import TrainOptions, validate_options
 
         options = TrainOptions(
             task=task, train_file=train_file, output_dir=output, init_checkpoint=init_checkpoint,
@@ -65,6 +66,11 @@ def command(
             seed=seed, save_steps=save_steps, resume=resume, device=device, use_crf=use_crf,
             eval_file=eval_file, do_eval=do_eval, num_workers=num_workers,
             group_by_length=group_by_length)
+        validate_options(options)  # option errors before torch loads (seconds)
+
+        from bertkit.train.distributed import launched_by_torchrun
+        from bertkit.train.trainer import train
+
         if launched_by_torchrun():
             result = _train_under_torchrun(train, options)
         else:

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -69,6 +70,17 @@ def layout_for(task: str, training: bool) -> RecordLayout:
 
 
 TRAIN_FILE_NAME = "train.tf_record"
+
+
+# Records checked for out-of-range ids before the first step; every later record is checked
+# as it is read (a full scan of a large file would cost a pass over it).
+IDS_CHECKED_UPFRONT = 1000
+
+
+def id_limits_for(config: Any) -> dict[str, tuple[int, str]]:
+    """The embedding-table sizes a BERT config gives the records' id features."""
+    return {"input_ids": (int(config.vocab_size), "vocab_size"),
+            "segment_ids": (int(getattr(config, "type_vocab_size", 2)), "type_vocab_size")}
 
 
 def resolve_train_file(path: str | Path) -> Path:
@@ -127,10 +139,14 @@ class TFRecordDataset(Dataset):
     """
 
     def __init__(self, path: str | Path, layout: RecordLayout, *, task: str,
-                 num_labels: int | None = None):
+                 num_labels: int | None = None,
+                 id_limits: Mapping[str, tuple[int, str]] | None = None):
         self.path = Path(path)
         self.layout = layout
         self.task = task
+        # feature -> (size, what): an id past an embedding table is an IndexError deep in
+        # torch otherwise; here the record number and the sizes can be named.
+        self.id_limits = dict(id_limits or {})
         # Label ids are checked against the head's size here, where the record number is known.
         self.num_labels = num_labels
         if not self.path.is_file():
@@ -169,6 +185,7 @@ class TFRecordDataset(Dataset):
             item[MODEL_ARGUMENT[name]] = value
         if self.num_labels is not None and "labels" in item:
             self._check_labels(item["labels"], item.get("attention_mask"), index)
+        self._check_ids(record, index)
         return item
 
     def lengths(self) -> np.ndarray:
@@ -181,6 +198,22 @@ class TFRecordDataset(Dataset):
                     lengths[index] = used[-1] + 1
             self._lengths = lengths
         return self._lengths
+
+    def check_ids(self, limit: int | None = None) -> None:
+        """Check the first ``limit`` records' ids (all with None) before the first step."""
+        for index in range(len(self) if limit is None else min(limit, len(self))):
+            self._check_ids(self._read(index), index)
+
+    def _check_ids(self, record: Mapping[str, np.ndarray], index: int) -> None:
+        for name, (size, what) in self.id_limits.items():
+            if name not in record:
+                continue
+            ids = np.asarray(record[name])
+            if ids.size and (ids.max() >= size or ids.min() < 0):
+                bad = int(ids.max() if ids.max() >= size else ids.min())
+                raise InputError(self.path, f"{name} holds id {bad}, outside the model's {what} "
+                                            f"of {size} (records and config disagree: another "
+                                            "vocabulary?)", f"record {index}")
 
     def check_all_labels(self) -> None:
         """Scan every record's labels once, so a bad id fails before training starts."""

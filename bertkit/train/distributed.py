@@ -16,8 +16,8 @@ import torch
 import torch.distributed as dist
 
 from bertkit.errors import UsageError
+from bertkit.train.options import DEVICE_CHOICES
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)

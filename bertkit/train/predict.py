@@ -138,7 +138,10 @@ def predict_with_model(model: nn.Module, options: PredictOptions, *, device: tor
     output_dir = Path(options.output_dir) if options.output_dir is not None \
         else resolve_model_dir(options.model_dir).parent / "eval"
     layout = train_data.layout_for(task, training=False)
-    dataset = train_data.TFRecordDataset(eval_file, layout, task=task)
+    dataset = train_data.TFRecordDataset(
+        eval_file, layout, task=task,
+        id_limits=train_data.id_limits_for(model.config))  # type: ignore[arg-type]
+    dataset.check_ids(limit=train_data.IDS_CHECKED_UPFRONT)
     max_positions = model.config.max_position_embeddings  # type: ignore[union-attr]
     if dataset.seq_length > max_positions:
         raise InputError(eval_file, f"sequence length {dataset.seq_length} is larger than the "

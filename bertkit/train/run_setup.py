@@ -16,19 +16,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bertkit.errors import InputError, UsageError
+from bertkit.errors import InputError
 from bertkit.fsutil import sha256_of_file
 from bertkit.train.config import BertConfig
 from bertkit.train.data import TFRecordDataset
+from bertkit.train.options import check_output_dir  # noqa: F401 -- re-exported for export/predict
 
 LABEL_MAP_NAME = "label2id.json"
-
-
-def check_output_dir(path: Path | None) -> None:
-    """An -o naming an existing file is an option error, found before any model loads."""
-    if path is not None and Path(path).exists() and not Path(path).is_dir():
-        raise UsageError(f"-o {path}: exists and is not a directory; give a folder "
-                         "(it is created if missing)")
 
 
 def resolve_bert_config(config_file: Path | None, init_checkpoint: Path | None

@@ -38,12 +38,12 @@ from bertkit.train.distributed import (
     mean_over_ranks,
     setup_distributed,
 )
+from bertkit.train.options import DEFAULT_LR, TrainOptions, validate_options
 from bertkit.train.optim import clip_global_norm, make_optimizer, make_scheduler, warmup_steps_for
 from bertkit.train.reporting import StepReporter
 from bertkit.train.run_setup import (
     autocast_for,
     check_head_matches_labels,
-    check_output_dir,
     file_fingerprint,
     find_vocab,
     labels_for_task,
@@ -51,9 +51,6 @@ from bertkit.train.run_setup import (
     seed_everything,
 )
 
-TASKS = ("squad", "classification", "ner")
-PRECISIONS = ("fp32", "fp16", "bf16")
-DEFAULT_LR = 3e-5
 # Options that shape the trajectory: a resumed run must use the same values. The learning
 # rate may change on resume when given explicitly (a way out of divergence): the change is
 # recorded in the run config as {"step", "from", "to"} under "lr_changes".
@@ -64,38 +61,6 @@ _RESUME_MUST_MATCH = ("task", "train_file", "epochs", "max_steps", "batch_size",
 
 class NonFiniteLossError(BertkitError):
     """Training diverged (NaN or inf); the last good checkpoint is kept."""
-
-
-@dataclass
-class TrainOptions:
-    task: str
-    train_file: Path
-    output_dir: Path
-    init_checkpoint: Path | None = None
-    config_file: Path | None = None
-    epochs: float = 2.0
-    max_steps: int | None = None
-    lr: float | None = None  # None: DEFAULT_LR for a new run, the checkpoint's on --resume
-    batch_size: int = 12
-    grad_accum: int = 1
-    warmup_proportion: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    precision: str = "fp32"
-    seed: int = 42
-    save_steps: int | None = None
-    resume: bool = False
-    device: str = "auto"
-    use_crf: bool = False
-    eval_file: Path | None = None
-    do_eval: bool = False
-    num_workers: int = 0
-    # Batching: batches of similar lengths (opt-in); trim each batch's padded tail (a no-op
-    # on the results, see data.trim_batch), its length rounded up to pad_to_multiple_of.
-    group_by_length: bool = False
-    trim_batches: bool = True
-    pad_to_multiple_of: int = 1
-    quiet: bool = False  # no human output (library use, --json keeps the log line off stdout)
 
 
 @dataclass
@@ -121,56 +86,6 @@ class TrainResult:
 
 
 StepCallback = Callable[[int, dict[str, float], nn.Module], None]
-
-
-def _check_number(option: str, value: float | None, *, low: float, low_inclusive: bool,
-                  high: float | None = None, high_inclusive: bool = True) -> None:
-    """A finite number within bounds, or a usage error naming the option (nan, inf, -1...)."""
-    if value is None:
-        return
-    inside = math.isfinite(value) and (value >= low if low_inclusive else value > low)
-    if high is not None:
-        inside = inside and (value <= high if high_inclusive else value < high)
-    if not inside:
-        bound = (f"{'at least' if low_inclusive else 'greater than'} {low:g}" if high is None
-                 else f"in {'[' if low_inclusive else '('}{low:g}, {high:g}"
-                      f"{']' if high_inclusive else ')'}")
-        raise UsageError(f"{option} must be a finite number {bound}, got {value}")
-
-
-def validate_options(options: TrainOptions) -> None:
-    """Contradicting or impossible options: usage errors before any file is read."""
-    _check_number("--lr", options.lr, low=0.0, low_inclusive=False)
-    _check_number("--epochs", options.epochs, low=0.0, low_inclusive=False)
-    _check_number("--warmup-proportion", options.warmup_proportion, low=0.0,
-                  low_inclusive=True, high=1.0, high_inclusive=False)
-    _check_number("--weight-decay", options.weight_decay, low=0.0, low_inclusive=True)
-    _check_number("--max-grad-norm", options.max_grad_norm, low=0.0, low_inclusive=True)
-    if options.num_workers < 0:
-        raise UsageError("--workers must be 0 or more")
-    if options.seed < 0:
-        raise UsageError("--seed must be 0 or more")
-    check_output_dir(Path(options.output_dir))
-    if options.task not in TASKS:
-        raise UsageError(f"--task must be one of {', '.join(TASKS)}, got {options.task!r}")
-    if options.precision not in PRECISIONS:
-        raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}")
-    for name in ("batch_size", "grad_accum"):
-        if getattr(options, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
-    if options.max_steps is not None and options.max_steps < 1:
-        raise UsageError("--max-steps must be at least 1")
-    if options.save_steps is not None and options.save_steps < 1:
-        raise UsageError("--save-steps must be at least 1")
-    if options.do_eval and options.eval_file is None:
-        raise UsageError("--do-eval needs --eval-file")
-    if options.init_checkpoint is None and options.config_file is None:
-        raise UsageError("give --init-checkpoint (and optionally --config), or --config alone "
-                         "to train from random weights")
-    if options.use_crf and options.task != "ner":
-        raise UsageError("--use-crf applies to --task ner only")
-    if options.pad_to_multiple_of < 1:
-        raise UsageError("pad_to_multiple_of must be at least 1")
 
 
 def _model_inputs(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
@@ -232,8 +147,10 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
     num_labels, id2label = labels_for_task(options.task, options.train_file, probe)
     check_head_matches_labels(options.init_checkpoint, options.train_file, num_labels)
     dataset = train_data.TFRecordDataset(options.train_file, layout, task=options.task,
-                                         num_labels=num_labels)
+                                         num_labels=num_labels,
+                                         id_limits=train_data.id_limits_for(bert_config))
     dataset.check_all_labels()
+    dataset.check_ids(limit=train_data.IDS_CHECKED_UPFRONT)
 
     world = context.world_size
     global_batch = options.batch_size * world * options.grad_accum
@@ -283,6 +200,12 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
     if options.resume:
         step = _resume(run_dir, resolved, options.lr, raw_model, optimizer, scheduler, scaler,
                        context, say)
+        if step >= total_steps:
+            finished = _finished_results(run_dir)
+            if finished is not None:
+                say(f"nothing to do: the run is complete at step {step}; "
+                    f"{run_dir / 'train_results.json'} is kept as it was")
+                return finished
     # Dropout masks differ per rank (nanoGPT offsets the seed by rank); a resume restores them.
     if step == 0:
         seed_everything(options.seed + context.rank)
@@ -328,6 +251,8 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
     finally:
         reporter.close()
     losses, step_times = reporter.losses, reporter.step_times
+    if not losses:  # a resume that had nothing left to train: the run's own log has them
+        losses = [loss for _, loss in sorted(_logged_losses(run_dir).items())]
 
     runtime = time.perf_counter() - started
     files: list[Path] = []
@@ -349,8 +274,10 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
         seq_per_s=global_batch / mean_step if mean_step else 0.0, files=files,
         eval_results=eval_results)
     if main:
+        # JSON has no NaN: a figure that does not exist is null.
         results_path = write_json_atomic(run_dir / "train_results.json", {
-            k: v for k, v in result.to_json().items() if k not in ("files", "eval_results")})
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in result.to_json().items() if k not in ("files", "eval_results")})
         result.files.append(results_path)
         from bertkit.train.run_report import write_run_report
 
@@ -361,6 +288,22 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
         for note in notes:
             say(note)
     return result
+
+
+def _finished_results(run_dir: Path) -> TrainResult | None:
+    """The figures a complete run recorded, or None when it has none (killed before)."""
+    path = run_dir / "train_results.json"
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+        names = [f.name for f in dataclasses.fields(TrainResult)
+                 if f.name not in ("files", "eval_results")]
+        figures = {name: recorded[name] for name in names}
+        figures.update({name: math.nan for name in ("final_loss", "mean_loss")
+                        if figures[name] is None})
+        figures["run_dir"] = run_dir
+        return TrainResult(**figures, files=[path])
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return None
 
 
 def _check_run_dir(run_dir: Path, resume: bool) -> None:
@@ -425,17 +368,20 @@ def _logged_losses(run_dir: Path) -> dict[int, float]:
 
 def _stop_diverged(what: str, step: int, run_dir: Path, peak_lr: float,
                    context: DistContext) -> None:
-    """Keep the last checkpoint saved before the loss began to climb, and say how to go on.
+    """Keep the last checkpoint whose weights still gave a normal loss, and say how to go on.
 
-    Every checkpoint has finite weights (`_save` refuses others); those saved during the
-    climb are removed, so that `--resume` starts from the kept one.
+    checkpoint-k holds the weights after step k, which step k+1's loss is computed on. If
+    the climb begins at step d, checkpoint-(d-1) already holds weights that gave the
+    diverging loss, so only checkpoints up to d-2 are kept; the others are removed, so that
+    `--resume` starts from the kept one. Every checkpoint has finite weights (`_save`
+    refuses others).
     """
     losses = _logged_losses(run_dir)
     losses[step] = math.nan
     start = training_state.divergence_start(losses, step)
     checkpoints = training_state.list_checkpoints(run_dir)
-    good = [(saved, path) for saved, path in checkpoints if saved < start]
-    late = [path for saved, path in checkpoints if saved >= start]
+    good = [(saved, path) for saved, path in checkpoints if saved + 1 < start]
+    late = [path for saved, path in checkpoints if saved + 1 >= start]
     barrier(context)  # every rank has read the log before rank 0 changes the folder
     if context.is_main:
         for path in late:
@@ -446,12 +392,13 @@ def _stop_diverged(what: str, step: int, run_dir: Path, peak_lr: float,
                if late else "")
     if good:
         saved, path = good[-1]
-        advice = (f"kept {path}, saved at step {saved} with finite weights{removed}; continue "
+        advice = (f"kept {path}, saved at step {saved}, whose weights gave a normal loss at "
+                  f"step {saved + 1}{removed}; continue "
                   f"from it with a lower learning rate: --resume --lr {peak_lr / 10:g} "
                   f"(was {peak_lr:g})")
     else:
         advice = (f"no checkpoint was saved before that{removed}; start again in a new -o "
-                  f"with a lower --lr than {peak_lr:g}")
+                  f"with a lower --lr than {peak_lr:g}, e.g. --lr {peak_lr / 10:g}")
     raise NonFiniteLossError(f"training stopped at step {step}: {what}; {began}; {advice}")
 
 
@@ -491,7 +438,10 @@ def _resume(run_dir: Path, resolved: dict[str, Any], explicit_lr: float | None,
         if saved.get(key) != resolved.get(key):
             raise UsageError(f"--resume: {key} was {saved.get(key)!r} in {directory}, "
                              f"now {resolved.get(key)!r}; resume with the same settings")
-    step = int(state["step"])
+    step = state["step"]  # a positive int equal to the folder's step (load_checkpoint)
+    if step > resolved["total_steps"]:
+        raise InputError(directory / training_state.STATE_JSON,
+                         f"step {step} is beyond the run's {resolved['total_steps']} steps")
     try:
         raw_model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -499,11 +449,19 @@ def _resume(run_dir: Path, resolved: dict[str, Any], explicit_lr: float | None,
         scaler.load_state_dict(state["scaler"])
         training_state.restore_rng(state["rng"][context.rank])
     except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as error:
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        # load_state_dict names the keys on the lines after its first: keep them, on one line.
+        reason = " ".join(str(error).split()) or type(error).__name__
+        if len(reason) > 400:
+            reason = reason[:400] + "..."
         raise InputError(directory / training_state.STATE_JSON,
-                         f"cannot restore the training state: {first_line}") from None
+                         f"cannot restore the training state: {reason}") from None
     resolved["lr_changes"] = list(saved.get("lr_changes") or [])
-    saved_lr = float(saved["lr"])
+    saved_lr = saved.get("lr")
+    if isinstance(saved_lr, bool) or not isinstance(saved_lr, (int, float)) \
+            or not math.isfinite(saved_lr) or saved_lr <= 0:
+        raise InputError(directory / training_state.STATE_JSON,
+                         f'the run config\'s "lr" is {saved_lr!r}, not a positive number')
+    saved_lr = float(saved_lr)
     if explicit_lr is None or explicit_lr == saved_lr:
         resolved["lr"] = saved_lr
     else:

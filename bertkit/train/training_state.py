@@ -151,7 +151,7 @@ def _decode(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 def save_checkpoint(run_dir: Path, step: int, state: dict[str, Any]) -> Path:
     """Write ``state`` as checkpoint ``step`` of ``run_dir``, atomically; returns its directory."""
-    from bertkit.train.checkpoints.hf import write_safetensors
+    from bertkit.train.checkpoints.hf import OutputWriteError, write_safetensors
 
     final = checkpoint_dir(run_dir, step)
     tmp = run_dir / f".{final.name}.tmp-{os.getpid()}"
@@ -160,9 +160,15 @@ def save_checkpoint(run_dir: Path, step: int, state: dict[str, Any]) -> Path:
     try:
         encoder = _Encoder()
         structure = encoder.encode(state)
-        write_safetensors(encoder.tensors, tmp / STATE_TENSORS)
+        try:
+            write_safetensors(encoder.tensors, tmp / STATE_TENSORS)
+        except OutputWriteError as error:  # it names the temporary: name the checkpoint
+            raise OutputWriteError(final / STATE_TENSORS, error.reason) from None
         document = {"format": STATE_FORMAT, "version": STATE_VERSION, "state": structure}
-        (tmp / STATE_JSON).write_text(json.dumps(document) + "\n", encoding="utf-8")
+        try:
+            (tmp / STATE_JSON).write_text(json.dumps(document) + "\n", encoding="utf-8")
+        except OSError as error:
+            raise OutputWriteError(final / STATE_JSON, error.strerror or str(error)) from None
         if final.exists():  # the same step saved again after a resume
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -184,6 +190,9 @@ def load_checkpoint(directory: Path) -> dict[str, Any]:
         document = json.loads(json_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InputError(json_path, f"cannot read the training state: {error}") from None
+    except RecursionError:
+        raise InputError(json_path, "cannot read the training state: nested too deeply "
+                                    "to be one bertkit wrote") from None
     if not (isinstance(document, dict) and document.get("format") == STATE_FORMAT):
         raise InputError(json_path, f"not a bertkit training state (no \"format\": "
                                     f"\"{STATE_FORMAT}\")")
@@ -203,10 +212,32 @@ def load_checkpoint(directory: Path) -> dict[str, Any]:
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise InputError(json_path, f"malformed training state ({type(error).__name__}: "
                                     f"{error})") from None
+    except RecursionError:
+        raise InputError(json_path, "malformed training state: nested too deeply") from None
     missing = [key for key in REQUIRED_KEYS if not isinstance(state, dict) or key not in state]
     if missing:
         raise InputError(json_path, f"the training state lacks {', '.join(missing)}")
+    _check_fields(state, directory, json_path)
     return state
+
+
+def _check_fields(state: dict[str, Any], directory: Path, json_path: Path) -> None:
+    """The fields a resume trusts: the step the folder is named after, the right kinds."""
+    match = _CHECKPOINT_NAME.match(directory.name)
+    step = state["step"]
+    if type(step) is not int or step < 1 or (match and step != int(match.group(1))):
+        named = f" (the folder is {directory.name})" if match else ""
+        raise InputError(json_path, f'"step" is {step!r}; expected the positive whole '
+                                    f"number of the step it was saved at{named}")
+    for key in ("model", "optimizer", "scheduler", "scaler", "config"):
+        if not isinstance(state[key], dict):
+            raise InputError(json_path, f'"{key}" is a {type(state[key]).__name__}, '
+                                        "expected an object")
+    if not isinstance(state["rng"], list) or not state["rng"]:
+        raise InputError(json_path, '"rng" is not a non-empty list of RNG states')
+    bad = [name for name, value in state["model"].items() if not isinstance(value, torch.Tensor)]
+    if bad:
+        raise InputError(json_path, f'"model" entry {bad[0]!r} is not a tensor')
 
 
 def state_is_finite(state: dict[str, torch.Tensor]) -> bool:
@@ -220,12 +251,18 @@ def state_is_finite(state: dict[str, torch.Tensor]) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
+# Linux caps PIDs at 2**22; a larger number in a name was written by no process of ours.
+_PID_LIMIT = 1 << 22
+
+
 def _process_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
+        return False
+    except (OverflowError, ValueError):  # no process can have it
         return False
     except PermissionError:  # exists, owned by someone else
         return True
@@ -246,7 +283,9 @@ def remove_stale_temporaries(run_dir: Path) -> list[tuple[Path, int]]:
     for place in places:
         for child in sorted(place.iterdir()):
             match = _TEMPORARY_NAME.match(child.name)
-            if match is None or _process_alive(int(match.group(1))):
+            # An impossible PID is not a temporary of ours: left alone, never a crash.
+            if (match is None or int(match.group(1)) > _PID_LIMIT
+                    or _process_alive(int(match.group(1)))):
                 continue
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child, ignore_errors=True)

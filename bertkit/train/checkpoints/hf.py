@@ -110,10 +110,23 @@ def write_safetensors(state: dict[str, torch.Tensor], path: str | Path,
     from safetensors.torch import save_file
 
     path = Path(path)
-    with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata=metadata)
-        os.chmod(tmp, 0o666 & ~_current_umask())
+    try:
+        with atomic_path(path) as tmp:
+            save_file(state, str(tmp), metadata=metadata)
+            os.chmod(tmp, 0o666 & ~_current_umask())
+    except Exception as error:  # noqa: BLE001 -- SafetensorError or OSError: a full disk, a limit
+        # Neither names the file (the temporary at that); the final name is what a person knows.
+        raise OutputWriteError(path, " ".join(str(error).split()) or type(error).__name__
+                               ) from None
     return path
+
+
+class OutputWriteError(BertkitError):
+    """A file could not be written (disk full, size limit...); names it by its final name."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path, self.reason = Path(path), reason
+        super().__init__(f"{path}: cannot write: {reason}; nothing was left under that name")
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ ciphertext with no readable structure: we refuse them with a message saying so.
 from __future__ import annotations
 
 import binascii
+import math
 from pathlib import Path
 
 import numpy as np
@@ -129,8 +130,11 @@ def _to_tensor(path: Path, tag: str, tensor_type: str, dims: tuple[int, ...], co
     if len(content) % dtype.itemsize:
         raise InputError(path, f"tensor {tag!r}: {len(content)} bytes are not a whole number of "
                                f"{tensor_type} values ({dtype.itemsize} bytes each)")
+    if any(dim < 0 for dim in shape):
+        raise InputError(path, f"tensor {tag!r}: shape {list(shape)} has a negative dimension")
     array = np.frombuffer(content, dtype=dtype)
-    if array.size != int(np.prod(shape)):
+    # math.prod on Python ints: numpy's int64 product wraps ([2**32, 2**32] gives 0).
+    if array.size != math.prod(shape):
         raise InputError(path, f"tensor {tag!r}: {array.size} values do not fill shape {shape}")
     tensor = torch.from_numpy(array.reshape(shape).copy())
     if tensor_type == "BFloat16":

@@ -136,7 +136,19 @@ def _read_block(data: bytes, offset: int, size: int) -> bytes:
     end = offset + size
     if end + _BLOCK_TRAILER_LENGTH > len(data):
         raise BundleFormatError("a table block runs past the end of the index file")
+    if size < 4:  # every block ends with its restart count
+        raise BundleFormatError("a table block is too short to be one")
+    if data[end] not in (0, 1):  # 0: none, 1: snappy; LevelDB tables know no other
+        raise BundleFormatError(f"a table block has unknown compression type {data[end]}")
     if data[end] != 0:  # TF writes bundle indexes uncompressed; snappy would need a codec
+        # Only a block whose checksum holds is a real (compressed) block worth handing to
+        # TensorFlow; random bytes ending in a table magic number are not.
+        import crc32c
+
+        (stored,) = struct.unpack_from("<I", data, end + 1)
+        if _mask_crc(crc32c.crc32c(data[offset:end + 1])) != stored:
+            raise BundleFormatError("a table block's checksum does not match: the index file "
+                                    "is corrupt or not a TensorFlow checkpoint index")
         raise BundleFeatureError(f"compressed table block (type {data[end]}) is not supported")
     return data[offset:end]
 

@@ -1,0 +1,145 @@
+"""`bertkit train`'s options and their checks, free of torch.
+
+Option errors must come before any heavy work: importing torch alone takes seconds, so
+the command validates here first and imports the trainer only for options that make sense.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from bertkit.errors import UsageError
+
+TASKS = ("squad", "classification", "ner")
+PRECISIONS = ("fp32", "fp16", "bf16")
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+DEFAULT_LR = 3e-5
+
+
+@dataclass
+class TrainOptions:
+    task: str
+    train_file: Path
+    output_dir: Path
+    init_checkpoint: Path | None = None
+    config_file: Path | None = None
+    epochs: float = 2.0
+    max_steps: int | None = None
+    lr: float | None = None  # None: DEFAULT_LR for a new run, the checkpoint's on --resume
+    batch_size: int = 12
+    grad_accum: int = 1
+    warmup_proportion: float = 0.1
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    precision: str = "fp32"
+    seed: int = 42
+    save_steps: int | None = None
+    resume: bool = False
+    device: str = "auto"
+    use_crf: bool = False
+    eval_file: Path | None = None
+    do_eval: bool = False
+    num_workers: int = 0
+    # Batching: batches of similar lengths (opt-in); trim each batch's padded tail (a no-op
+    # on the results, see data.trim_batch), its length rounded up to pad_to_multiple_of.
+    group_by_length: bool = False
+    trim_batches: bool = True
+    pad_to_multiple_of: int = 1
+    quiet: bool = False  # no human output (library use, --json keeps the log line off stdout)
+
+
+def check_output_dir(path: Path | None) -> None:
+    """An -o that cannot become a folder is an option error, found before any model loads.
+
+    An existing file, a dangling symlink, or a file (or dangling link) on the way up would
+    otherwise fail only when the first output is written, after the model is built.
+    """
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise UsageError(f"-o {path}: a symbolic link to {path.readlink()}, which does not "
+                         "exist; give a folder (it is created if missing)")
+    if path.exists():
+        if not path.is_dir():
+            raise UsageError(f"-o {path}: exists and is not a directory; give a folder "
+                             "(it is created if missing)")
+        return
+    for parent in path.parents:
+        if parent.is_symlink() and not parent.exists():
+            raise UsageError(f"-o {path}: {parent} is a symbolic link to "
+                             f"{parent.readlink()}, which does not exist")
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"-o {path}: {parent} is a file, not a directory")
+            return
+
+
+def check_output_apart_from_inputs(output: Path, inputs: dict[str, Path | None]) -> None:
+    """-o must not be an input's prep folder (or the input itself): outputs would mix with it."""
+    out = Path(output).resolve()
+    for option, given in inputs.items():
+        if given is None:
+            continue
+        source = Path(given).resolve()
+        folder = source if source.is_dir() else source.parent
+        if out in (source, folder):
+            raise UsageError(f"-o {output} is where {option} {given} lives; write the run "
+                             "to its own folder")
+
+
+def _check_number(option: str, value: float | None, *, low: float, low_inclusive: bool,
+                  high: float | None = None, high_inclusive: bool = True) -> None:
+    """A finite number within bounds, or a usage error naming the option (nan, inf, -1...)."""
+    if value is None:
+        return
+    inside = math.isfinite(value) and (value >= low if low_inclusive else value > low)
+    if high is not None:
+        inside = inside and (value <= high if high_inclusive else value < high)
+    if not inside:
+        bound = (f"{'at least' if low_inclusive else 'greater than'} {low:g}" if high is None
+                 else f"in {'[' if low_inclusive else '('}{low:g}, {high:g}"
+                      f"{']' if high_inclusive else ')'}")
+        raise UsageError(f"{option} must be a finite number {bound}, got {value}")
+
+
+def validate_options(options: TrainOptions) -> None:
+    """Contradicting or impossible options: usage errors before torch or any file is read."""
+    _check_number("--lr", options.lr, low=0.0, low_inclusive=False)
+    _check_number("--epochs", options.epochs, low=0.0, low_inclusive=False)
+    _check_number("--warmup-proportion", options.warmup_proportion, low=0.0,
+                  low_inclusive=True, high=1.0, high_inclusive=False)
+    _check_number("--weight-decay", options.weight_decay, low=0.0, low_inclusive=True)
+    _check_number("--max-grad-norm", options.max_grad_norm, low=0.0, low_inclusive=True)
+    if options.num_workers < 0:
+        raise UsageError("--workers must be 0 or more")
+    if options.seed < 0:
+        raise UsageError("--seed must be 0 or more")
+    if options.task not in TASKS:
+        raise UsageError(f"--task must be one of {', '.join(TASKS)}, got {options.task!r}")
+    if options.precision not in PRECISIONS:
+        raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}")
+    if options.device not in DEVICE_CHOICES:
+        raise UsageError(f"--device must be one of {', '.join(DEVICE_CHOICES)}, "
+                         f"got {options.device!r}")
+    for name in ("batch_size", "grad_accum"):
+        if getattr(options, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    if options.max_steps is not None and options.max_steps < 1:
+        raise UsageError("--max-steps must be at least 1")
+    if options.save_steps is not None and options.save_steps < 1:
+        raise UsageError("--save-steps must be at least 1")
+    if options.do_eval and options.eval_file is None:
+        raise UsageError("--do-eval needs --eval-file")
+    if options.init_checkpoint is None and options.config_file is None:
+        raise UsageError("give --init-checkpoint (and optionally --config), or --config alone "
+                         "to train from random weights")
+    if options.use_crf and options.task != "ner":
+        raise UsageError("--use-crf applies to --task ner only")
+    if options.pad_to_multiple_of < 1:
+        raise UsageError("pad_to_multiple_of must be at least 1")
+    check_output_dir(Path(options.output_dir))
+    check_output_apart_from_inputs(Path(options.output_dir), {
+        "--train-file": options.train_file, "--eval-file": options.eval_file})
