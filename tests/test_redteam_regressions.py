@@ -162,8 +162,6 @@ def test_train_output_dangling_symlink_is_an_option_error(tmp_path):
     assert str(link) in line
 
 
-@pytest.mark.xfail(strict=True, reason="prep -o under a file exits 1 ('cannot write ... "
-                   "nothing was published') instead of an option error")
 def test_prep_output_under_a_file_is_an_option_error(tmp_path):
     blocker = tmp_path / "afile"
     blocker.write_text("x")
@@ -173,8 +171,6 @@ def test_prep_output_under_a_file_is_an_option_error(tmp_path):
     assert str(blocker) in _one_line(result, 2)
 
 
-@pytest.mark.xfail(strict=True, reason="prep -o that is a dangling symlink says 'a parent is "
-                   "a file, not a directory', which is false")
 def test_prep_output_dangling_symlink_message_is_true(tmp_path):
     link = tmp_path / "link"
     link.symlink_to(tmp_path / "nowhere")
@@ -206,8 +202,6 @@ def test_train_option_error_comes_before_torch_is_imported(tmp_path):
 # --- item 2: labelled or not comes from the data, not the name's prefix ------------------
 
 
-@pytest.mark.xfail(strict=True, reason="a labelled GLUE file whose name contains 'test' is "
-                   "read as the unlabelled test split; its labels are dropped, exit 0")
 def test_glue_labelled_file_named_test_keeps_its_labels_or_fails(tmp_path):
     lines = (SHARED_DATA / "glue" / "MRPC" / "train.tsv").read_text(
         encoding="utf-8-sig").splitlines()[:21]
@@ -240,8 +234,6 @@ def test_deeply_nested_squad_json_names_the_file(tmp_path):
 # --- nothing written over an input -----------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="prep squad with the input at -o/squad_eval.json "
-                   "replaces the input with its sidecar (the source data is lost), exit 0")
 def test_prep_never_replaces_its_own_input(tmp_path):
     source = tmp_path / "squad_eval.json"
     document = json.loads((SHARED_DATA / "squad_v1.1" / "dev-v1.1.json").read_text())

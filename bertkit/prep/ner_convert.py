@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from bertkit.console import make_progress
 from bertkit.errors import InputError, UsageError
 from bertkit.fsutil import write_json_atomic, write_text_atomic
+from bertkit.prep.input_text import check_regular_file
 from bertkit.prep.ner_features import NerExample, NerRecordBuilder, NerStats
 from bertkit.prep.ner_sidecar import sidecar_path_for, write_ner_sidecar
 from bertkit.prep.ner_tags import get_scheme
@@ -218,8 +219,7 @@ def convert_ner(
     check_split_option(split, STANDARD_SPLITS)
     planned = plan_splits(expand_inputs(dataset, inputs), split)
     for _name, path in planned:
-        if not path.is_file():
-            raise InputError(path, "file not found")
+        check_regular_file(path)  # missing, a directory, a device or a FIFO: one line
     with staged_output(output_dir) as stage:
         tokenizer = _tokenizer(settings.vocab, settings.spm_model, settings.do_lower_case)
         label2id = get_scheme(settings.scheme).label2id(settings.types)

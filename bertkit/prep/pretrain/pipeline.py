@@ -33,7 +33,7 @@ from bertkit.prep.pretrain.shard import (
     run_shard,
     shard_file_name,
 )
-from bertkit.prep.staging import locked_output
+from bertkit.prep.staging import check_output_dir, locked_output, refuse_overwriting_inputs
 from bertkit.tfrecord import index_path_for, schema_path_for
 
 MANIFEST_NAME = "manifest.json"
@@ -136,6 +136,16 @@ def create_pretraining_data(
     if options.whole_word_mask.startswith("ref:") and len(files) > 1:
         raise UsageError("--whole-word-mask ref:FILE describes one input file; got "
                          f"{len(files)} input files")
+    check_output_dir(Path(output_dir))
+    outputs = [MANIFEST_NAME]
+    for index in range(len(files)):
+        record = Path(shard_file_name(index, len(files)))
+        outputs += [record.name, index_path_for(record).name, schema_path_for(record).name]
+    # The output set must never replace what this run reads (inputs, vocab, ref file).
+    read = [*files, options.vocab, options.spm_model]
+    if options.whole_word_mask.startswith("ref:"):
+        read.append(options.whole_word_mask[4:])
+    refuse_overwriting_inputs(Path(output_dir), outputs, [p for p in read if p])
     tokenizer = load_pretraining_tokenizer(options)  # a bad vocab fails before any shard
     # One writer at a time: a second run into the same -o fails at once (issue 11).
     with locked_output(output_dir) as output:
