@@ -439,7 +439,7 @@ def test_cluener_span_of_strings_is_a_clear_line_naming_line_and_entity(
     line = one_line_error(prep("cluener", str(path), "--vocab", str(chinese_vocab), "-o",
                                str(tmp_path / "out"), "--split", "dev"))
     assert line == (f"error: {path}:2: address entity '上海': span ['0', '1'] must be two "
-                    "integers [start, end] (inclusive character offsets), got str values")
+                    "integers [start, end] (inclusive character offsets), got string values")
 
 
 # --- manifest paths as given, through a symlink; what the summary lists --------------------
@@ -663,3 +663,47 @@ def test_an_overlong_line_is_an_error_naming_file_and_line(
     line = one_line_error(prep("tnews", str(source), "--vocab", str(chinese_vocab), "-o",
                                str(tmp_path / "out"), "--split", "dev"))
     assert f"{source}:2" in line and "longer than" in line
+
+
+def test_a_relative_output_is_recorded_like_the_inputs(
+        tmp_path: Path, chinese_vocab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    tnews_file(tmp_path, name="dev.json")
+    result = prep("tnews", "dev.json", "--vocab", str(chinese_vocab), "-o", "out")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["inputs"][0]["path"] == str(tmp_path / "dev.json")
+    assert str(tmp_path / "out" / "dev.tf_record") in manifest["files"]
+    assert all(Path(name).is_absolute() for name in manifest["files"])
+    assert manifest["splits"]["dev"]["records"] == str(tmp_path / "out" / "dev.tf_record")
+
+
+@pytest.mark.parametrize(("spans", "expected"), [
+    ("[[3, 1]]", "span [3, 1] of address '北京' is reversed: its start comes after its end"),
+    ("[0]", "span 0 must be two integers [start, end] (inclusive character offsets), got an "
+            "integer"),
+    ('[[0, "1"]]', "got string values"),
+])
+def test_a_bad_cluener_span_is_described_as_it_is(tmp_path: Path, chinese_vocab: Path,
+                                                  spans: str, expected: str) -> None:
+    source = tmp_path / "dev.json"
+    source.write_text('{"text": "北京欢迎你", "label": {"address": {"北京": ' + spans + "}}}\n",
+                      encoding="utf-8")
+    line = one_line_error(prep("cluener", str(source), "--vocab", str(chinese_vocab), "-o",
+                               str(tmp_path / "out")))
+    assert f"{source}:1" in line and expected in line
+    assert "outside the text" not in line
+
+
+@pytest.mark.parametrize("converter", ["tnews", "cluener", "chinesener", "glue", "squad",
+                                       "pretrain"])
+def test_max_seq_length_over_512_is_one_option_error_in_every_converter(
+        tmp_path: Path, chinese_vocab: Path, converter: str) -> None:
+    source = tnews_file(tmp_path, name="dev.json")
+    task = ["MRPC"] if converter == "glue" else []
+    split = ["--split", "eval"] if converter == "squad" else []
+    line = one_line_error(prep(converter, *task, str(source), "--vocab", str(chinese_vocab),
+                               "-o", str(tmp_path / "out"), "--max-seq-length", "513",
+                               *split), 2)
+    assert "--max-seq-length 513 is larger than BERT's 512 positions" in line
+    assert not (tmp_path / "out").exists()

@@ -28,6 +28,7 @@ from bertkit.prep.ner_features import NerExample, NerRecordBuilder, NerStats
 from bertkit.prep.ner_sidecar import sidecar_path_for, write_ner_sidecar
 from bertkit.prep.ner_tags import get_scheme
 from bertkit.prep.outputs import (
+    check_max_seq_length,
     STANDARD_SPLITS,
     check_split_option,
     describe_tokenizer,
@@ -197,8 +198,9 @@ def check_settings(dataset: NerDataset, settings: NerSettings) -> None:
     if settings.scheme not in dataset.schemes:
         raise UsageError(f"--scheme must be one of {', '.join(dataset.schemes)}, "
                          f"got {settings.scheme!r}")
-    if settings.max_seq_length < 3:
-        raise UsageError(f"--max-seq-length must be at least 3, got {settings.max_seq_length}")
+    # The 512 cap is the CLI's (every prep command); the library also serves longer
+    # sequences (the ChineseNER reference comparison keeps the longest dev sentence whole).
+    check_max_seq_length(settings.max_seq_length, 3, within_bert_positions=False)
     if len(set(settings.types)) != len(settings.types) or not settings.types:
         raise UsageError(f"entity types must be distinct and non-empty: {settings.types}")
 

@@ -119,6 +119,8 @@ def load_json(path: str | Path) -> Any:
         raise InputError(
             path, f"invalid JSON: {error.msg}", f"{error.lineno}:{error.colno}"
         ) from None
+    except RecursionError:  # the parser recurses per nesting level; no SQuAD file nests deep
+        raise InputError(path, "JSON nested too deeply to be a SQuAD file") from None
 
 
 class _Context:

@@ -33,6 +33,7 @@ from bertkit.prep.pretrain.shard import (
     run_shard,
     shard_file_name,
 )
+from bertkit.prep.outputs import check_max_seq_length, recorded_path
 from bertkit.prep.staging import check_output_dir, locked_output, refuse_overwriting_inputs
 from bertkit.tfrecord import index_path_for, schema_path_for
 
@@ -57,9 +58,7 @@ def validate_options(options: PretrainOptions) -> None:
     """Option errors (exit 2), before any file is read."""
     if (options.vocab is None) == (options.spm_model is None):
         raise UsageError("give exactly one of --vocab and --spm-model")
-    if options.max_seq_length < 5:
-        raise UsageError(f"--max-seq-length must be at least 5 ([CLS] A [SEP] B [SEP]), "
-                         f"got {options.max_seq_length}")
+    check_max_seq_length(options.max_seq_length, 5)  # [CLS] A [SEP] B [SEP]
     if not 0.0 < options.masked_lm_prob < 1.0:
         raise UsageError(f"--masked-lm-prob must be in (0, 1), got {options.masked_lm_prob}")
     if not 0.0 <= options.short_seq_prob <= 1.0:
@@ -253,8 +252,8 @@ def _write_manifest(output: Path, options: PretrainOptions, tokenizer: dict[str,
     files: list[str] = []
     for index in sorted(done):
         record_path = output / done[index].file
-        files += [str(record_path), str(index_path_for(record_path)),
-                  str(schema_path_for(record_path))]
+        files += [recorded_path(record_path), recorded_path(index_path_for(record_path)),
+                  recorded_path(schema_path_for(record_path))]
     manifest = {
         "bertkit_version": __version__,
         "command": "prep pretrain",
@@ -270,7 +269,7 @@ def _write_manifest(output: Path, options: PretrainOptions, tokenizer: dict[str,
              "sha256": done[index].sha256, "counts": done[index].counts}
             for index in sorted(done)
         ],
-        "files": sorted(files + [str(output / MANIFEST_NAME)]),
+        "files": sorted(files + [recorded_path(output / MANIFEST_NAME)]),
     }
     write_json_atomic(output / MANIFEST_NAME, manifest)
     return manifest
