@@ -707,3 +707,12 @@ def test_max_seq_length_over_512_is_one_option_error_in_every_converter(
                                *split), 2)
     assert "--max-seq-length 513 is larger than BERT's 512 positions" in line
     assert not (tmp_path / "out").exists()
+
+
+def test_output_under_a_dangling_symlink_names_the_link(tmp_path: Path,
+                                                        chinese_vocab: Path) -> None:
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "nowhere")
+    line = one_line_error(prep("tnews", str(tnews_file(tmp_path)), "--vocab",
+                               str(chinese_vocab), "-o", str(link / "sub"), "--split", "dev"), 2)
+    assert f"{link} is a symbolic link to {tmp_path / 'nowhere'}, which does not exist" in line

@@ -81,20 +81,15 @@ def check_output_dir(output_dir: Path) -> None:
     """-o must be a directory or not exist yet, under directories; checked before any work
     (exit 2, naming the path at fault)."""
     output_dir = Path(output_dir)
-    if output_dir.is_symlink() and not output_dir.exists():
-        raise UsageError(f"-o {output_dir}: is a symbolic link to "
-                         f"{os.readlink(output_dir)}, which does not exist")
-    if output_dir.exists():
-        if not output_dir.is_dir():
-            raise UsageError(f"-o {output_dir}: exists and is not a directory")
-        return
-    for parent in output_dir.absolute().parents:
-        if parent.is_symlink() and not parent.exists():
-            raise UsageError(f"-o {output_dir}: {parent} is a symbolic link to "
-                             f"{os.readlink(parent)}, which does not exist")
-        if parent.exists():
-            if not parent.is_dir():
-                raise UsageError(f"-o {output_dir}: {parent} is a file, not a directory")
+    for path in [output_dir, *output_dir.absolute().parents]:
+        shown = f"-o {output_dir}:" if path == output_dir else f"-o {output_dir}: {path}"
+        if path.is_symlink() and not path.exists():
+            raise UsageError(f"{shown} is a symbolic link to {os.readlink(path)}, "
+                             "which does not exist")
+        if path.exists():
+            if not path.is_dir():
+                raise UsageError(f"{shown} exists and is not a directory" if path == output_dir
+                                 else f"{shown} is a file, not a directory")
             return
 
 
