@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -716,3 +717,16 @@ def test_output_under_a_dangling_symlink_names_the_link(tmp_path: Path,
     line = one_line_error(prep("tnews", str(tnews_file(tmp_path)), "--vocab",
                                str(chinese_vocab), "-o", str(link / "sub"), "--split", "dev"), 2)
     assert f"{link} is a symbolic link to {tmp_path / 'nowhere'}, which does not exist" in line
+
+
+def test_a_journal_whose_staged_set_is_gone_leaves_no_files_without_a_manifest(
+        tmp_path: Path, chinese_vocab: Path) -> None:
+    out = tmp_path / "out"
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_COMMIT, str(tnews_file(tmp_path, lines=5)), str(out),
+         str(chinese_vocab), "1"], env=_env(), capture_output=True, text=True, check=False)
+    assert killed.returncode == 9, killed.stderr
+    for folder in out.glob(".staging-*"):
+        shutil.rmtree(folder)
+    staging.recover_interrupted_commit(out)
+    assert list(out.iterdir()) == []

@@ -217,6 +217,11 @@ def _roll_forward(output_dir: Path, journal: dict[str, Any]) -> None:
     manifest_tmp = staging / f".{MANIFEST_NAME}"
     if manifest_tmp.exists():
         os.replace(manifest_tmp, output_dir / MANIFEST_NAME)
+    elif not (output_dir / MANIFEST_NAME).exists():
+        # The staged set is gone (removed by hand): what was published of it cannot be
+        # vouched for, so it goes too, leaving no files beside no manifest.
+        for name in journal["publish"]:
+            (output_dir / check_plain_name(str(name))).unlink(missing_ok=True)
     (output_dir / JOURNAL_NAME).unlink(missing_ok=True)
 
 
@@ -264,7 +269,10 @@ def staged_output(output_dir: str | Path) -> Iterator[StagedOutput]:
         stage._commit()
         committed = True
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if committed or not (output_dir / JOURNAL_NAME).exists():
+            shutil.rmtree(staging, ignore_errors=True)
+        # else a commit failed half way: its journal and staged files stay, and the next
+        # run into this directory finishes it
         if not committed and created:
             # A failed first run leaves no directory behind. rmdir refuses a non-empty
             # directory, so nothing that someone else put there can be lost.
