@@ -730,3 +730,24 @@ def test_a_journal_whose_staged_set_is_gone_leaves_no_files_without_a_manifest(
         shutil.rmtree(folder)
     staging.recover_interrupted_commit(out)
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(("content", "line"), [
+    (b"ok\n" + b"x" * 2500, 2),  # the last line, no line break, over several chunks
+    (b"ok\n" + b"x" * 1500 + b"\nok\n", 2),  # ends inside a later chunk
+    (b"ok\n" * 700 + b"y" * 1001 + b"\n", 701),
+])
+def test_the_line_bound_finds_the_long_line_across_chunks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes, line: int) -> None:
+    from bertkit.errors import InputError
+    from bertkit.prep import input_text
+
+    monkeypatch.setattr(input_text, "MAX_LINE_BYTES", 1000)
+    source = tmp_path / "data.txt"
+    source.write_bytes(content)
+    with pytest.raises(InputError) as caught:
+        input_text.read_input_text(source)
+    assert f"{source}:{line}:" in str(caught.value)
+    fine = tmp_path / "fine.txt"
+    fine.write_bytes(b"z" * 1000 + b"\n" + b"w" * 999 + b"\n\n" + b"v" * 1000)
+    assert input_text.read_input_text(fine) == fine.read_text()

@@ -1,7 +1,9 @@
 """Reading a converter's input file as text: UTF-8, BOM dropped, one-line errors.
 
-Every converter (CLUENER, ChineseNER, TNEWS, GLUE) needs the same three failures named the
-same way: a missing or unreadable file, and bad UTF-8 with the line it sits on.
+Every converter (CLUENER, ChineseNER, TNEWS, GLUE; pretrain's corpus; SQuAD's JSON through
+`check_regular_file`) needs the same failures named the same way: a missing or unreadable
+file, something that is not a regular file (a device or FIFO, which never ends), a line
+too long to be text, and bad UTF-8 with the line it sits on.
 """
 
 from __future__ import annotations
@@ -23,10 +25,9 @@ def read_input_text(path: Path) -> str:
     """
     check_regular_file(path)
     try:
-        data = path.read_bytes()
+        data = _read_bounded_lines(path)
     except OSError as error:  # no permission
         raise InputError(path, f"cannot read: {error.strerror}") from None
-    _check_line_lengths(path, data)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -49,18 +50,31 @@ def check_regular_file(path: Path) -> None:
         raise InputError(path, f"is not a regular file (a {_file_kind(mode)}); give a file")
 
 
-def _check_line_lengths(path: Path, data: bytes) -> None:
-    if len(data) <= MAX_LINE_BYTES:
-        return
-    start, number = 0, 1
-    while start < len(data):
-        end = data.find(b"\n", start)
-        if end < 0:
-            end = len(data)
-        if end - start > MAX_LINE_BYTES:
-            raise InputError(path, f"line is longer than {MAX_LINE_BYTES >> 20} MiB "
-                                   f"({end - start:,} bytes); this is not a text input", number)
-        start, number = end + 1, number + 1
+def _read_bounded_lines(path: Path, chunk_size: int = 1 << 20) -> bytes:
+    """The file's bytes, read in chunks; stops at the first line over `MAX_LINE_BYTES`
+    (so a huge file without line breaks is refused after reading that much, not all)."""
+    chunk_size = min(chunk_size, MAX_LINE_BYTES)  # so no line within one chunk is too long
+    chunks: list[bytes] = []
+    line_length, line = 0, 1
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            chunks.append(chunk)
+            last = chunk.rfind(b"\n")
+            if last < 0:
+                line_length += len(chunk)
+            else:
+                # only the line that runs in from earlier chunks can be too long
+                first = chunk.find(b"\n")
+                if line_length + first > MAX_LINE_BYTES:
+                    break
+                line += chunk.count(b"\n")
+                line_length = len(chunk) - last - 1
+            if line_length > MAX_LINE_BYTES:
+                break
+        else:
+            return b"".join(chunks)
+    raise InputError(path, f"line is longer than {MAX_LINE_BYTES:,} bytes; this is not a "
+                           "text input", line)
 
 
 def _file_kind(mode: int) -> str:
