@@ -536,6 +536,14 @@ KILLED_COMMIT = textwrap.dedent("""
 """)
 
 
+def _kill_a_commit(data: Path, out: Path, vocab: Path, die_at: int) -> None:
+    """Convert ``data`` into ``out`` as dev, dying after ``die_at`` staged files are in place."""
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_COMMIT, str(data), str(out), str(vocab), str(die_at)],
+        env=_env(), capture_output=True, text=True, check=False)
+    assert killed.returncode == 9, killed.stderr
+
+
 def _only_the_manifests_files(out: Path) -> dict[str, Any]:
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     listed = {Path(name).name for name in manifest["files"]}
@@ -550,12 +558,7 @@ def test_a_commit_killed_between_renames_is_rolled_forward_by_the_next_run(
     old = prep("tnews", str(tnews_file(tmp_path, lines=7, name="old.json")), "--vocab",
                str(chinese_vocab), "-o", str(out), "--split", "dev")
     assert old.exit_code == 0, old.output
-    killed = subprocess.run(
-        [sys.executable, "-c", KILLED_COMMIT,
-         str(tnews_file(tmp_path, lines=5, name="new.json")), str(out), str(chinese_vocab),
-         str(die_at)], env=_env(), capture_output=True,
-        text=True, check=False)
-    assert killed.returncode == 9, killed.stderr
+    _kill_a_commit(tnews_file(tmp_path, lines=5, name="new.json"), out, chinese_vocab, die_at)
     assert not (out / "manifest.json").exists(), "the kill fell inside the commit"
     assert (out / staging.JOURNAL_NAME).exists()
     # what the next lock holder does first: finish the commit, giving the whole new set
@@ -577,10 +580,7 @@ def test_a_commit_killed_between_renames_is_rolled_forward_by_the_next_run(
 def test_the_next_run_rolls_a_killed_commit_forward_itself(
         tmp_path: Path, chinese_vocab: Path) -> None:
     out = tmp_path / "out"
-    killed = subprocess.run(
-        [sys.executable, "-c", KILLED_COMMIT, str(tnews_file(tmp_path, lines=5)), str(out),
-         str(chinese_vocab), "2"], env=_env(), capture_output=True, text=True, check=False)
-    assert killed.returncode == 9, killed.stderr
+    _kill_a_commit(tnews_file(tmp_path, lines=5), out, chinese_vocab, 2)
     assert (out / staging.JOURNAL_NAME).exists()
     result = prep("tnews", str(tnews_file(tmp_path, lines=3, name="other.json")), "--vocab",
                   str(chinese_vocab), "-o", str(out), "--split", "train")
@@ -722,10 +722,7 @@ def test_output_under_a_dangling_symlink_names_the_link(tmp_path: Path,
 def test_a_journal_whose_staged_set_is_gone_leaves_no_files_without_a_manifest(
         tmp_path: Path, chinese_vocab: Path) -> None:
     out = tmp_path / "out"
-    killed = subprocess.run(
-        [sys.executable, "-c", KILLED_COMMIT, str(tnews_file(tmp_path, lines=5)), str(out),
-         str(chinese_vocab), "1"], env=_env(), capture_output=True, text=True, check=False)
-    assert killed.returncode == 9, killed.stderr
+    _kill_a_commit(tnews_file(tmp_path, lines=5), out, chinese_vocab, 1)
     for folder in out.glob(".staging-*"):
         shutil.rmtree(folder)
     staging.recover_interrupted_commit(out)
