@@ -241,10 +241,13 @@ def test_prep_never_replaces_its_own_input(tmp_path):
     document["data"] = [article]
     source.write_text(json.dumps(document))
     before = source.read_bytes()
-    CliRunner().invoke(app, [
+    result = CliRunner().invoke(app, [
         "prep", "squad", str(source), "-o", str(tmp_path), "--split", "eval",
         "--vocab", str(SHARED_DATA / "vocab" / "bert-base-uncased" / "vocab.txt")])
     assert source.read_bytes() == before
+    line = _one_line(result, 2)
+    assert f"would replace the input {source}" in line
+    assert not (tmp_path / "eval.tf_record").exists()  # nothing of the set was published
 
 
 # --- --resume of a finished run --------------------------------------------------------
