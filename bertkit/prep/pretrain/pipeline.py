@@ -33,7 +33,8 @@ from bertkit.prep.pretrain.shard import (
     run_shard,
     shard_file_name,
 )
-from bertkit.prep.staging import locked_output
+from bertkit.prep.outputs import check_max_seq_length, recorded_path
+from bertkit.prep.staging import check_output_dir, locked_output, refuse_overwriting_inputs
 from bertkit.tfrecord import index_path_for, schema_path_for
 
 MANIFEST_NAME = "manifest.json"
@@ -57,9 +58,7 @@ def validate_options(options: PretrainOptions) -> None:
     """Option errors (exit 2), before any file is read."""
     if (options.vocab is None) == (options.spm_model is None):
         raise UsageError("give exactly one of --vocab and --spm-model")
-    if options.max_seq_length < 5:
-        raise UsageError(f"--max-seq-length must be at least 5 ([CLS] A [SEP] B [SEP]), "
-                         f"got {options.max_seq_length}")
+    check_max_seq_length(options.max_seq_length, 5)  # [CLS] A [SEP] B [SEP]
     if not 0.0 < options.masked_lm_prob < 1.0:
         raise UsageError(f"--masked-lm-prob must be in (0, 1), got {options.masked_lm_prob}")
     if not 0.0 <= options.short_seq_prob <= 1.0:
@@ -136,6 +135,16 @@ def create_pretraining_data(
     if options.whole_word_mask.startswith("ref:") and len(files) > 1:
         raise UsageError("--whole-word-mask ref:FILE describes one input file; got "
                          f"{len(files)} input files")
+    check_output_dir(Path(output_dir))
+    outputs = [MANIFEST_NAME]
+    for index in range(len(files)):
+        record = Path(shard_file_name(index, len(files)))
+        outputs += [record.name, index_path_for(record).name, schema_path_for(record).name]
+    # The output set must never replace what this run reads (inputs, vocab, ref file).
+    read = [*files, options.vocab, options.spm_model]
+    if options.whole_word_mask.startswith("ref:"):
+        read.append(options.whole_word_mask[4:])
+    refuse_overwriting_inputs(Path(output_dir), outputs, [p for p in read if p])
     tokenizer = load_pretraining_tokenizer(options)  # a bad vocab fails before any shard
     # One writer at a time: a second run into the same -o fails at once (issue 11).
     with locked_output(output_dir) as output:
@@ -243,8 +252,8 @@ def _write_manifest(output: Path, options: PretrainOptions, tokenizer: dict[str,
     files: list[str] = []
     for index in sorted(done):
         record_path = output / done[index].file
-        files += [str(record_path), str(index_path_for(record_path)),
-                  str(schema_path_for(record_path))]
+        files += [recorded_path(record_path), recorded_path(index_path_for(record_path)),
+                  recorded_path(schema_path_for(record_path))]
     manifest = {
         "bertkit_version": __version__,
         "command": "prep pretrain",
@@ -260,7 +269,7 @@ def _write_manifest(output: Path, options: PretrainOptions, tokenizer: dict[str,
              "sha256": done[index].sha256, "counts": done[index].counts}
             for index in sorted(done)
         ],
-        "files": sorted(files + [str(output / MANIFEST_NAME)]),
+        "files": sorted(files + [recorded_path(output / MANIFEST_NAME)]),
     }
     write_json_atomic(output / MANIFEST_NAME, manifest)
     return manifest
