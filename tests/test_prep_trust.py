@@ -590,6 +590,26 @@ def test_the_next_run_rolls_a_killed_commit_forward_itself(
     _check_consistent_set(out, "train")
 
 
+def test_train_and_predict_refuse_a_folder_with_an_interrupted_commit(
+        tmp_path: Path, chinese_vocab: Path) -> None:
+    """The records of a half-published set may be new while the index is old: a later step
+    must not read them (red-team 14, the reading side)."""
+    from bertkit.errors import InputError
+    from bertkit.train.data import resolve_train_file
+    from bertkit.train.predict import resolve_eval_file
+
+    out = tmp_path / "out"
+    _kill_a_commit(tnews_file(tmp_path, lines=5), out, chinese_vocab, 2)
+    assert (out / staging.JOURNAL_NAME).exists()
+    for resolve in (lambda path: resolve_train_file(path),
+                    lambda path: resolve_eval_file(path, "classification")):
+        for target in (out, out / "dev.tf_record"):
+            with pytest.raises(InputError, match="interrupted while publishing"):
+                resolve(target)
+    staging.recover_interrupted_commit(out)
+    assert resolve_eval_file(out, "classification") == out / "dev.tf_record"
+
+
 def test_a_second_run_of_another_split_replaces_the_previous_set_whole(
         tmp_path: Path, chinese_vocab: Path) -> None:
     out = tmp_path / "out"

@@ -46,7 +46,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bertkit.errors import BertkitError, UsageError
+from bertkit.errors import BertkitError, InputError, UsageError
 from bertkit.fsutil import write_json_atomic
 from bertkit.prep.outputs import MANIFEST_NAME, build_manifest
 
@@ -75,6 +75,15 @@ def check_plain_name(name: str, what: str = "file name") -> str:
         raise UsageError(f"{what} {name!r} must be a plain name of letters, digits, '_', '.' "
                          "and '-' (no path)")
     return name
+
+
+def check_no_interrupted_commit(directory: Path) -> None:
+    """Refuse to read a prep folder whose last commit was cut off half way: some of its files
+    may be the new set and some the old. The next prep run into it finishes the commit."""
+    if (Path(directory) / JOURNAL_NAME).exists():
+        raise InputError(directory, "a prep run into this directory was interrupted while "
+                                    "publishing its files; rerun that prep command first (it "
+                                    "completes the interrupted commit)")
 
 
 def check_output_dir(output_dir: Path) -> None:

@@ -85,7 +85,10 @@ def id_limits_for(config: Any) -> dict[str, tuple[int, str]]:
 
 def resolve_train_file(path: str | Path) -> Path:
     """The training TFRecord that ``path`` names: the file, or prep's folder holding it."""
+    from bertkit.prep.staging import check_no_interrupted_commit
+
     path = Path(path)
+    check_no_interrupted_commit(path if path.is_dir() else path.parent)
     if path.is_dir():
         if (path / TRAIN_FILE_NAME).is_file():
             return path / TRAIN_FILE_NAME

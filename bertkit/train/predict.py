@@ -94,7 +94,10 @@ def resolve_model_dir(path: Path) -> Path:
 
 
 def resolve_eval_file(path: Path, task: str) -> Path:
+    from bertkit.prep.staging import check_no_interrupted_commit
+
     path = Path(path)
+    check_no_interrupted_commit(path if path.is_dir() else path.parent)
     if path.is_dir():
         for name in _EVAL_FILE_NAMES[task]:
             if (path / name).is_file():
