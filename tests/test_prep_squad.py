@@ -549,17 +549,31 @@ def test_sentencepiece_model_stands_in_for_vocab(shared_data: Path, tmp_path: Pa
 
 COMPLETE_EVAL_SET = ["eval.schema.json", "eval.tf_record", "eval.tf_record.index",
                      "manifest.json", "squad_eval.json"]
-# Phases of a real run, each recognised by the files in the output directory (what the run
-# itself writes), so the signal lands at a known point instead of after a guessed sleep.
+# Phases of a real run, each recognised by the files under the output directory (what the
+# run itself writes: its files are staged in a hidden `.staging-PID/` folder and published by
+# the commit), so the signal lands at a known point instead of after a guessed sleep. Names
+# are paths relative to the output directory.
 CTRL_C_PHASES = {
     # records are being written under a temporary name; nothing is final yet
-    "writing-records": lambda names: any(n.startswith(".eval.tf_record.tmp") for n in names),
-    # the record files are final-named, the sidecar is still being written: those must go
-    "writing-sidecar": lambda names: "eval.tf_record" in names and
-    any(n.startswith(".squad_eval.json.tmp") for n in names),
+    "writing-records": lambda names: any(Path(n).name.startswith(".eval.tf_record.tmp")
+                                         for n in names),
+    # the records are complete in the staging folder, the sidecar is still to come: the
+    # staged set must go
+    "writing-sidecar": lambda names: any(Path(n).name == "eval.tf_record" and
+                                         Path(n).parent.name.startswith(".staging-")
+                                         for n in names) and "manifest.json" not in names,
     # committed: the manifest is in place; a late Ctrl-C leaves the complete set
     "committed": lambda names: "manifest.json" in names,
 }
+
+
+def _names_under(out: Path) -> list[str]:
+    """Every path under ``out``, relative to it; the run renames files while we look."""
+    while True:
+        try:
+            return [str(p.relative_to(out)) for p in out.rglob("*")] if out.is_dir() else []
+        except FileNotFoundError:
+            continue  # a folder vanished mid-walk (the commit or a cleanup): look again
 
 
 @pytest.mark.parametrize("phase", list(CTRL_C_PHASES))
@@ -602,8 +616,7 @@ def test_real_ctrl_c_leaves_complete_output_or_nothing(
     reached = CTRL_C_PHASES[phase]
     deadline = time.monotonic() + 300
     while process.poll() is None and time.monotonic() < deadline:
-        names = [p.name for p in out.iterdir()] if out.is_dir() else []
-        if reached(names):
+        if reached(_names_under(out)):
             os.killpg(process.pid, signal.SIGINT)
             break
         time.sleep(0.002)
