@@ -257,3 +257,27 @@ def test_training_mode_attention_path_gives_the_eval_outputs() -> None:
     model.train()
     got, _ = model(ids, mask, types)
     torch.testing.assert_close(got, expected, atol=TOLERANCE, rtol=0)  # math vs flash kernel
+
+
+def test_eval_feed_forward_in_row_blocks_matches_transformers(monkeypatch) -> None:
+    """CPU eval runs the feed-forward over blocks of the B x L token rows (big temporaries
+    page-fault on every call); the blocks must give transformers' outputs, padding included."""
+    import bertkit.train.model as model_module
+
+    monkeypatch.setattr(model_module, "_FEED_FORWARD_BLOCK_BYTES", 1)  # the 512-row minimum
+    config = BertConfig(vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=320)
+    torch.manual_seed(7)
+    ours = BertModel(config).eval()
+    hf = hf_twin(ours, transformers.BertModel, config)
+    ids, mask, types = random_batch(config, batch=4, length=300)  # 1200 rows: 3 blocks of 400
+    mask[2, 170:] = 0
+    blocks: list[int] = []
+    ours.encoder.layer[0].intermediate.register_forward_hook(
+        lambda module, args, output: blocks.append(args[0].shape[0]))
+    with torch.no_grad():
+        sequence, pooled = ours(ids, mask, types)
+        reference = hf(input_ids=ids, attention_mask=mask, token_type_ids=types)
+    assert blocks == [400, 400, 400]
+    torch.testing.assert_close(sequence, reference.last_hidden_state, atol=TOLERANCE, rtol=0)
+    torch.testing.assert_close(pooled, reference.pooler_output, atol=TOLERANCE, rtol=0)

@@ -282,3 +282,22 @@ def test_group_by_length_training_runs_and_trims(prepared, tmp_path):
     assert len(rows) == 6 and all(np.isfinite(row["loss"]) for row in rows)
     config = json.loads((run / "run_config.json").read_text())
     assert config["group_by_length"] is True
+
+
+def test_prediction_leaves_the_model_in_the_callers_mode(prepared, trained):
+    """predict switches to eval for its batches and back to whatever mode the caller had: a
+    model kept in eval (a benchmark, a notebook) must not come back with dropout on."""
+    from bertkit.train.export import load_model_dir
+    from bertkit.train.predict import PredictOptions, _run_model
+
+    model, _config, _meta = load_model_dir(trained["classification"] / "model")
+    prep = prepared["classification"]
+    dataset = train_data.TFRecordDataset(prep / "dev.tf_record",
+                                         train_data.layout_for("classification", False),
+                                         task="classification")
+    options = PredictOptions(model_dir=trained["classification"], eval_file=prep, quiet=True)
+    for training in (False, True):
+        model.train(training)
+        _run_model(model, dataset, options, torch.device("cpu"))
+        assert model.training is training
+        assert all(module.training is training for module in model.modules())

@@ -185,6 +185,7 @@ def _run_model(model: nn.Module, dataset: train_data.TFRecordDataset, options: P
                                           pin_memory=device.type == "cuda", order=order)
     lengths = dataset.lengths() if options.trim_batches else None
     collected: dict[str, list[Any]] = {}
+    was_training = model.training
     model.eval()
     progress = make_progress(not options.quiet and progress_enabled(False))
     with progress, torch.no_grad():
@@ -213,7 +214,7 @@ def _run_model(model: nn.Module, dataset: train_data.TFRecordDataset, options: P
                 if name in batch:
                     collected.setdefault(name, []).extend(zip(indices, batch[name].numpy()))
             progress.update(bar, advance=len(indices))
-    model.train()
+    model.train(was_training)  # as the caller had it (train --do-eval, a benchmark's eval model)
     # Back to file order.
     return {name: [value for _, value in sorted(pairs, key=lambda pair: pair[0])]
             for name, pairs in collected.items()}
