@@ -80,8 +80,10 @@ def _prep(task: str, root: Path) -> Path:
     if task == "squad":
         from bertkit.prep.squad_convert import SquadPrepOptions, prep_squad
 
+        # Two prep runs, two folders: one -o holds one output set.
         for split, training in (("train", True), ("eval", False)):
-            prep_squad(_sample(V1_DEV, root, 6, training), prep,
+            prep_squad(_sample(V1_DEV, root, 6, training),
+                       _squad_train_dir(prep) if training else prep,
                        SquadPrepOptions(split=split, max_seq_length=256, doc_stride=64,
                                         max_query_length=32), vocab=TINY_BERT / "vocab.txt",
                        workers=1)
@@ -110,12 +112,22 @@ def prepared(shared_data, tmp_path_factory) -> dict[str, Path]:
     return {task: _prep(task, root) for task in ("classification", "ner", "squad")}
 
 
+def _squad_train_dir(prep: Path) -> Path:
+    return prep.with_name(prep.name + "-train")
+
+
+def _train_file(prep: Path) -> Path:
+    """The training records beside ``prep``'s eval set (SQuAD's are in their own folder)."""
+    separate = _squad_train_dir(prep) / "train.tf_record"
+    return separate if separate.exists() else prep / "train.tf_record"
+
+
 def _train(prep: Path, run: Path, task: str, steps: int = 6, **options: object) -> Path:
     from bertkit.train.trainer import TrainOptions, train
 
     config = tiny_config(run.parent / f"cfg-{run.name}", hidden_dropout_prob=0.0,
                          attention_probs_dropout_prob=0.0)
-    train(TrainOptions(task=TASKS[task], train_file=prep / "train.tf_record", output_dir=run,
+    train(TrainOptions(task=TASKS[task], train_file=_train_file(prep), output_dir=run,
                        init_checkpoint=TINY_BERT, config_file=config, max_steps=steps,
                        batch_size=8, lr=2e-3 if task == "squad" else 1e-3, device="cpu", seed=3,
                        use_crf=task == "ner-crf", quiet=True, **options))
