@@ -237,7 +237,8 @@ def test_google_bundle_the_reader_cannot_parse_falls_back_to_tensorflow(monkeypa
     from bertkit.train.checkpoints import tf_bundle
 
     def refuse(path):
-        raise tf_bundle.BundleFormatError("compressed table block (type 1) is not supported")
+        # A well-formed bundle using a feature this reader lacks: TensorFlow reads it instead.
+        raise tf_bundle.BundleFeatureError("compressed table block (type 1) is not supported")
 
     monkeypatch.setattr(tf_bundle, "read_bundle_index", refuse)
     config, start, _ = oracle_logits("reference")
