@@ -83,7 +83,7 @@ def squad_corpus(shared_data: Path, tmp_path_factory) -> Path:
     return squad_contexts_corpus(shared_data, tmp_path_factory.mktemp("squad") / "squad.txt")
 
 
-@pytest.mark.slow
+@pytest.mark.oracle  # Google's script on the 1.6 MB SQuAD-contexts corpus (about 2 min)
 @pytest.mark.parametrize("flags", [
     {},
     {"max_seq_length": 512, "max_predictions_per_seq": 80},

@@ -69,7 +69,7 @@ def test_oracle_predictions_score_the_same_through_bertkit_eval(
     assert result["F1"] == pytest.approx(report.scores["F1"], abs=1e-9)
 
 
-@pytest.mark.slow
+@pytest.mark.oracle  # all 10,570 SQuAD dev questions (about 35 s)
 def test_english_squad_dev_oracle(shared_data: Path, uncased_vocab: Path) -> None:
     tokenizer = load_tokenizer(vocab=uncased_vocab, do_lower_case=True)
     report = run_oracle(shared_data / "squad_v1.1" / "dev-v1.1.json", tokenizer,
@@ -80,7 +80,7 @@ def test_english_squad_dev_oracle(shared_data: Path, uncased_vocab: Path) -> Non
     assert report.exact_first >= 99.5
 
 
-@pytest.mark.slow
+@pytest.mark.oracle  # Google's whitespace doc tokens on CMRC dev (about 75 s)
 def test_cmrc_dev_oracle_with_googles_whitespace_tokens_is_worse(
     shared_data: Path, chinese_tokenizer
 ) -> None:
