@@ -18,7 +18,7 @@ from pathlib import Path
 from bertkit.errors import InputError
 from bertkit.fsutil import atomic_path, write_json_atomic
 from bertkit.train.checkpoints.hf import load_model_dir, save_model_dir, write_safetensors
-from bertkit.train.run_setup import check_output_dir
+from bertkit.train.options import check_output_dir
 
 __all__ = ["ExportResult", "export_run", "find_model_dir", "guess_do_lower_case", "load_model_dir", "save_model_dir"]
 

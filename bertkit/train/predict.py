@@ -29,7 +29,8 @@ from bertkit.console import info, make_progress, progress_enabled, warn
 from bertkit.errors import InputError, UsageError
 from bertkit.fsutil import write_json_atomic, write_text_atomic
 from bertkit.train import data as train_data
-from bertkit.train.run_setup import autocast_for, check_output_dir
+from bertkit.train.options import check_output_dir
+from bertkit.train.run_setup import autocast_for
 from bertkit.train.squad_postprocess import (
     MAX_ANSWER_LENGTH,
     N_BEST_SIZE,

@@ -20,7 +20,6 @@ from bertkit.errors import InputError
 from bertkit.fsutil import sha256_of_file
 from bertkit.train.config import BertConfig
 from bertkit.train.data import TFRecordDataset
-from bertkit.train.options import check_output_dir  # noqa: F401 -- re-exported for export/predict
 
 LABEL_MAP_NAME = "label2id.json"
 
