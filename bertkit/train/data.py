@@ -83,17 +83,27 @@ def id_limits_for(config: Any) -> dict[str, tuple[int, str]]:
             "segment_ids": (int(getattr(config, "type_vocab_size", 2)), "type_vocab_size")}
 
 
-def resolve_train_file(path: str | Path) -> Path:
-    """The training TFRecord that ``path`` names: the file, or prep's folder holding it."""
+def file_in_prep_dir(path: str | Path, names: Sequence[str]) -> Path:
+    """``path`` itself, or the first of ``names`` in it when it is a prep folder.
+
+    A folder (or a file's folder) whose last prep run was cut off is refused: its files may
+    be half the new set and half the old.
+    """
     from bertkit.prep.staging import check_no_interrupted_commit
 
     path = Path(path)
     check_no_interrupted_commit(path if path.is_dir() else path.parent)
     if path.is_dir():
-        if (path / TRAIN_FILE_NAME).is_file():
-            return path / TRAIN_FILE_NAME
-        raise InputError(path, f"no {TRAIN_FILE_NAME} in this directory")
+        for name in names:
+            if (path / name).is_file():
+                return path / name
+        raise InputError(path, f"no {' or '.join(names)} in this directory")
     return path
+
+
+def resolve_train_file(path: str | Path) -> Path:
+    """The training TFRecord that ``path`` names: the file, or prep's folder holding it."""
+    return file_in_prep_dir(path, (TRAIN_FILE_NAME,))
 
 
 # Per-position features: the ones `trim_batch` cuts to the batch's real length.

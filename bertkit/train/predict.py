@@ -95,15 +95,7 @@ def resolve_model_dir(path: Path) -> Path:
 
 
 def resolve_eval_file(path: Path, task: str) -> Path:
-    from bertkit.prep.staging import check_no_interrupted_commit
-
-    path = Path(path)
-    check_no_interrupted_commit(path if path.is_dir() else path.parent)
-    if path.is_dir():
-        for name in _EVAL_FILE_NAMES[task]:
-            if (path / name).is_file():
-                return path / name
-        raise InputError(path, f"no {' or '.join(_EVAL_FILE_NAMES[task])} in this directory")
+    path = train_data.file_in_prep_dir(path, _EVAL_FILE_NAMES[task])
     if not path.is_file():
         raise InputError(path, "eval file not found")
     return path
