@@ -58,7 +58,6 @@ def export_run(run_dir: str | Path, output_dir: str | Path) -> ExportResult:
     check_output_dir(output_dir)
     model_dir = find_model_dir(run_dir)
     model, config, meta = load_model_dir(model_dir)  # validates names and shapes
-    output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     notes: list[str] = []
