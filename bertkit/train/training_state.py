@@ -256,13 +256,12 @@ _PID_LIMIT = 1 << 22
 
 
 def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` (0 to _PID_LIMIT: the caller skips larger ones) is running."""
     if pid == os.getpid():
         return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return False
-    except (OverflowError, ValueError):  # no process can have it
         return False
     except PermissionError:  # exists, owned by someone else
         return True
