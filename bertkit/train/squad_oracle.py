@@ -32,8 +32,8 @@ from bertkit.tokenization.reference import basic_tokenize
 from bertkit.train.squad_postprocess import (
     PostprocessOptions,
     SpanLogits,
-    _detokenize,
     compute_predictions,
+    detokenize_pieces,
 )
 
 GOLD_LOGIT = 10.0
@@ -175,7 +175,7 @@ def _miss_cause(gold: str, predicted: str, pieces: list[str] | None, do_lower_ca
         return NO_WINDOW
     if " ".join(gold.split()) == predicted:
         return SPACING
-    piece_text = _detokenize(pieces).replace(" ", "")
+    piece_text = detokenize_pieces(pieces).replace(" ", "")
     if "[UNK]" in pieces or piece_text == "".join(basic_tokenize(gold, do_lower_case)):
         return FALLBACK
     return INSIDE_PIECE
