@@ -73,13 +73,13 @@ def _root(
 
 
 # One line each in a command listing: the first paragraph of the help, joined onto one line.
-def summary_line(name: str, function: object) -> str:
+def summary_line(function: object) -> str:
     doc = _inspect.cleandoc(getattr(function, "__doc__", None) or "")
     return " ".join(doc.split("\n\n")[0].split())
 
 
 def _register(target: typer.Typer, name: str, module: ModuleType) -> None:
-    target.command(name, short_help=summary_line(name, module.command))(module.command)
+    target.command(name, short_help=summary_line(module.command))(module.command)
 
 
 register_prep_commands(prep_app)

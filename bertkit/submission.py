@@ -25,11 +25,11 @@ from typing import Any
 
 from bertkit.errors import InputError, UsageError
 from bertkit.fsutil import write_text_atomic
+from bertkit.prep.tnews import TNEWS_LABELS
 
 CLUENER_FILE = "cluener_predict.json"
 TNEWS_FILES = {"1.1": "tnews11_predict.json", "1.0": "tnews10_predict.json"}
 CMRC_FILE = "cmrc2018_predict.json"
-TNEWS_LABELS = tuple(str(label) for label in range(100, 117) if label not in (105, 111))
 
 # GLUE task -> (submission file, test file under the GLUE data folder).
 GLUE_FILES = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,16 +32,16 @@ def command(
 
     def run() -> None:
         from bertkit.tokenization import load_tokenizer
-        from bertkit.tokenization.text_lines import tokenize_lines
+        from bertkit.tokenization.text_lines import token_rows, tokenize_lines
 
         tokenizer = load_tokenizer(vocab=vocab, spm_model=spm_model, do_lower_case=do_lower_case)
-        lines = tokenize_lines(str(file), tokenizer, as_ids=ids)
         if json_output:
-            print_json(_as_object(file, vocab, spm_model, do_lower_case, ids, lines))
+            rows = list(token_rows(str(file), tokenizer, as_ids=ids))
+            print_json(_as_object(file, vocab, spm_model, do_lower_case, ids, rows))
             return
         out = sys.stdout
         try:
-            for line in lines:
+            for line in tokenize_lines(str(file), tokenizer, as_ids=ids):
                 out.write(line + "\n")
             out.flush()
         except BrokenPipeError:
@@ -54,8 +53,7 @@ def command(
 
 
 def _as_object(file: Path, vocab: Path | None, spm_model: Path | None, do_lower_case: bool,
-               ids: bool, lines: Any) -> dict[str, Any]:
-    rows = [json.loads(line) for line in lines]
+               ids: bool, rows: list[Any]) -> dict[str, Any]:
     return {
         "input": "<stdin>" if str(file) == "-" else str(file),
         "vocab": str(vocab) if vocab is not None else None,

@@ -88,10 +88,11 @@ def load_squad_eval_data(outdir_or_path: str | Path) -> SquadEvalData:
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != EVAL_SIDECAR_FORMAT:
         raise InputError(path, f"not a {EVAL_SIDECAR_FORMAT} sidecar")
-    return _expand(payload)
+    return squad_eval_data_from_sidecar(payload)
 
 
-def _expand(payload: dict[str, Any]) -> SquadEvalData:
+def squad_eval_data_from_sidecar(payload: dict[str, Any]) -> SquadEvalData:
+    """The examples and features of a sidecar object, as `load_squad_eval_data` returns them."""
     paragraphs = payload["paragraphs"]
     columns = payload["examples"]
     examples = [

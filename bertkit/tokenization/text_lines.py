@@ -39,6 +39,12 @@ def _open(path: str) -> BinaryIO:
 
 def tokenize_lines(path: str, tokenizer: Any, as_ids: bool = False) -> Iterator[str]:
     """One JSON array (tokens, or ids with `as_ids`) per input line, in order."""
+    for values in token_rows(path, tokenizer, as_ids):
+        yield json.dumps(values, ensure_ascii=False)
+
+
+def token_rows(path: str, tokenizer: Any, as_ids: bool = False) -> Iterator[list[Any]]:
+    """Each input line's tokens (or ids with `as_ids`), in order."""
     stream = _open(path)
     name = "<stdin>" if path == STDIN else path
     try:
@@ -55,7 +61,6 @@ def tokenize_lines(path: str, tokenizer: Any, as_ids: bool = False) -> Iterator[
             stream.close()
 
 
-def _encode(lines: list[str], tokenizer: Any, as_ids: bool) -> Iterator[str]:
+def _encode(lines: list[str], tokenizer: Any, as_ids: bool) -> Iterator[list[Any]]:
     for tokens in tokenizer.tokenize_many(lines):
-        values = tokenizer.convert_tokens_to_ids(tokens) if as_ids else tokens
-        yield json.dumps(values, ensure_ascii=False)
+        yield tokenizer.convert_tokens_to_ids(tokens) if as_ids else tokens

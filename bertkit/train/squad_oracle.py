@@ -26,14 +26,14 @@ from bertkit.evaluate.squad_v1 import GoldQuestion, iter_gold_questions, score_s
 from bertkit.prep import squad_convert
 from bertkit.prep.squad_chinese import WHITESPACE
 from bertkit.prep.squad_encode import WindowOptions, encode_paragraphs
-from bertkit.prep.squad_features import _expand
+from bertkit.prep.squad_features import squad_eval_data_from_sidecar
 from bertkit.prep.squad_reader import load_json, read_squad_data
 from bertkit.tokenization.reference import basic_tokenize
 from bertkit.train.squad_postprocess import (
     PostprocessOptions,
     SpanLogits,
-    _detokenize,
     compute_predictions,
+    detokenize_pieces,
 )
 
 GOLD_LOGIT = 10.0
@@ -105,7 +105,7 @@ def run_oracle(
         max_query_length=max_query_length, do_lower_case=do_lower_case,
         doc_tokens=read.doc_tokens,
     )
-    eval_data = _expand(squad_convert._eval_sidecar(
+    eval_data = squad_eval_data_from_sidecar(squad_convert._eval_sidecar(
         path, read, [chunk], merged, unique_ids, options, tokenizer))
 
     results = {}
@@ -175,7 +175,7 @@ def _miss_cause(gold: str, predicted: str, pieces: list[str] | None, do_lower_ca
         return NO_WINDOW
     if " ".join(gold.split()) == predicted:
         return SPACING
-    piece_text = _detokenize(pieces).replace(" ", "")
+    piece_text = detokenize_pieces(pieces).replace(" ", "")
     if "[UNK]" in pieces or piece_text == "".join(basic_tokenize(gold, do_lower_case)):
         return FALLBACK
     return INSIDE_PIECE

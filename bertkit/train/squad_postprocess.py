@@ -150,7 +150,8 @@ def original_text(example: SquadExampleLike, first: int, last: int) -> str:
     return context[starts[first] : starts[last] + len(example.doc_tokens[last])]
 
 
-def _detokenize(pieces: Sequence[str]) -> str:
+def detokenize_pieces(pieces: Sequence[str]) -> str:
+    """Word pieces joined back into text: ``##`` continuations glued, whitespace collapsed."""
     text = " ".join(pieces).replace(" ##", "").replace("##", "")
     return " ".join(text.strip().split())
 
@@ -255,7 +256,7 @@ def _nbest(
             first = feature.token_to_orig_map[candidate.start_index]
             last = feature.token_to_orig_map[candidate.end_index]
             orig_text = original_text(example, first, last)
-            text = get_final_text(_detokenize(pieces), orig_text, options.do_lower_case)
+            text = get_final_text(detokenize_pieces(pieces), orig_text, options.do_lower_case)
             if text in seen:
                 continue
         else:
