@@ -175,6 +175,10 @@ def predictions_kind(path: Path) -> Kind:
     return Kind("other", "text in no known predictions format")
 
 
+# How much of a gold file (in characters, so at most this many bytes) the layout rules look at.
+_GOLD_HEAD_BYTES = 1 << 20
+
+
 def _gold_kind(path: Path) -> tuple[str, str]:
     """(squad | squad2 | cmrc | cluener | tnews | glue-<task> | conll | unknown, the rule)."""
     if path.is_dir():
@@ -182,7 +186,7 @@ def _gold_kind(path: Path) -> tuple[str, str]:
         if task:
             return f"glue-{task}", f"gold folder named {path.name} (GLUE)"
         return "unknown", "a folder not named after a GLUE task"
-    head = _head(path, 1 << 20)
+    head = _head(path, _GOLD_HEAD_BYTES)
     stripped = head.lstrip()
     if path.suffix.lower() == ".tsv" or (not stripped.startswith("{") and "\t" in head
                                          and not _is_tag_file(head)):
@@ -196,7 +200,9 @@ def _gold_kind(path: Path) -> tuple[str, str]:
     if isinstance(record, dict) and "sentence" in record and "label" in record:
         return "tnews", "gold JSON lines with \"sentence\" and \"label\" (TNEWS)"
     if stripped.startswith("{") and ('"data"' in head or '"paragraphs"' in head):
-        if '"is_impossible"' in head or b'"is_impossible"' in path.read_bytes():
+        # The rest of the file only when the head was not all of it (SQuAD v1.1 dev is 4.6 MB).
+        rest_unread = path.stat().st_size > _GOLD_HEAD_BYTES
+        if '"is_impossible"' in head or (rest_unread and b'"is_impossible"' in path.read_bytes()):
             return "squad2", "gold SQuAD-layout JSON with \"is_impossible\" (SQuAD v2.0)"
         # CMRC files are SQuAD-layout too; their contexts are Chinese (possibly \u-escaped).
         sample = head[:20000]
