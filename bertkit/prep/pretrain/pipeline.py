@@ -14,7 +14,6 @@ inputs that differ from the manifest's are refused.
 from __future__ import annotations
 
 import glob
-import os
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -33,7 +32,7 @@ from bertkit.prep.pretrain.shard import (
     run_shard,
     shard_file_name,
 )
-from bertkit.prep.outputs import check_max_seq_length, recorded_path
+from bertkit.prep.outputs import check_max_seq_length, recorded_path, resolve_workers
 from bertkit.prep.staging import check_output_dir, locked_output, refuse_overwriting_inputs
 from bertkit.tfrecord import index_path_for, schema_path_for
 
@@ -127,8 +126,7 @@ def create_pretraining_data(
 ) -> PretrainResult:
     started = time.perf_counter()
     validate_options(options)
-    if workers < 0:
-        raise UsageError(f"--workers must be >= 0, got {workers}")
+    workers = resolve_workers(workers)  # 0: every core; < 0 is an option error
     files = expand_inputs(inputs, Path(output_dir))
     if not files:
         raise UsageError("no input files")
@@ -203,7 +201,6 @@ def _run_tasks(tasks: list[ShardTask], workers: int,
     if dask_scheduler:
         yield from _run_on_dask(tasks, dask_scheduler)
         return
-    workers = workers or os.cpu_count() or 1
     if workers <= 1 or len(tasks) <= 1:
         for task in tasks:
             yield run_shard(task)
