@@ -32,11 +32,15 @@ from bertkit.prep.pretrain.shard import (
     run_shard,
     shard_file_name,
 )
-from bertkit.prep.outputs import check_max_seq_length, recorded_path, resolve_workers
+from bertkit.prep.outputs import (
+    MANIFEST_NAME,
+    check_max_seq_length,
+    recorded_path,
+    resolve_workers,
+)
 from bertkit.prep.staging import check_output_dir, locked_output, refuse_overwriting_inputs
 from bertkit.tfrecord import index_path_for, schema_path_for
 
-MANIFEST_NAME = "manifest.json"
 COUNT_NAMES = ("documents", "sentences", "instances", "masked_positions", "random_next",
                "wwm_fallbacks")
 
