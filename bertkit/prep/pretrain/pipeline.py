@@ -239,10 +239,6 @@ def _run_on_dask(tasks: list[ShardTask], address: str) -> Iterator[ShardResult]:
         client.close()
 
 
-def _options_json(options: PretrainOptions) -> dict[str, Any]:
-    return options.to_json()
-
-
 def _write_manifest(output: Path, options: PretrainOptions, tokenizer: dict[str, Any],
                     inputs_json: list[dict[str, str]], done: dict[int, ShardResult],
                     count: int, complete: bool) -> dict[str, Any]:
@@ -260,7 +256,7 @@ def _write_manifest(output: Path, options: PretrainOptions, tokenizer: dict[str,
         "command": "prep pretrain",
         "complete": complete,
         "inputs": inputs_json,
-        "options": _options_json(options),
+        "options": options.to_json(),
         "tokenizer": tokenizer,
         "counts": totals,
         "shard_layout": f"pretrain-NNNNN-of-{count:05d}.tf_record: one per input file, "
@@ -287,7 +283,7 @@ def _reusable_shards(output: Path, options: PretrainOptions,
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise InputError(path, f"cannot resume: unreadable manifest ({error})") from None
-    if manifest.get("options") != _options_json(options) or \
+    if manifest.get("options") != options.to_json() or \
             manifest.get("inputs") != inputs_json:
         raise UsageError(f"cannot --resume in {output}: its manifest was made from other "
                          "inputs or options; use a new output directory")
