@@ -427,6 +427,27 @@ def test_bad_corpus_is_one_line_and_exit_1(content, expected, uncased_vocab, tmp
     assert not (tmp_path / "out").exists()
 
 
+def test_unreadable_corpus_keeps_the_readers_error(tmp_path, monkeypatch) -> None:
+    """The binary-file probe that follows a failed read must not raise its own OSError
+    (a traceback) for a file it cannot open: the reader's one-line error stands."""
+    from bertkit.errors import InputError
+    from bertkit.prep.pretrain import corpus
+
+    path = tmp_path / "locked.txt"
+    path.write_bytes(b"text\n")
+
+    def unreadable(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    def reader(p):
+        raise InputError(p, "cannot read: Permission denied")
+
+    monkeypatch.setattr(corpus, "read_input_text", reader)
+    monkeypatch.setattr(corpus, "open", unreadable, raising=False)
+    with pytest.raises(InputError, match="cannot read: Permission denied"):
+        corpus.read_shard_text(path, None)
+
+
 def test_vocab_without_mask_is_one_line_and_exit_1(sample_text, uncased_vocab,
                                                    tmp_path) -> None:
     vocab = tmp_path / "vocab.txt"
