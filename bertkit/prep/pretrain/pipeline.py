@@ -165,8 +165,11 @@ def _create(files: list[Path], output: Path, options: PretrainOptions, tokenizer
     tasks = [ShardTask(index, len(files), str(path.resolve()), str(output.resolve()), options)
              for index, path in enumerate(files) if index not in done]
 
+    # describe() hashes the vocab: once per run, not once per manifest write.
+    tokenizer_json = tokenizer.describe()
+
     def manifest(complete: bool) -> dict[str, Any]:
-        return _write_manifest(output, options, tokenizer.describe(), inputs_json, done,
+        return _write_manifest(output, options, tokenizer_json, inputs_json, done,
                                len(files), complete)
 
     from bertkit.console import make_progress
