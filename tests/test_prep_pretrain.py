@@ -395,6 +395,12 @@ def test_ref_file_groups_the_listed_pieces(chinese_vocab, tmp_path) -> None:
                               "-o", str(tmp_path / "bad"), "--whole-word-mask", f"ref:{bad}"])
     assert cli.exit_code == 1
     assert "token index 30 is outside the line's 9 tokens" in cli.output
+    undecodable = tmp_path / "bad_utf8_ref.txt"
+    undecodable.write_bytes(b"[2, 3]\n[2\xff]\n[]\n")
+    line = one_line_error(runner.invoke(app, [
+        "prep", "pretrain", str(corpus), "--vocab", str(chinese_vocab),
+        "-o", str(tmp_path / "bad_utf8"), "--whole-word-mask", f"ref:{undecodable}"]), 1)
+    assert "bad_utf8_ref.txt:2: not UTF-8" in line  # the line is named, as for the corpus
 
 
 # ---------------------------------------------------------------- bad input and options
