@@ -207,6 +207,14 @@ def test_cli_runs_and_resume_redoes_only_damaged_shards(three_shards, uncased_vo
     assert {path.name: path.read_bytes() for path in sorted(out.glob("*.tf_record"))} == original
     again = runner.invoke(app, [*args, "--resume"])
     assert json.loads(again.stdout) == manifest
+    # A shard whose schema went missing is redone, so every file the manifest lists exists.
+    from bertkit.tfrecord import schema_path_for
+
+    schema = schema_path_for(out / "pretrain-00002-of-00003.tf_record")
+    schema.unlink()
+    redone = runner.invoke(app, [*args, "--resume"])
+    assert json.loads(redone.stdout) == manifest
+    assert schema.is_file()
     other = runner.invoke(app, [*args, "--resume", "--dupe-factor", "3"])
     assert other.exit_code == 2 and "--resume" in other.output
 

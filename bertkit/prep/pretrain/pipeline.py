@@ -296,7 +296,9 @@ def _reusable_shards(output: Path, options: PretrainOptions,
         record = output / str(entry.get("file", ""))
         if not isinstance(index, int) or entry.get("file") != shard_file_name(index, count):
             continue
+        # The manifest lists the index and schema too: a shard missing either is redone.
         if record.is_file() and index_path_for(record).is_file() and \
+                schema_path_for(record).is_file() and \
                 sha256_of_file(record) == entry.get("sha256"):
             reusable[index] = ShardResult(index=index, input=entry["input"], file=entry["file"],
                                           sha256=entry["sha256"], counts=entry["counts"])
