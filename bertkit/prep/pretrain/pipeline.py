@@ -80,12 +80,12 @@ def validate_options(options: PretrainOptions) -> None:
                          f"got {mode!r}")
     if mode != "none" and options.spm_model is not None:
         raise UsageError("--whole-word-mask needs a WordPiece --vocab, not --spm-model")
-    if mode.startswith("ref:"):
+    if options.ref_file is not None:
         if options.sentence_split:
             raise UsageError("--whole-word-mask ref:FILE indexes input lines; "
                              "it cannot be combined with --sentence-split")
-        if not Path(mode[4:]).is_file():
-            raise UsageError(f"ref file not found: {mode[4:]}")
+        if not Path(options.ref_file).is_file():
+            raise UsageError(f"ref file not found: {options.ref_file}")
     if options.sentence_split not in (None, "en", "zh"):
         raise UsageError(f"--sentence-split must be en or zh, got {options.sentence_split!r}")
 
@@ -134,7 +134,7 @@ def create_pretraining_data(
     files = expand_inputs(inputs, Path(output_dir))
     if not files:
         raise UsageError("no input files")
-    if options.whole_word_mask.startswith("ref:") and len(files) > 1:
+    if options.ref_file is not None and len(files) > 1:
         raise UsageError("--whole-word-mask ref:FILE describes one input file; got "
                          f"{len(files)} input files")
     check_output_dir(Path(output_dir))
@@ -144,8 +144,8 @@ def create_pretraining_data(
         outputs += [record.name, index_path_for(record).name, schema_path_for(record).name]
     # The output set must never replace what this run reads (inputs, vocab, ref file).
     read = [*files, options.vocab, options.spm_model]
-    if options.whole_word_mask.startswith("ref:"):
-        read.append(options.whole_word_mask[4:])
+    if options.ref_file is not None:
+        read.append(options.ref_file)
     refuse_overwriting_inputs(Path(output_dir), outputs, [p for p in read if p])
     tokenizer = load_pretraining_tokenizer(options)  # a bad vocab fails before any shard
     # One writer at a time: a second run into the same -o fails at once (issue 11).
