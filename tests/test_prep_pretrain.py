@@ -207,6 +207,14 @@ def test_cli_runs_and_resume_redoes_only_damaged_shards(three_shards, uncased_vo
     assert {path.name: path.read_bytes() for path in sorted(out.glob("*.tf_record"))} == original
     again = runner.invoke(app, [*args, "--resume"])
     assert json.loads(again.stdout) == manifest
+    # A shard whose schema went missing is redone, so every file the manifest lists exists.
+    from bertkit.tfrecord import schema_path_for
+
+    schema = schema_path_for(out / "pretrain-00002-of-00003.tf_record")
+    schema.unlink()
+    redone = runner.invoke(app, [*args, "--resume"])
+    assert json.loads(redone.stdout) == manifest
+    assert schema.is_file()
     other = runner.invoke(app, [*args, "--resume", "--dupe-factor", "3"])
     assert other.exit_code == 2 and "--resume" in other.output
 
@@ -395,6 +403,12 @@ def test_ref_file_groups_the_listed_pieces(chinese_vocab, tmp_path) -> None:
                               "-o", str(tmp_path / "bad"), "--whole-word-mask", f"ref:{bad}"])
     assert cli.exit_code == 1
     assert "token index 30 is outside the line's 9 tokens" in cli.output
+    undecodable = tmp_path / "bad_utf8_ref.txt"
+    undecodable.write_bytes(b"[2, 3]\n[2\xff]\n[]\n")
+    line = one_line_error(runner.invoke(app, [
+        "prep", "pretrain", str(corpus), "--vocab", str(chinese_vocab),
+        "-o", str(tmp_path / "bad_utf8"), "--whole-word-mask", f"ref:{undecodable}"]), 1)
+    assert "bad_utf8_ref.txt:2: not UTF-8" in line  # the line is named, as for the corpus
 
 
 # ---------------------------------------------------------------- bad input and options
@@ -425,6 +439,27 @@ def test_bad_corpus_is_one_line_and_exit_1(content, expected, uncased_vocab, tmp
                                   "-o", str(tmp_path / "out")), 1)
     assert expected in line
     assert not (tmp_path / "out").exists()
+
+
+def test_unreadable_corpus_keeps_the_readers_error(tmp_path, monkeypatch) -> None:
+    """The binary-file probe that follows a failed read must not raise its own OSError
+    (a traceback) for a file it cannot open: the reader's one-line error stands."""
+    from bertkit.errors import InputError
+    from bertkit.prep.pretrain import corpus
+
+    path = tmp_path / "locked.txt"
+    path.write_bytes(b"text\n")
+
+    def unreadable(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    def reader(p):
+        raise InputError(p, "cannot read: Permission denied")
+
+    monkeypatch.setattr(corpus, "read_input_text", reader)
+    monkeypatch.setattr(corpus, "open", unreadable, raising=False)
+    with pytest.raises(InputError, match="cannot read: Permission denied"):
+        corpus.read_shard_text(path, None)
 
 
 def test_vocab_without_mask_is_one_line_and_exit_1(sample_text, uncased_vocab,

@@ -59,8 +59,11 @@ class CorpusText:
 def _binary_file_error(path: Path, text: str | None = None) -> InputError | None:
     """The NUL byte that marks a binary file (text never holds one), as an error."""
     if text is None:
-        with open(path, "rb") as handle:
-            head = handle.read(1 << 16)
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(1 << 16)
+        except OSError:  # unreadable: the reader's own error already says so
+            return None
         nul = head.find(b"\x00")
         line = head.count(b"\n", 0, nul) + 1
     else:

@@ -14,7 +14,6 @@ inputs that differ from the manifest's are refused.
 from __future__ import annotations
 
 import glob
-import os
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -33,11 +32,15 @@ from bertkit.prep.pretrain.shard import (
     run_shard,
     shard_file_name,
 )
-from bertkit.prep.outputs import check_max_seq_length, recorded_path
+from bertkit.prep.outputs import (
+    MANIFEST_NAME,
+    check_max_seq_length,
+    recorded_path,
+    resolve_workers,
+)
 from bertkit.prep.staging import check_output_dir, locked_output, refuse_overwriting_inputs
 from bertkit.tfrecord import index_path_for, schema_path_for
 
-MANIFEST_NAME = "manifest.json"
 COUNT_NAMES = ("documents", "sentences", "instances", "masked_positions", "random_next",
                "wwm_fallbacks")
 
@@ -77,12 +80,12 @@ def validate_options(options: PretrainOptions) -> None:
                          f"got {mode!r}")
     if mode != "none" and options.spm_model is not None:
         raise UsageError("--whole-word-mask needs a WordPiece --vocab, not --spm-model")
-    if mode.startswith("ref:"):
+    if options.ref_file is not None:
         if options.sentence_split:
             raise UsageError("--whole-word-mask ref:FILE indexes input lines; "
                              "it cannot be combined with --sentence-split")
-        if not Path(mode[4:]).is_file():
-            raise UsageError(f"ref file not found: {mode[4:]}")
+        if not Path(options.ref_file).is_file():
+            raise UsageError(f"ref file not found: {options.ref_file}")
     if options.sentence_split not in (None, "en", "zh"):
         raise UsageError(f"--sentence-split must be en or zh, got {options.sentence_split!r}")
 
@@ -127,12 +130,11 @@ def create_pretraining_data(
 ) -> PretrainResult:
     started = time.perf_counter()
     validate_options(options)
-    if workers < 0:
-        raise UsageError(f"--workers must be >= 0, got {workers}")
+    workers = resolve_workers(workers)  # 0: every core; < 0 is an option error
     files = expand_inputs(inputs, Path(output_dir))
     if not files:
         raise UsageError("no input files")
-    if options.whole_word_mask.startswith("ref:") and len(files) > 1:
+    if options.ref_file is not None and len(files) > 1:
         raise UsageError("--whole-word-mask ref:FILE describes one input file; got "
                          f"{len(files)} input files")
     check_output_dir(Path(output_dir))
@@ -142,8 +144,8 @@ def create_pretraining_data(
         outputs += [record.name, index_path_for(record).name, schema_path_for(record).name]
     # The output set must never replace what this run reads (inputs, vocab, ref file).
     read = [*files, options.vocab, options.spm_model]
-    if options.whole_word_mask.startswith("ref:"):
-        read.append(options.whole_word_mask[4:])
+    if options.ref_file is not None:
+        read.append(options.ref_file)
     refuse_overwriting_inputs(Path(output_dir), outputs, [p for p in read if p])
     tokenizer = load_pretraining_tokenizer(options)  # a bad vocab fails before any shard
     # One writer at a time: a second run into the same -o fails at once (issue 11).
@@ -163,8 +165,11 @@ def _create(files: list[Path], output: Path, options: PretrainOptions, tokenizer
     tasks = [ShardTask(index, len(files), str(path.resolve()), str(output.resolve()), options)
              for index, path in enumerate(files) if index not in done]
 
+    # describe() hashes the vocab: once per run, not once per manifest write.
+    tokenizer_json = tokenizer.describe()
+
     def manifest(complete: bool) -> dict[str, Any]:
-        return _write_manifest(output, options, tokenizer.describe(), inputs_json, done,
+        return _write_manifest(output, options, tokenizer_json, inputs_json, done,
                                len(files), complete)
 
     from bertkit.console import make_progress
@@ -203,7 +208,6 @@ def _run_tasks(tasks: list[ShardTask], workers: int,
     if dask_scheduler:
         yield from _run_on_dask(tasks, dask_scheduler)
         return
-    workers = workers or os.cpu_count() or 1
     if workers <= 1 or len(tasks) <= 1:
         for task in tasks:
             yield run_shard(task)
@@ -238,10 +242,6 @@ def _run_on_dask(tasks: list[ShardTask], address: str) -> Iterator[ShardResult]:
         client.close()
 
 
-def _options_json(options: PretrainOptions) -> dict[str, Any]:
-    return options.to_json()
-
-
 def _write_manifest(output: Path, options: PretrainOptions, tokenizer: dict[str, Any],
                     inputs_json: list[dict[str, str]], done: dict[int, ShardResult],
                     count: int, complete: bool) -> dict[str, Any]:
@@ -259,7 +259,7 @@ def _write_manifest(output: Path, options: PretrainOptions, tokenizer: dict[str,
         "command": "prep pretrain",
         "complete": complete,
         "inputs": inputs_json,
-        "options": _options_json(options),
+        "options": options.to_json(),
         "tokenizer": tokenizer,
         "counts": totals,
         "shard_layout": f"pretrain-NNNNN-of-{count:05d}.tf_record: one per input file, "
@@ -286,7 +286,7 @@ def _reusable_shards(output: Path, options: PretrainOptions,
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise InputError(path, f"cannot resume: unreadable manifest ({error})") from None
-    if manifest.get("options") != _options_json(options) or \
+    if manifest.get("options") != options.to_json() or \
             manifest.get("inputs") != inputs_json:
         raise UsageError(f"cannot --resume in {output}: its manifest was made from other "
                          "inputs or options; use a new output directory")
@@ -296,7 +296,9 @@ def _reusable_shards(output: Path, options: PretrainOptions,
         record = output / str(entry.get("file", ""))
         if not isinstance(index, int) or entry.get("file") != shard_file_name(index, count):
             continue
+        # The manifest lists the index and schema too: a shard missing either is redone.
         if record.is_file() and index_path_for(record).is_file() and \
+                schema_path_for(record).is_file() and \
                 sha256_of_file(record) == entry.get("sha256"):
             reusable[index] = ShardResult(index=index, input=entry["input"], file=entry["file"],
                                           sha256=entry["sha256"], counts=entry["counts"])

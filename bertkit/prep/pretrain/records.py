@@ -106,12 +106,10 @@ def pretraining_columns(rows: np.ndarray, max_seq_length: int,
     }
 
 
-def write_records(spill: InstanceSpill, order: Sequence[int], path: Path) -> int:
+def write_records(spill: InstanceSpill, order: Sequence[int], path: Path) -> None:
     """Write the spilled instances in ``order`` to ``path`` (atomically, with sidecars)."""
     rows = spill.rows()
     with TFRecordWriter(path) as writer:
         for begin in range(0, len(order), _WRITE_BATCH):
             block = rows[np.asarray(order[begin:begin + _WRITE_BATCH], dtype=np.int64)]
             writer.write_batch(pretraining_columns(block, spill.seq, spill.preds))
-    del rows
-    return len(order)

@@ -50,6 +50,12 @@ class PretrainOptions:
     whole_word_mask: str = "none"  # none | wordpiece | jieba | ref:FILE
     sentence_split: str | None = None  # None | en | zh
 
+    @property
+    def ref_file(self) -> str | None:
+        """The FILE of `--whole-word-mask ref:FILE` (possibly ""), else None."""
+        mode = self.whole_word_mask
+        return mode[4:] if mode.startswith("ref:") else None
+
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
@@ -138,8 +144,8 @@ def _run(task: ShardTask, result: ShardResult) -> None:
         segments = segments_wordpiece(tokenizer, corpus)
     elif mode == "jieba":
         segments, fallbacks = segments_jieba(tokenizer, corpus)
-    elif mode.startswith("ref:"):
-        segments = segments_ref(tokenizer, corpus, Path(mode[4:]))
+    elif options.ref_file is not None:
+        segments = segments_ref(tokenizer, corpus, Path(options.ref_file))
     else:
         segments = segments_plain(tokenizer, corpus)
     del corpus.texts[:]  # the ids are all that is needed from here on

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bertkit.errors import InputError
+from bertkit.prep.input_text import read_input_lines
 from bertkit.prep.pretrain.corpus import CorpusText
 from bertkit.prep.pretrain.instances import CONTINUATION
 from bertkit.tokenization.reference import is_cjk
@@ -115,10 +116,7 @@ def segments_jieba(tokenizer: Any, corpus: CorpusText) -> tuple[list[tuple[int, 
 
 def read_ref_file(path: Path) -> list[list[int]]:
     """One JSON list of ints per non-empty line (Hugging Face's ref format)."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(path, f"cannot read ref file: {error}") from None
+    lines = read_input_lines(path)  # the converters' reader: bad UTF-8 names its line
     refs: list[list[int]] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
