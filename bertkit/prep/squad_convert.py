@@ -53,7 +53,7 @@ from bertkit.prep.squad_reader import (
     SquadReadResult,
     read_squad_file,
 )
-from bertkit.prep.staging import check_output_dir, staged_output
+from bertkit.prep.staging import staged_output
 from bertkit.tfrecord import TFRecordWriter
 
 FIRST_UNIQUE_ID = 1000000000
@@ -138,7 +138,6 @@ def prep_squad(
     phase = on_phase or (lambda name: None)
     workers = resolve_workers(workers)
     input_path, output_dir = Path(input_path), Path(output_dir)
-    check_output_dir(output_dir)
     from bertkit.tokenization import load_tokenizer
 
     with staged_output(output_dir) as stage:
