@@ -69,9 +69,13 @@ class OutputWriteError(BertkitError):
                          "the files already in the directory are unchanged")
 
 
+def _is_plain_name(name: str) -> bool:
+    return bool(_PLAIN_NAME.fullmatch(name)) and name not in (".", "..")
+
+
 def check_plain_name(name: str, what: str = "file name") -> str:
     """A single path component of safe characters: never a path, `.` or `..`."""
-    if not _PLAIN_NAME.fullmatch(name) or name in (".", ".."):
+    if not _is_plain_name(name):
         raise UsageError(f"{what} {name!r} must be a plain name of letters, digits, '_', '.' "
                          "and '-' (no path)")
     return name
@@ -163,10 +167,15 @@ class StagedOutput:
         except OSError as error:
             raise OutputWriteError(self.final(name), _reason(error)) from error
 
-    def staged_files(self) -> list[Path]:
-        """The final paths of everything staged so far (sidecars of records included)."""
-        return [self.output_dir / child.name for child in sorted(self.staging.iterdir())
+    def staged_names(self) -> list[str]:
+        """The names of everything staged so far (sidecars of records included); hidden
+        entries are the temporaries of atomic writes and the staged manifest."""
+        return [child.name for child in sorted(self.staging.iterdir())
                 if not child.name.startswith(".")]
+
+    def staged_files(self) -> list[Path]:
+        """The final paths of everything staged so far."""
+        return [self.output_dir / name for name in self.staged_names()]
 
     def write_manifest(self, **fields: Any) -> dict[str, Any]:
         """Build the manifest over every staged file; it is published last, by the commit.
@@ -181,8 +190,7 @@ class StagedOutput:
     def _commit(self) -> list[Path]:
         if self._manifest is None:
             raise RuntimeError("staged_output: write_manifest was never called")
-        names = [child.name for child in sorted(self.staging.iterdir())
-                 if not child.name.startswith(".")]
+        names = self.staged_names()
         stale = sorted(set(_previous_set(self.output_dir)) - set(names))
         refuse_overwriting_inputs(self.output_dir, [*names, *stale, MANIFEST_NAME],
                                   _manifest_inputs(self._manifest))
@@ -206,8 +214,8 @@ def _previous_set(output_dir: Path) -> list[str]:
         return []
     names = []
     for path in files:
-        if path.name != MANIFEST_NAME and _PLAIN_NAME.fullmatch(path.name) and \
-                path.name not in (".", "..") and (output_dir / path.name).is_file():
+        if path.name != MANIFEST_NAME and _is_plain_name(path.name) and \
+                (output_dir / path.name).is_file():
             names.append(path.name)
     return names
 
