@@ -187,7 +187,7 @@ class StagedOutput:
         self._manifest = manifest
         return manifest
 
-    def _commit(self) -> list[Path]:
+    def _commit(self) -> None:
         if self._manifest is None:
             raise RuntimeError("staged_output: write_manifest was never called")
         names = self.staged_names()
@@ -202,7 +202,6 @@ class StagedOutput:
         except OSError as error:
             raise OutputWriteError(self.final(MANIFEST_NAME), _reason(error)) from error
         _roll_forward(self.output_dir, journal)
-        return [self.output_dir / name for name in [*names, MANIFEST_NAME]]
 
 
 def _previous_set(output_dir: Path) -> list[str]:
