@@ -225,9 +225,6 @@ def prep_squad(
     )
 
 
-# Counts that only character doc tokens have; Google-mode manifests keep their keys.
-
-
 def _manifest_options(options: SquadPrepOptions, read: SquadReadResult) -> dict[str, Any]:
     values = {k: v for k, v in asdict(options).items() if k != "split"}
     values["doc_tokens"] = read.doc_tokens  # as resolved ("auto" decides from the text)
@@ -235,6 +232,7 @@ def _manifest_options(options: SquadPrepOptions, read: SquadReadResult) -> dict[
 
 
 def _chinese_counts(read: SquadReadResult) -> dict[str, Any]:
+    # Counts that only character doc tokens have; Google-mode manifests keep their keys.
     if read.doc_tokens == WHITESPACE:
         return {}
     return {"doc_tokens": read.doc_tokens, "repaired_answers": len(read.repaired)}
