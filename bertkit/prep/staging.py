@@ -268,41 +268,33 @@ def staged_output(output_dir: str | Path) -> Iterator[StagedOutput]:
 
     The body writes each file at ``stage.path(name)`` and calls ``stage.write_manifest``.
     """
-    output_dir = Path(output_dir)
-    check_output_dir(output_dir)
-    lock_fd, created = _lock(output_dir)
-    staging = output_dir / f"{STAGING_PREFIX}{os.getpid()}"
-    committed = False
-    try:
-        recover_interrupted_commit(output_dir)
-        _remove_stale_staging(output_dir)
-        staging.mkdir()
-        stage = StagedOutput(output_dir, staging)
+    with locked_output(output_dir) as output_dir:
+        staging = output_dir / f"{STAGING_PREFIX}{os.getpid()}"
+        committed = False
         try:
-            yield stage
-        except OSError as error:
-            raise _named_write_error(error, stage) from error
-        stage._commit()
-        committed = True
-    finally:
-        if committed or not (output_dir / JOURNAL_NAME).exists():
-            shutil.rmtree(staging, ignore_errors=True)
-        # else a commit failed half way: its journal and staged files stay, and the next
-        # run into this directory finishes it
-        if not committed and created:
-            # A failed first run leaves no directory behind. rmdir refuses a non-empty
-            # directory, so nothing that someone else put there can be lost.
-            for directory in created:
-                with contextlib.suppress(OSError):
-                    directory.rmdir()
-        os.close(lock_fd)  # releases the flock
+            staging.mkdir()
+            stage = StagedOutput(output_dir, staging)
+            try:
+                yield stage
+            except OSError as error:
+                raise _named_write_error(error, stage) from error
+            stage._commit()
+            committed = True
+        finally:
+            if committed or not (output_dir / JOURNAL_NAME).exists():
+                shutil.rmtree(staging, ignore_errors=True)
+            # else a commit failed half way: its journal and staged files stay, and the
+            # next run into this directory finishes it (locked_output then removes the
+            # directories this run created, if they are empty)
 
 
 @contextlib.contextmanager
 def locked_output(output_dir: str | Path) -> Iterator[Path]:
-    """Hold ``output_dir``'s lock for a writer that publishes file by file instead of as one
-    staged set (prep pretrain renames each shard when it is complete, so that --resume can
-    keep it). A failed first run still leaves no empty directory behind."""
+    """Hold ``output_dir``'s lock (after finishing an interrupted commit and removing stale
+    staging folders). `staged_output` builds on it; a writer that publishes file by file
+    instead of as one staged set uses it directly (prep pretrain renames each shard when it
+    is complete, so that --resume can keep it). A failed first run leaves no empty directory
+    behind: rmdir refuses a non-empty directory, so nothing someone else put there is lost."""
     output_dir = Path(output_dir)
     check_output_dir(output_dir)
     lock_fd, created = _lock(output_dir)
