@@ -190,10 +190,8 @@ def run_prep(context: PrepContext, convert: Callable[[], PrepOutcome]) -> None:
     """Check -o, convert, then print the manifest (--json) or the summary and file list."""
 
     def run() -> None:
-        from bertkit.prep.outputs import print_files_written
+        from bertkit.prep.outputs import check_bert_positions, print_files_written
         from bertkit.prep.staging import check_output_dir
-
-        from bertkit.prep.outputs import check_bert_positions
 
         if context.max_seq_length is not None:
             check_bert_positions(context.max_seq_length)

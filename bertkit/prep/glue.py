@@ -145,7 +145,7 @@ def glue_task(name: str) -> GlueTask:
 def output_split_for(task: GlueTask, path: Path, explicit: str | None) -> str:
     """--split, else the task's own name for this file, else train/dev/test from the name."""
     if explicit:
-        return check_split_option(explicit, tuple(task.splits))  # type: ignore[return-value]
+        return check_split_option(explicit, task.splits)  # type: ignore[return-value]
     for file_name, split in task.split_files:
         if path.name.lower() == file_name.lower():
             return split
@@ -265,7 +265,7 @@ def convert_glue(
     """
     task = glue_task(task_name)
     check_max_seq_length(max_seq_length, task.pairs)
-    check_split_option(split, tuple(task.splits))
+    check_split_option(split, task.splits)
     workers = resolve_workers(workers)
     files = glue_input_files(task, [Path(p) for p in inputs])
     if split and len(files) > 1:

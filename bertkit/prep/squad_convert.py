@@ -53,7 +53,7 @@ from bertkit.prep.squad_reader import (
     SquadReadResult,
     read_squad_file,
 )
-from bertkit.prep.staging import check_output_dir, staged_output
+from bertkit.prep.staging import staged_output
 from bertkit.tfrecord import TFRecordWriter
 
 FIRST_UNIQUE_ID = 1000000000
@@ -138,7 +138,6 @@ def prep_squad(
     phase = on_phase or (lambda name: None)
     workers = resolve_workers(workers)
     input_path, output_dir = Path(input_path), Path(output_dir)
-    check_output_dir(output_dir)
     from bertkit.tokenization import load_tokenizer
 
     with staged_output(output_dir) as stage:
@@ -226,9 +225,6 @@ def prep_squad(
     )
 
 
-# Counts that only character doc tokens have; Google-mode manifests keep their keys.
-
-
 def _manifest_options(options: SquadPrepOptions, read: SquadReadResult) -> dict[str, Any]:
     values = {k: v for k, v in asdict(options).items() if k != "split"}
     values["doc_tokens"] = read.doc_tokens  # as resolved ("auto" decides from the text)
@@ -236,6 +232,7 @@ def _manifest_options(options: SquadPrepOptions, read: SquadReadResult) -> dict[
 
 
 def _chinese_counts(read: SquadReadResult) -> dict[str, Any]:
+    # Counts that only character doc tokens have; Google-mode manifests keep their keys.
     if read.doc_tokens == WHITESPACE:
         return {}
     return {"doc_tokens": read.doc_tokens, "repaired_answers": len(read.repaired)}

@@ -69,9 +69,13 @@ class OutputWriteError(BertkitError):
                          "the files already in the directory are unchanged")
 
 
+def _is_plain_name(name: str) -> bool:
+    return bool(_PLAIN_NAME.fullmatch(name)) and name not in (".", "..")
+
+
 def check_plain_name(name: str, what: str = "file name") -> str:
     """A single path component of safe characters: never a path, `.` or `..`."""
-    if not _PLAIN_NAME.fullmatch(name) or name in (".", ".."):
+    if not _is_plain_name(name):
         raise UsageError(f"{what} {name!r} must be a plain name of letters, digits, '_', '.' "
                          "and '-' (no path)")
     return name
@@ -163,10 +167,15 @@ class StagedOutput:
         except OSError as error:
             raise OutputWriteError(self.final(name), _reason(error)) from error
 
-    def staged_files(self) -> list[Path]:
-        """The final paths of everything staged so far (sidecars of records included)."""
-        return [self.output_dir / child.name for child in sorted(self.staging.iterdir())
+    def staged_names(self) -> list[str]:
+        """The names of everything staged so far (sidecars of records included); hidden
+        entries are the temporaries of atomic writes and the staged manifest."""
+        return [child.name for child in sorted(self.staging.iterdir())
                 if not child.name.startswith(".")]
+
+    def staged_files(self) -> list[Path]:
+        """The final paths of everything staged so far."""
+        return [self.output_dir / name for name in self.staged_names()]
 
     def write_manifest(self, **fields: Any) -> dict[str, Any]:
         """Build the manifest over every staged file; it is published last, by the commit.
@@ -178,11 +187,10 @@ class StagedOutput:
         self._manifest = manifest
         return manifest
 
-    def _commit(self) -> list[Path]:
+    def _commit(self) -> None:
         if self._manifest is None:
             raise RuntimeError("staged_output: write_manifest was never called")
-        names = [child.name for child in sorted(self.staging.iterdir())
-                 if not child.name.startswith(".")]
+        names = self.staged_names()
         stale = sorted(set(_previous_set(self.output_dir)) - set(names))
         refuse_overwriting_inputs(self.output_dir, [*names, *stale, MANIFEST_NAME],
                                   _manifest_inputs(self._manifest))
@@ -194,7 +202,6 @@ class StagedOutput:
         except OSError as error:
             raise OutputWriteError(self.final(MANIFEST_NAME), _reason(error)) from error
         _roll_forward(self.output_dir, journal)
-        return [self.output_dir / name for name in [*names, MANIFEST_NAME]]
 
 
 def _previous_set(output_dir: Path) -> list[str]:
@@ -206,8 +213,8 @@ def _previous_set(output_dir: Path) -> list[str]:
         return []
     names = []
     for path in files:
-        if path.name != MANIFEST_NAME and _PLAIN_NAME.fullmatch(path.name) and \
-                path.name not in (".", "..") and (output_dir / path.name).is_file():
+        if path.name != MANIFEST_NAME and _is_plain_name(path.name) and \
+                (output_dir / path.name).is_file():
             names.append(path.name)
     return names
 
@@ -261,41 +268,33 @@ def staged_output(output_dir: str | Path) -> Iterator[StagedOutput]:
 
     The body writes each file at ``stage.path(name)`` and calls ``stage.write_manifest``.
     """
-    output_dir = Path(output_dir)
-    check_output_dir(output_dir)
-    lock_fd, created = _lock(output_dir)
-    staging = output_dir / f"{STAGING_PREFIX}{os.getpid()}"
-    committed = False
-    try:
-        recover_interrupted_commit(output_dir)
-        _remove_stale_staging(output_dir)
-        staging.mkdir()
-        stage = StagedOutput(output_dir, staging)
+    with locked_output(output_dir) as output_dir:
+        staging = output_dir / f"{STAGING_PREFIX}{os.getpid()}"
+        committed = False
         try:
-            yield stage
-        except OSError as error:
-            raise _named_write_error(error, stage) from error
-        stage._commit()
-        committed = True
-    finally:
-        if committed or not (output_dir / JOURNAL_NAME).exists():
-            shutil.rmtree(staging, ignore_errors=True)
-        # else a commit failed half way: its journal and staged files stay, and the next
-        # run into this directory finishes it
-        if not committed and created:
-            # A failed first run leaves no directory behind. rmdir refuses a non-empty
-            # directory, so nothing that someone else put there can be lost.
-            for directory in created:
-                with contextlib.suppress(OSError):
-                    directory.rmdir()
-        os.close(lock_fd)  # releases the flock
+            staging.mkdir()
+            stage = StagedOutput(output_dir, staging)
+            try:
+                yield stage
+            except OSError as error:
+                raise _named_write_error(error, stage) from error
+            stage._commit()
+            committed = True
+        finally:
+            if committed or not (output_dir / JOURNAL_NAME).exists():
+                shutil.rmtree(staging, ignore_errors=True)
+            # else a commit failed half way: its journal and staged files stay, and the
+            # next run into this directory finishes it (locked_output then removes the
+            # directories this run created, if they are empty)
 
 
 @contextlib.contextmanager
 def locked_output(output_dir: str | Path) -> Iterator[Path]:
-    """Hold ``output_dir``'s lock for a writer that publishes file by file instead of as one
-    staged set (prep pretrain renames each shard when it is complete, so that --resume can
-    keep it). A failed first run still leaves no empty directory behind."""
+    """Hold ``output_dir``'s lock (after finishing an interrupted commit and removing stale
+    staging folders). `staged_output` builds on it; a writer that publishes file by file
+    instead of as one staged set uses it directly (prep pretrain renames each shard when it
+    is complete, so that --resume can keep it). A failed first run leaves no empty directory
+    behind: rmdir refuses a non-empty directory, so nothing someone else put there is lost."""
     output_dir = Path(output_dir)
     check_output_dir(output_dir)
     lock_fd, created = _lock(output_dir)

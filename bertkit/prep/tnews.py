@@ -33,6 +33,7 @@ from bertkit.prep.classification import (
 )
 from bertkit.prep.input_text import read_input_lines
 from bertkit.prep.outputs import (
+    STANDARD_SPLITS,
     check_split_option,
     expand_input_files,
     recorded_path,
@@ -45,10 +46,6 @@ from bertkit.prep.staging import staged_output
 TNEWS_LABELS: tuple[str, ...] = tuple(str(100 + i) for i in range(17) if i not in (5, 11))
 LABELS_FILE_NAME = "labels.json"
 SPLIT_FILES = ("train.json", "dev.json", "test.json")
-# The split names TNEWS takes, and whether each carries labels (the official test has none).
-# The split names TNEWS takes. train must carry labels; whether dev or test does is read
-# from the file itself (its first record).
-TNEWS_SPLITS = ("train", "dev", "test")
 
 
 def read_label_descriptions(path: Path) -> dict[str, str]:
@@ -180,13 +177,12 @@ def convert_tnews(
     ``workers`` None or 0 means every core.
     """
     check_max_seq_length(max_seq_length, with_keywords)
-    check_split_option(split, TNEWS_SPLITS)
+    check_split_option(split, STANDARD_SPLITS)
     workers = resolve_workers(workers)
     files = tnews_input_files([Path(p) for p in inputs])
     if split and len(files) > 1:
         raise UsageError("--split names one output, but more than one input file was given")
-    splits = [(split_name_from_path(path, split, TNEWS_SPLITS), path)
-              for path in files]
+    splits = [(split_name_from_path(path, split), path) for path in files]
     check_distinct_splits(splits)
     spec = TokenizerSpec(vocab=Path(vocab) if vocab else None,
                          spm_model=Path(spm_model) if spm_model else None,
