@@ -29,7 +29,8 @@ def quantised_keep(dropout_prob: float) -> tuple[int, float]:
     return threshold, (LANES / threshold if threshold > 0 else 0.0)
 
 
-def keep_mask(shape: torch.Size, keep_threshold: int, scale: float, like: torch.Tensor) -> torch.Tensor:
+def keep_mask(shape: torch.Size, keep_threshold: int, scale: float,
+              like: torch.Tensor) -> torch.Tensor:
     """A float tensor of ``shape``: ``scale`` where kept, 0 where dropped.
 
     One int64 ``random_`` over the full 64-bit range gives four independent uniform 16-bit
