@@ -395,7 +395,8 @@ def _one_step(state: TrainState, micro_batches: Iterator[dict[str, torch.Tensor]
     state.scheduler.step()
     state.step += 1
     state.unread.append(_UnreadStep(state.step, mean_over_ranks(loss_sum, context),
-                                    torch.as_tensor(grad_norm), lr, started))
+                                    torch.as_tensor(grad_norm, device=context.device), lr,
+                                    started))
 
 
 # Steps between reads of the loss back to the host (each read waits for the device).
