@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from bertkit.errors import InputError, UsageError
+from bertkit.evaluate.benchmarks import GLUE_SCORED_TASKS
 from bertkit.evaluate.glue import glue_task_name
 
 TASKS = ("squad", "squad2", "cmrc", "cluener", "conll", "tnews") + tuple(
-    f"glue-{t}" for t in ("cola", "sst-2", "mrpc", "sts-b", "qqp", "mnli", "qnli", "rte", "wnli"))
+    f"glue-{t}" for t in GLUE_SCORED_TASKS)
 META_NAME = "eval_meta.json"
 _CJK = re.compile("[\u4e00-\u9fa5]")
 _ESCAPED_CJK = re.compile(r"\\u(?:4[e-f]|[5-8][0-9a-f]|9[0-9a-f])[0-9a-f]{2}", re.IGNORECASE)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from bertkit.errors import InputError, UsageError
+from bertkit.evaluate.benchmarks import TNEWS_LABELS as TNEWS_LABELS  # label ids, in id order
 from bertkit.prep.classification import (
     ConversionResult,
     ParsedSplit,
@@ -42,8 +43,6 @@ from bertkit.prep.outputs import (
 )
 from bertkit.prep.staging import staged_output
 
-# CLUE baseline `TnewsProcessor.get_labels`: str(100 + i) for i in 0..16 except 5 and 11.
-TNEWS_LABELS: tuple[str, ...] = tuple(str(100 + i) for i in range(17) if i not in (5, 11))
 LABELS_FILE_NAME = "labels.json"
 SPLIT_FILES = ("train.json", "dev.json", "test.json")
 
