@@ -16,7 +16,7 @@ from typing import Any
 from bertkit.errors import InputError
 from bertkit.evaluate import classification
 from bertkit.evaluate.benchmarks import GLUE_SCORED_TASKS, glue_key
-from bertkit.evaluate.inputs import iter_json_lines, read_text
+from bertkit.evaluate.inputs import iter_json_lines, read_text, require_some_match
 
 _LABEL_COLUMNS = ("label", "gold_label", "is_duplicate", "score", "quality")
 _ID_COLUMNS = ("index", "id")
@@ -91,8 +91,7 @@ def pair_labels(gold: Mapping[str, str], predictions: Mapping[str, str],
     A file where no id matches is the wrong file for this gold, not a score of 0.
     """
     missing = [k for k in gold if k not in predictions]
-    if len(missing) == len(gold):
-        raise InputError(predictions_path, f"no prediction id matches an id of {gold_path}")
+    require_some_match(len(missing), len(gold), predictions_path, gold_path)
     ids = list(gold)
     return Paired(ids, [gold[k] for k in ids], [predictions.get(k, NO_PREDICTION) for k in ids],
                   missing, [k for k in predictions if k not in gold])

@@ -34,6 +34,13 @@ def _describe(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+def require_some_match(missing: int, total: int, predictions: str | Path,
+                       gold: str | Path | None) -> None:
+    """No gold example predicted at all: the wrong file for this gold, not a score of 0."""
+    if total and missing == total:
+        raise InputError(predictions, f"no prediction id matches an id of {gold}")
+
+
 def _shown_id(key: str) -> str:
     """An id as it can be quoted on one error line (a newline inside it is escaped)."""
     return key if key.isprintable() and key.strip() == key and key else repr(key)
