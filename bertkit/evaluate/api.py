@@ -247,7 +247,9 @@ def _resolve(request: EvalRequest) -> EvalRequest:
         if request.gold is None and meta.gold is not None:
             request.gold, gold_source = meta.gold, "eval_meta.json"
         if request.task is None and meta.task:
-            request.task, task_source = meta.task, "eval_meta.json"
+            request.task = meta.task
+            task_source = (f"eval_meta.json (the prep manifest's eval contract, gold format "
+                           f"{meta.gold_format})" if meta.gold_format else "eval_meta.json")
         if request.na_prob_file is None:
             request.na_prob_file = meta.na_prob_file
     if request.task is not None:

@@ -26,6 +26,7 @@ import numpy as np
 
 from bertkit.errors import InputError, UsageError
 from bertkit.evaluate.benchmarks import GLUE, GlueBenchmarkTask, glue_key
+from bertkit.evaluate.contract import GLUE_TSV
 from bertkit.prep.classification import (
     ConversionResult,
     ParsedSplit,
@@ -39,6 +40,7 @@ from bertkit.prep.classification import (
 from bertkit.prep.input_text import read_input_text
 from bertkit.prep.outputs import (
     check_split_option,
+    eval_block,
     expand_input_files,
     resolve_workers,
     split_name_from_path,
@@ -287,5 +289,7 @@ def convert_glue(
         return write_classification_dataset(
             parsed, stage, command=f"prep glue {task.name}", label_names=task.labels,
             tokenizer_spec=spec, max_seq_length=max_seq_length, options=options,
-            workers=workers, progress=progress, extra_manifest={"task": task.name},
+            workers=workers, progress=progress,
+            extra_manifest={"task": task.name, **eval_block(
+                f"glue-{task.benchmark.key}", {p.split: p.input_path for p in parsed}, GLUE_TSV)},
         )
