@@ -315,3 +315,22 @@ def test_submission_errors_name_the_real_line(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="an id repeats") as error:
         tnews_submission(repeated, three)
     assert error.value.position == 4
+
+
+def test_submission_json_lines_are_placed_by_id_not_by_file_order(tmp_path: Path) -> None:
+    """{"id", "label"} lines out of order were written in file order: every answer on the
+    wrong test line. The ids must now be the record numbers, in order."""
+    from bertkit.errors import InputError
+    from bertkit.submission import tnews_submission
+
+    test = tmp_path / "test.json"
+    test.write_text('{"id": 0, "sentence": "一"}\n{"id": 1, "sentence": "二"}\n', "utf-8")
+    swapped = tmp_path / "p.json"
+    swapped.write_text('{"id": 1, "label": "100"}\n{"id": 0, "label": "116"}\n', "utf-8")
+    with pytest.raises(InputError, match="id '1' where record 0 is expected") as error:
+        tnews_submission(swapped, test)
+    assert error.value.position == 1
+    ordered = tmp_path / "q.json"
+    ordered.write_text('{"id": 0, "label": "116"}\n{"id": 1, "label": "100"}\n', "utf-8")
+    assert tnews_submission(ordered, test).text == \
+        '{"id": 0, "label": "116"}\n{"id": 1, "label": "100"}\n'
