@@ -295,42 +295,38 @@ def test_prep_reads_the_task_tables_without_loading_the_scorers() -> None:
 
 # --- submit reads through evaluate.inputs -------------------------------------------------
 
-def test_submission_errors_name_the_real_line(tmp_path: Path) -> None:
-    """Blank lines used to shift the line numbers in submission errors."""
+_CLUENER_TEST = '{"id": 0, "text": "北京"}\n{"id": 1, "text": "上海"}\n'
+_TNEWS_TEST = '{"id": 0, "sentence": "一"}\n{"id": 1, "sentence": "二"}\n{"id": 2}\n'
+
+
+@pytest.mark.parametrize("kind, test, predictions, problem, line", [
+    # Blank lines used to shift the line numbers in submission errors.
+    ("cluener", _CLUENER_TEST, '{"id": 0, "label": {}}\n\n{"id": 1, "label": {"address": '
+     '{"北京": [[0, 1]]}}}\n', "not that text", 3),
+    ("tnews", _TNEWS_TEST, "index\tprediction\n0\t100\n1\t101\n1\t102\n", "an id repeats", 4),
+    # {"id", "label"} lines out of order were written in file order, every answer on the
+    # wrong test line; the ids must be the record numbers, in order.
+    ("tnews", _TNEWS_TEST, '{"id": 1, "label": "100"}\n{"id": 0, "label": "116"}\n'
+     '{"id": 2, "label": "100"}\n', "id '1' where record 0 is expected", 1),
+])
+def test_submission_refusals_name_the_real_line(tmp_path: Path, kind: str, test: str,
+                                                predictions: str, problem: str,
+                                                line: int) -> None:
     from bertkit.errors import InputError
     from bertkit.submission import cluener_submission, tnews_submission
 
-    test = tmp_path / "test.json"
-    test.write_text('{"id": 0, "text": "北京"}\n{"id": 1, "text": "上海"}\n', "utf-8")
-    predictions = tmp_path / "p.json"
-    predictions.write_text('{"id": 0, "label": {}}\n\n{"id": 1, "label": {"address": '
-                           '{"北京": [[0, 1]]}}}\n', "utf-8")
-    with pytest.raises(InputError, match="not that text") as error:
-        cluener_submission(predictions, test)
-    assert error.value.position == 3
-    repeated = tmp_path / "p.tsv"
-    repeated.write_text("index\tprediction\n0\t100\n1\t101\n1\t102\n", "utf-8")
-    three = tmp_path / "three.json"
-    three.write_text('{"id": 0}\n{"id": 1}\n{"id": 2}\n', "utf-8")
-    with pytest.raises(InputError, match="an id repeats") as error:
-        tnews_submission(repeated, three)
-    assert error.value.position == 4
+    make = cluener_submission if kind == "cluener" else tnews_submission
+    (tmp_path / "test.json").write_text(test, "utf-8")
+    (tmp_path / "p").write_text(predictions, "utf-8")
+    with pytest.raises(InputError, match=problem) as error:
+        make(tmp_path / "p", tmp_path / "test.json")
+    assert error.value.position == line
 
 
-def test_submission_json_lines_are_placed_by_id_not_by_file_order(tmp_path: Path) -> None:
-    """{"id", "label"} lines out of order were written in file order: every answer on the
-    wrong test line. The ids must now be the record numbers, in order."""
-    from bertkit.errors import InputError
+def test_submission_json_lines_in_id_order_are_accepted(tmp_path: Path) -> None:
     from bertkit.submission import tnews_submission
 
-    test = tmp_path / "test.json"
-    test.write_text('{"id": 0, "sentence": "一"}\n{"id": 1, "sentence": "二"}\n', "utf-8")
-    swapped = tmp_path / "p.json"
-    swapped.write_text('{"id": 1, "label": "100"}\n{"id": 0, "label": "116"}\n', "utf-8")
-    with pytest.raises(InputError, match="id '1' where record 0 is expected") as error:
-        tnews_submission(swapped, test)
-    assert error.value.position == 1
-    ordered = tmp_path / "q.json"
-    ordered.write_text('{"id": 0, "label": "116"}\n{"id": 1, "label": "100"}\n', "utf-8")
-    assert tnews_submission(ordered, test).text == \
-        '{"id": 0, "label": "116"}\n{"id": 1, "label": "100"}\n'
+    (tmp_path / "test.json").write_text(_TNEWS_TEST, "utf-8")
+    lines = '{"id": 0, "label": "116"}\n{"id": 1, "label": "100"}\n{"id": 2, "label": "101"}\n'
+    (tmp_path / "p.json").write_text(lines, "utf-8")
+    assert tnews_submission(tmp_path / "p.json", tmp_path / "test.json").text == lines
