@@ -49,7 +49,8 @@ def glue_key(name: str) -> str | None:
     return key if key in GLUE else None
 
 
-# TNEWS (CLUE): the 15 label codes in id order; 105 and 111 are unused by the data set.
+# TNEWS: the 15 label codes in id order, as the CLUE baseline's `TnewsProcessor.get_labels`
+# (str(100 + i) for i in 0..16 except 5 and 11, codes the data set does not use).
 TNEWS_LABELS: tuple[str, ...] = tuple(str(100 + i) for i in range(17) if i not in (5, 11))
 
 # CLUENER2020's 10 entity types, in the official scorer's order (also the label id order).
