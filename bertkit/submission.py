@@ -25,25 +25,25 @@ from typing import Any
 
 from bertkit.errors import InputError, UsageError
 from bertkit.evaluate import inputs
-from bertkit.evaluate.benchmarks import GLUE, TNEWS_LABELS
+from bertkit.evaluate.benchmarks import GLUE, GLUE_SUBMISSION_SLOTS, TNEWS_LABELS
 from bertkit.fsutil import write_text_atomic
 
 CLUENER_FILE = "cluener_predict.json"
 TNEWS_FILES = {"1.1": "tnews11_predict.json", "1.0": "tnews10_predict.json"}
 CMRC_FILE = "cmrc2018_predict.json"
 
-# GLUE submission slot -> (submission file, test file under the GLUE data folder). MNLI has
-# two slots (matched, mismatched); the diagnostic set AX is answered by the MNLI model.
+# Where a GLUE test file sits under the GLUE data folder, where it is not <Task>/test.tsv.
+_GLUE_TEST_FILES = {"mnli-m": "MNLI/test_matched.tsv", "mnli-mm": "MNLI/test_mismatched.tsv",
+                    "ax": "diagnostic/diagnostic.tsv"}
+# GLUE submission slot -> (submission file: CoLA.tsv ... MNLI-m.tsv, MNLI-mm.tsv, AX.tsv;
+# test file under the GLUE data folder).
 GLUE_FILES = {
-    **{key: (f"{task.name}.tsv", f"{task.name}/test.tsv") for key, task in GLUE.items()
-       if key not in ("mnli", "ax")},
-    "mnli-m": ("MNLI-m.tsv", "MNLI/test_matched.tsv"),
-    "mnli-mm": ("MNLI-mm.tsv", "MNLI/test_mismatched.tsv"),
-    "ax": ("AX.tsv", "diagnostic/diagnostic.tsv"),
+    slot: (f"{GLUE[key].name}{slot.removeprefix(key)}.tsv",
+           _GLUE_TEST_FILES.get(slot, f"{GLUE[key].name}/test.tsv"))
+    for slot, key in GLUE_SUBMISSION_SLOTS.items()
 }
-# Each slot's labels (None: STS-B, a score).
-GLUE_LABELS = {slot: GLUE["mnli" if slot.startswith("mnli") else slot].labels
-               for slot in GLUE_FILES}
+# Each slot's labels (None: STS-B, a score); AX is answered by the MNLI model.
+GLUE_LABELS = {slot: GLUE[key].labels for slot, key in GLUE_SUBMISSION_SLOTS.items()}
 
 
 @dataclass

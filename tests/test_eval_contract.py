@@ -280,7 +280,10 @@ def test_glue_tnews_cluener_lists_come_from_evaluate_benchmarks() -> None:
     assert ner_tags.CLUENER_TYPES is cluener.CLUENER_TYPES is benchmarks.CLUENER_TYPES
     assert submission.GLUE_LABELS["mnli-mm"] is benchmarks.NLI
     assert submission.GLUE_LABELS["ax"] is benchmarks.NLI
+    assert list(submission.GLUE_FILES) == list(benchmarks.GLUE_SUBMISSION_SLOTS)
     assert submission.GLUE_FILES["sst-2"] == ("SST-2.tsv", "SST-2/test.tsv")
+    assert submission.GLUE_FILES["mnli-mm"] == ("MNLI-mm.tsv", "MNLI/test_mismatched.tsv")
+    assert submission.GLUE_FILES["ax"] == ("AX.tsv", "diagnostic/diagnostic.tsv")
 
 
 def test_prep_reads_the_task_tables_without_loading_the_scorers() -> None:

@@ -42,6 +42,12 @@ GLUE_ALIASES = {"sst2": "sst-2", "stsb": "sts-b", "mnli-m": "mnli", "mnli-mm": "
                 "diagnostic": "ax"}
 
 
+# The leaderboard's submission slots -> their task: one per task, MNLI's matched and
+# mismatched test sets apart.
+GLUE_SUBMISSION_SLOTS: dict[str, str] = {
+    slot: key for key in GLUE for slot in (("mnli-m", "mnli-mm") if key == "mnli" else (key,))}
+
+
 def glue_key(name: str) -> str | None:
     """``CoLA`` / ``glue-sst2`` / ``STS-B`` / ``diagnostic`` -> the task's key, else None."""
     key = name.lower().removeprefix("glue-")
