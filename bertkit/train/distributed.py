@@ -4,20 +4,26 @@ Run under `torchrun` (RANK, LOCAL_RANK and WORLD_SIZE are set), the same command
 data-parallel: NCCL on CUDA devices (what the Iluvatar BI-V100's PyTorch exposes too),
 gloo on CPU. Run plainly, it is one process with no process group at all. Rank 0 is the
 only one that prints and writes files.
+
+Every collective waits at most the process group's timeout (--ddp-timeout): a rank that
+dies or hangs makes the others raise instead of waiting forever, and `peer_failures_reported`
+turns what gloo or NCCL raise then into one line that says so (torchrun then stops the rest).
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
-from bertkit.errors import UsageError
-from bertkit.train.options import DEVICE_CHOICES
-
+from bertkit.errors import BertkitError, UsageError
+from bertkit.train.options import DEFAULT_DDP_TIMEOUT_S, DEVICE_CHOICES
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,13 @@ def resolve_device_type(choice: str) -> str:
     return choice
 
 
-def setup_distributed(device_choice: str = "auto") -> DistContext:
-    """Join the process group when launched by torchrun; otherwise a single-process context."""
+def setup_distributed(device_choice: str = "auto",
+                      timeout_s: float = DEFAULT_DDP_TIMEOUT_S) -> DistContext:
+    """Join the process group when launched by torchrun; otherwise a single-process context.
+
+    ``timeout_s`` bounds joining the group and every collective after it (gloo's per-op
+    timeout, NCCL's watchdog).
+    """
     device_type = resolve_device_type(device_choice)
     if not launched_by_torchrun():
         device = torch.device("cuda", torch.cuda.current_device()) if device_type == "cuda" \
@@ -71,10 +82,11 @@ def setup_distributed(device_choice: str = "auto") -> DistContext:
     else:
         device, backend = torch.device("cpu"), "gloo"
     if not dist.is_initialized():
+        timeout = datetime.timedelta(seconds=timeout_s)
         if device_type == "cuda":
-            dist.init_process_group(backend=backend, device_id=device)
+            dist.init_process_group(backend=backend, device_id=device, timeout=timeout)
         else:
-            dist.init_process_group(backend=backend)
+            dist.init_process_group(backend=backend, timeout=timeout)
     return DistContext(rank, local_rank, world_size, device, backend)
 
 
@@ -113,3 +125,43 @@ def broadcast_object(obj: Any, context: DistContext) -> Any:
     holder = [obj]
     dist.broadcast_object_list(holder, src=0)
     return holder[0]
+
+
+class PeerFailureError(BertkitError):
+    """Another rank died or stopped answering; this rank stops too instead of waiting."""
+
+
+# What gloo's RuntimeErrors say when the rank at the other end is gone or silent (NCCL's
+# come as DistError). Anything else is a bug of ours and keeps its traceback.
+_PEER_LOST_SIGNS = ("Timed out", "timed out", "Connection reset", "Connection closed",
+                    "Broken pipe", "Socket closed", "Connection refused")
+
+
+def describe_peer_failure(error: BaseException, rank: int, timeout_s: float) -> str | None:
+    """One line for a collective that failed because of another rank, or None for others."""
+    if not isinstance(error, RuntimeError):
+        return None
+    text = " ".join(str(error).split())
+    if not isinstance(error, dist.DistError) and not any(sign in text for sign in
+                                                          _PEER_LOST_SIGNS):
+        return None
+    detail = text if len(text) <= 300 else text[:300] + "..."
+    if "timed out" in text.lower():
+        what = (f"another rank did not answer within --ddp-timeout {timeout_s:g} s "
+                "(it hangs or died)")
+    else:
+        what = "lost the connection to another rank (it died)"
+    return f"rank {rank}: {what}; stopping the run ({detail})"
+
+
+@contextlib.contextmanager
+def peer_failures_reported(context: DistContext, timeout_s: float) -> Iterator[None]:
+    """Inside, a collective that fails because of another rank raises PeerFailureError."""
+    try:
+        yield
+    except RuntimeError as error:
+        message = describe_peer_failure(error, context.rank, timeout_s) \
+            if context.is_distributed else None
+        if message is None:
+            raise
+        raise PeerFailureError(message) from None
