@@ -14,7 +14,7 @@ from train_support import read_log, tiny_config, write_squad_records
 
 from bertkit.errors import UsageError
 from bertkit.train import elastic
-from bertkit.train.distributed import describe_peer_failure
+from bertkit.train.distributed import PeerFailureError, agree_on_attempt, describe_peer_failure
 from bertkit.train.options import TrainOptions, validate_options
 from bertkit.train.trainer import _check_run_dir, train
 from bertkit.train.training_state import save_checkpoint
@@ -48,25 +48,28 @@ def _marked_run(tmp_path, monkeypatch):
 
 
 def test_first_attempt_resumes_only_when_asked(tmp_path, monkeypatch):
-    run = _marked_run(tmp_path, monkeypatch)
+    run = _marked_run(tmp_path, monkeypatch)  # a run an earlier (non-torchrun) job left
     save_checkpoint(run, 4, _state(4))
+    (run / elastic.JOB_MARK).unlink()
     assert elastic.plan_attempt(run, resume_asked=False) == elastic.AttemptPlan(False, False)
     assert elastic.plan_attempt(run, resume_asked=True) == elastic.AttemptPlan(True, False)
     with pytest.raises(UsageError, match="already holds a run"):
         _check_run_dir(run, False)
 
 
-def test_restart_resumes_from_latest_complete_checkpoint(tmp_path, monkeypatch):
+# The restart count of a node whose workers were healthy stays 0: the mark decides.
+@pytest.mark.parametrize("restart", [1, 0])
+def test_restart_resumes_from_latest_complete_checkpoint(tmp_path, monkeypatch, restart):
     run = _marked_run(tmp_path, monkeypatch)
     save_checkpoint(run, 4, _state(4))
     # Half-written: a later step's folder without its state, a temporary of a killed writer.
     (run / "checkpoint-8").mkdir()
     (run / "checkpoint-8" / "training_state.safetensors").write_bytes(b"\0" * 10)
     (run / ".checkpoint-12.tmp-4000000").mkdir()
-    _attempt(monkeypatch, 1)
+    _attempt(monkeypatch, restart)
     plan = elastic.plan_attempt(run, resume_asked=False)
     assert plan.resume and plan.own_restart
-    assert plan.note == ("torchrun restart 1: resuming from checkpoint-4, the latest "
+    assert plan.note == ("restarted by torchrun: resuming from checkpoint-4, the latest "
                          "complete checkpoint")
 
 
@@ -75,7 +78,8 @@ def test_restart_without_checkpoint_starts_again(tmp_path, monkeypatch):
     _attempt(monkeypatch, 2)
     plan = elastic.plan_attempt(run, resume_asked=False)
     assert (plan.resume, plan.own_restart) == (False, True)
-    assert "restart 2: no checkpoint was complete yet" in plan.note
+    assert plan.note == ("restarted by torchrun: no checkpoint was complete yet; training "
+                         "again from the start")
     _check_run_dir(run, plan.resume or plan.own_restart)  # its own log is no obstacle
 
 
@@ -180,3 +184,56 @@ def test_peer_failures_become_one_line():
 def test_ddp_timeout_must_be_positive(tmp_path, value):
     with pytest.raises(UsageError, match="--ddp-timeout must be a finite number greater than 0"):
         validate_options(_options(tmp_path, ddp_timeout=value))
+
+
+# --- naming an attempt in a store that holds the previous attempt's keys --------------------
+
+
+def _agree(port: int, world_size: int, first: int, timeout_s: float = 60.0) -> list:
+    """Every rank's agree_on_attempt in threads, rank ``first`` started well before the others."""
+    import threading
+
+    import torch.distributed as dist
+
+    results: list = [None] * world_size
+
+    def run(rank: int) -> None:
+        store = dist.TCPStore("127.0.0.1", port, is_master=False,
+                              timeout=__import__("datetime").timedelta(seconds=60))
+        try:
+            results[rank] = agree_on_attempt(store, rank, world_size, timeout_s)
+        except Exception as error:  # noqa: BLE001 -- checked by the caller
+            results[rank] = error
+
+    threads = [threading.Thread(target=run, args=(first,))]
+    threads[0].start()
+    time.sleep(0.3)
+    threads += [threading.Thread(target=run, args=(rank,)) for rank in range(world_size)
+                if rank != first]
+    for thread in threads[1:]:
+        thread.start()
+    for thread in threads:
+        thread.join(90)
+    return results
+
+
+def test_every_attempt_gets_its_own_name_despite_old_keys():
+    import torch.distributed as dist
+
+    server = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False)
+    names = []
+    for first in (0, 2, 0):  # rank 0 first finds only the previous attempt's tokens
+        results = _agree(server.port, 3, first)
+        assert all(isinstance(name, str) for name in results), results
+        assert len(set(results)) == 1
+        names.append(results[0])
+    assert len(set(names)) == 3
+
+
+def test_a_rank_that_never_joins_stops_rank_0():
+    import torch.distributed as dist
+
+    server = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False)
+    with pytest.raises(PeerFailureError, match=r"rank 0: ranks \[1\] did not join within "
+                                               r"--ddp-timeout 0.5 s"):
+        agree_on_attempt(server, 0, 2, 0.5)

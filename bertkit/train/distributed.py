@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -83,11 +85,62 @@ def setup_distributed(device_choice: str = "auto",
         device, backend = torch.device("cpu"), "gloo"
     if not dist.is_initialized():
         timeout = datetime.timedelta(seconds=timeout_s)
-        if device_type == "cuda":
-            dist.init_process_group(backend=backend, device_id=device, timeout=timeout)
-        else:
-            dist.init_process_group(backend=backend, timeout=timeout)
+        extra = {"device_id": device} if device_type == "cuda" else {}
+        store = _attempt_store(timeout, rank, world_size)
+        dist.init_process_group(backend=backend, store=store, rank=rank,
+                                world_size=world_size, timeout=timeout, **extra)
     return DistContext(rank, local_rank, world_size, device, backend)
+
+
+def _attempt_store(timeout: datetime.timedelta, rank: int, world_size: int) -> dist.Store:
+    """torchrun's key-value store, seen through a prefix that only this attempt uses.
+
+    torchrun keeps one store for the whole job, and a restarted group finds the previous
+    attempt's keys in it: gloo then reads a dead worker's address and waits for it until
+    the timeout (a restart hanging in ProcessGroupGloo's connectFullMesh). The restart count
+    cannot name the attempt: on several machines, a node whose workers were healthy restarts
+    them without counting. So rank 0 names it (see `agree_on_attempt`).
+    """
+    from torch.distributed.rendezvous import rendezvous
+
+    store, _, _ = next(rendezvous("env://", timeout=timeout))
+    nonce = agree_on_attempt(store, rank, world_size, timeout.total_seconds())
+    return dist.PrefixStore(f"bertkit/attempt/{nonce}", store)
+
+
+def agree_on_attempt(store: dist.Store, rank: int, world_size: int, timeout_s: float) -> str:
+    """A name for this attempt that every rank gets from rank 0, whatever old keys remain.
+
+    Each other rank posts a fresh random token; rank 0 answers every token it sees with its
+    own fresh nonce until the rank acknowledges under a key holding that nonce. A stale
+    token only gets an answer nobody reads, so nothing left by a previous attempt is taken
+    as this one's.
+    """
+    deadline = time.monotonic() + timeout_s
+    if rank != 0:
+        token = uuid.uuid4().hex
+        store.set(f"bertkit/ask/{rank}", token)
+        nonce = store.get(f"bertkit/answer/{token}").decode()  # waits up to the store timeout
+        store.set(f"bertkit/ack/{nonce}/{rank}", "1")
+        return nonce
+    nonce = uuid.uuid4().hex
+    answered: dict[int, str] = {}
+    waiting = set(range(1, world_size))
+    while waiting:
+        for peer in sorted(waiting):
+            if store.check([f"bertkit/ack/{nonce}/{peer}"]):
+                waiting.discard(peer)
+            elif store.check([f"bertkit/ask/{peer}"]):
+                token = store.get(f"bertkit/ask/{peer}").decode()
+                if answered.get(peer) != token:
+                    store.set(f"bertkit/answer/{token}", nonce)
+                    answered[peer] = token
+        if waiting and time.monotonic() > deadline:
+            raise PeerFailureError(f"rank 0: ranks {sorted(waiting)} did not join within "
+                                   f"--ddp-timeout {timeout_s:g} s")
+        if waiting:
+            time.sleep(0.05)
+    return nonce
 
 
 def cleanup(context: DistContext) -> None:

@@ -7,9 +7,13 @@ there is no --resume). Instead:
 
 - the attempt that starts (or resumes) a run writes `torchrun_job.json` in the run folder:
   the torchrun job's rendezvous run id, and when it was written;
-- a restarted attempt whose run folder carries its own job's mark resumes from the latest
-  complete checkpoint (a checkpoint folder appears only whole: see training_state), or,
-  when none was saved yet, starts again, replacing what the killed attempt logged.
+- an attempt that finds its own job's mark is a restart (the first attempt has not written
+  it yet when it looks): it resumes from the latest complete checkpoint (a checkpoint
+  folder appears only whole: see training_state), or, when none was saved yet, starts
+  again, replacing what the killed attempt logged.
+
+TORCHELASTIC_RESTART_COUNT does not tell a restart on every machine: a node whose workers
+were healthy when another node's died restarts them without counting; the mark does.
 
 A folder marked by another job, or not marked at all, is never taken over: the check that
 refuses an existing run without --resume applies as on a first attempt. "Its own job"
@@ -38,7 +42,7 @@ TEST_FAULT_ENV = "BERTKIT_TEST_FAULT"
 
 
 def restart_count() -> int:
-    """How many times torchrun has restarted this worker group (0: the first attempt)."""
+    """How many times this machine's torchrun agent has restarted its workers (0: never)."""
     try:
         return max(0, int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")))
     except ValueError:
@@ -89,14 +93,13 @@ class AttemptPlan:
 
 def plan_attempt(run_dir: Path, resume_asked: bool) -> AttemptPlan:
     """Whether this attempt resumes: as asked on a first attempt; by itself on a restart."""
-    count = restart_count()
-    if count == 0 or not _marked_by_this_job(run_dir):
+    if not _marked_by_this_job(run_dir):
         return AttemptPlan(resume_asked, False)
     latest = latest_checkpoint(run_dir)
     if latest is None:
-        return AttemptPlan(False, True, f"torchrun restart {count}: no checkpoint was "
-                                        "complete yet; training again from the start")
-    return AttemptPlan(True, True, f"torchrun restart {count}: resuming from {latest.name}, "
+        return AttemptPlan(False, True, "restarted by torchrun: no checkpoint was complete "
+                                        "yet; training again from the start")
+    return AttemptPlan(True, True, f"restarted by torchrun: resuming from {latest.name}, "
                                    "the latest complete checkpoint")
 
 
