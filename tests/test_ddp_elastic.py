@@ -102,14 +102,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_two_nodes_give_the_same_losses_as_one_node(inputs, uninterrupted, tmp_path):
+# With a SIGKILL too: a node whose worker was healthy may restart it without counting a
+# restart (TORCHELASTIC_RESTART_COUNT stays 0 there), and the store outlives the attempt.
+@pytest.mark.parametrize("fault", [None, pytest.param("kill:1:6", marks=pytest.mark.slow)])
+def test_two_nodes_give_the_same_losses_as_one_node(inputs, uninterrupted, tmp_path, fault):
     run = tmp_path / "run"
     port = _free_port()
+    restarts = ["--max-restarts", "3"] if fault else []
+    env = _env(BERTKIT_TEST_FAULT=fault) if fault else _env()
     nodes = [subprocess.Popen(
         [*TORCHRUN, "--nnodes", "2", "--nproc-per-node", "1", "--node-rank", str(rank),
          "--rdzv-backend", "c10d", "--rdzv-endpoint", f"localhost:{port}",
-         "--rdzv-id", f"bertkit-test-{port}", *_train_args(inputs, run)],
-        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--rdzv-id", f"bertkit-test-{port}", *restarts, *_train_args(inputs, run)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for rank in (0, 1)]
     outputs = []
     try:
@@ -123,7 +128,11 @@ def test_two_nodes_give_the_same_losses_as_one_node(inputs, uninterrupted, tmp_p
     for node, (_, stderr) in zip(nodes, outputs):
         assert node.returncode == 0, stderr[-3000:]
     banner = "global batch 8 = 4 per device x 2 device(s)"
-    assert sum(stderr.count(banner) for _, stderr in outputs) == 1  # one rank 0, on one node
+    # One rank 0, on one node (and once more after the restart).
+    assert sum(stderr.count(banner) for _, stderr in outputs) == (2 if fault else 1)
+    if fault:
+        assert sum(stderr.count("restarted by torchrun: resuming from checkpoint-4")
+                   for _, stderr in outputs) == 1, outputs[0][1][-3000:]
     assert _losses(run) == uninterrupted
     assert json.loads((run / "train_results.json").read_text())["world_size"] == 2
 
