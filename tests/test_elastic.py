@@ -172,12 +172,20 @@ def test_peer_failures_become_one_line():
     reset = RuntimeError("[gloo/transport/tcp/pair.cc:537] Read error [127.0.0.1]:1: "
                          "Connection reset by peer.\nThis is typically caused by ...")
     message = describe_peer_failure(reset, 1, 5.0)
-    assert message.startswith("rank 1: lost the connection to another rank (it died); ")
+    assert message.startswith("rank 1: lost the connection to another rank (it died, or the "
+                              "network failed); stopping the run ([gloo/transport/tcp/pair.cc")
     assert "\n" not in message
+    import torch.distributed as dist
+
+    store_wait = dist.DistStoreError("wait timeout after 500ms, keys: /bertkit/answer/ab")
+    assert describe_peer_failure(store_wait, 1, 0.5).startswith(
+        "rank 1: another rank did not answer within --ddp-timeout 0.5 s")
     # A bug of ours is not a lost rank: it keeps its traceback.
     assert describe_peer_failure(RuntimeError("mat1 and mat2 shapes cannot be multiplied"),
                                  0, 5.0) is None
     assert describe_peer_failure(ValueError("Timed out"), 0, 5.0) is None
+    assert describe_peer_failure(RuntimeError("DataLoader timed out after 5 seconds"), 0,
+                                 5.0) is None
 
 
 @pytest.mark.parametrize("value", [0.0, -1.0, float("nan"), float("inf")])

@@ -83,13 +83,15 @@ def setup_distributed(device_choice: str = "auto",
         device, backend = torch.device("cuda", local_rank), "nccl"
     else:
         device, backend = torch.device("cpu"), "gloo"
+    context = DistContext(rank, local_rank, world_size, device, backend)
     if not dist.is_initialized():
         timeout = datetime.timedelta(seconds=timeout_s)
         extra = {"device_id": device} if device_type == "cuda" else {}
-        store = _attempt_store(timeout, rank, world_size)
-        dist.init_process_group(backend=backend, store=store, rank=rank,
-                                world_size=world_size, timeout=timeout, **extra)
-    return DistContext(rank, local_rank, world_size, device, backend)
+        with peer_failures_reported(context, timeout_s):
+            store = _attempt_store(timeout, rank, world_size)
+            dist.init_process_group(backend=backend, store=store, rank=rank,
+                                    world_size=world_size, timeout=timeout, **extra)
+    return context
 
 
 def _attempt_store(timeout: datetime.timedelta, rank: int, world_size: int) -> dist.Store:
@@ -184,10 +186,10 @@ class PeerFailureError(BertkitError):
     """Another rank died or stopped answering; this rank stops too instead of waiting."""
 
 
-# What gloo's RuntimeErrors say when the rank at the other end is gone or silent (NCCL's
-# come as DistError). Anything else is a bug of ours and keeps its traceback.
-_PEER_LOST_SIGNS = ("Timed out", "timed out", "Connection reset", "Connection closed",
-                    "Broken pipe", "Socket closed", "Connection refused")
+# What gloo's RuntimeErrors say when the rank at the other end is gone or silent (the store
+# and NCCL raise DistError). Any other error is not a lost rank and keeps its traceback.
+_PEER_LOST_SIGNS = ("timed out", "timeout", "connection reset", "connection closed",
+                    "broken pipe", "socket closed", "connection refused")
 
 
 def describe_peer_failure(error: BaseException, rank: int, timeout_s: float) -> str | None:
@@ -195,15 +197,16 @@ def describe_peer_failure(error: BaseException, rank: int, timeout_s: float) -> 
     if not isinstance(error, RuntimeError):
         return None
     text = " ".join(str(error).split())
-    if not isinstance(error, dist.DistError) and not any(sign in text for sign in
-                                                          _PEER_LOST_SIGNS):
+    lowered = text.lower()
+    from_gloo = "gloo" in lowered and any(sign in lowered for sign in _PEER_LOST_SIGNS)
+    if not (isinstance(error, dist.DistError) or from_gloo):
         return None
     detail = text if len(text) <= 300 else text[:300] + "..."
-    if "timed out" in text.lower():
+    if "timed out" in lowered or "timeout" in lowered:
         what = (f"another rank did not answer within --ddp-timeout {timeout_s:g} s "
                 "(it hangs or died)")
     else:
-        what = "lost the connection to another rank (it died)"
+        what = "lost the connection to another rank (it died, or the network failed)"
     return f"rank {rank}: {what}; stopping the run ({detail})"
 
 
