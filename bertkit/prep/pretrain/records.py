@@ -91,46 +91,55 @@ def _fill_ragged(target: np.ndarray, lists: Sequence[list[int]], lengths: np.nda
     target[np.arange(target.shape[1])[None, :] < lengths[:, None]] = flat
 
 
-def pretraining_columns(rows: np.ndarray, ids: np.ndarray, max_seq_length: int,
+def padded_plain_ids(ids: np.ndarray, max_seq_length: int) -> np.ndarray:
+    """The shard's ids without continuation bits, then max_seq_length zeros: what
+    `pretraining_columns` reads (a padding position may read past the last real id)."""
+    return np.concatenate([ids & ID_BITS, np.zeros(max_seq_length, dtype=ids.dtype)])
+
+
+def pretraining_columns(rows: np.ndarray, plain_ids: np.ndarray, max_seq_length: int,
                         max_predictions_per_seq: int, cls_id: int,
                         sep_id: int) -> dict[str, object]:
-    """Google's seven features for a block of spilled rows, from the shard's ids."""
+    """Google's seven features for a block of spilled rows, from `padded_plain_ids`."""
     seq, preds = max_seq_length, max_predictions_per_seq
-    rows = np.asarray(rows, dtype=np.int64)
+    rows = np.asarray(rows, dtype=np.intp)
     a_begin, a_end, b_begin, b_end, n_masked, label = (rows[:, k] for k in range(_HEAD))
     count = rows.shape[0]
-    len_a = (a_end - a_begin)[:, None]
-    n_tokens = len_a + (b_end - b_begin)[:, None] + 3
-    position = np.arange(seq)[None, :]
-    real = position < n_tokens
-    # [CLS] A [SEP] B [SEP]: position p reads ids[a_begin + p - 1] in A, and
-    # ids[b_begin + p - len_a - 2] in B; [CLS], the [SEP]s and padding are set after.
-    source = np.where(position <= len_a, a_begin[:, None] + position - 1,
-                      b_begin[:, None] + position - len_a - 2)
-    np.clip(source, 0, max(ids.size - 1, 0), out=source)
-    input_ids = (ids[source] & ID_BITS).astype(np.int64)
+    len_a = a_end - a_begin
+    n_tokens = len_a + (b_end - b_begin) + 3
+    position = np.arange(seq)
+    real = position < n_tokens[:, None]
+    # [CLS] A [SEP] B [SEP]: position p reads ids[a_begin - 1 + p] in A and
+    # ids[b_begin - len_a - 2 + p] in B (position 0 reads ids[-1] at worst, a valid
+    # index); [CLS], the [SEP]s and padding are set after.
+    source = np.where(position <= len_a[:, None], (a_begin - 1)[:, None],
+                      (b_begin - len_a - 2)[:, None])
+    source += position
+    input_ids = plain_ids[source]
+    input_ids *= real
     record = np.arange(count)
     input_ids[:, 0] = cls_id
-    input_ids[record, len_a[:, 0] + 1] = sep_id
-    input_ids[record, n_tokens[:, 0] - 1] = sep_id
-    input_ids[~real] = 0
+    input_ids[record, len_a + 1] = sep_id
+    input_ids[record, n_tokens - 1] = sep_id
 
     # Masked positions in increasing order (Google sorts them), each with its shown id.
-    slot = np.arange(preds)[None, :] < n_masked[:, None]
+    slot = np.arange(preds) < n_masked[:, None]
     positions = rows[:, _HEAD:_HEAD + preds]
     shown = rows[:, _HEAD + preds:_HEAD + 2 * preds]
     order = np.argsort(np.where(slot, positions, seq), axis=1, kind="stable")
     positions = np.take_along_axis(positions, order, axis=1)
     shown = np.take_along_axis(shown, order, axis=1)
-    labels = np.where(slot, input_ids[record[:, None], positions], 0)
+    labels = input_ids[record[:, None], positions]
+    labels *= slot
     where = np.nonzero(slot)
-    input_ids[where[0], positions[where]] = np.where(shown[where] == KEEP, labels[where],
-                                                     shown[where])
+    masked = positions[where]
+    input_ids[where[0], masked] = np.where(shown[where] == KEEP, labels[where], shown[where])
+    positions *= slot
     return {
         "input_ids": input_ids,
-        "input_mask": real.astype(np.int32),
-        "segment_ids": (real & (position >= len_a + 2)).astype(np.int32),
-        "masked_lm_positions": np.where(slot, positions, 0),
+        "input_mask": real.view(np.int8),
+        "segment_ids": (real & (position >= (len_a + 2)[:, None])).view(np.int8),
+        "masked_lm_positions": positions,
         "masked_lm_ids": labels,
         "masked_lm_weights": FloatList(slot.astype(np.float32)),
         "next_sentence_labels": label,
@@ -141,8 +150,9 @@ def write_records(spill: InstanceSpill, order: Sequence[int], path: Path, ids: n
                   cls_id: int, sep_id: int) -> None:
     """Write the spilled instances in ``order`` to ``path`` (atomically, with sidecars)."""
     rows = spill.rows()
+    plain_ids = padded_plain_ids(ids, spill.seq)
     with TFRecordWriter(path) as writer:
         for begin in range(0, len(order), _WRITE_BATCH):
             block = rows[np.asarray(order[begin:begin + _WRITE_BATCH], dtype=np.int64)]
-            writer.write_batch(pretraining_columns(block, ids, spill.seq, spill.preds,
+            writer.write_batch(pretraining_columns(block, plain_ids, spill.seq, spill.preds,
                                                    cls_id, sep_id))
