@@ -11,11 +11,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from bertkit.cli import app
 from bertkit.prep.pretrain import PretrainOptions, create_pretraining_data, shard_seed
-from bertkit.prep.pretrain.instances import CONTINUATION, candidate_groups, shuffle_exact
+from bertkit.prep.pretrain.instances import (
+    CONTINUATION,
+    candidate_groups,
+    randbelow,
+    shuffle_exact,
+    shuffle_prefix,
+)
 from bertkit.tfrecord import read_records
 
 runner = CliRunner()
@@ -116,6 +124,26 @@ def test_shuffle_exact_is_random_shuffle() -> None:
         b.shuffle(items_b)
         assert items_a == items_b
         assert a.random() == b.random()
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2**64), size=st.integers(0, 700), count=st.integers(0, 130))
+def test_shuffle_prefix_is_the_head_of_random_shuffle(seed, size, count) -> None:
+    # Sizes past the step table (4096) take shuffle_exact; the test above covers 5000.
+    a, b = random.Random(seed), random.Random(seed)
+    items_a, items_b = list(range(size)), list(range(size))
+    shuffle_prefix(a, items_a, count)
+    b.shuffle(items_b)
+    assert items_a[:count] == items_b[:count]
+    assert a.getstate() == b.getstate()  # the same number of draws
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2**64), low=st.integers(-5, 5), width=st.integers(1, 2**40))
+def test_randbelow_is_randint(seed, low, width) -> None:
+    a, b = random.Random(seed), random.Random(seed)
+    assert low + randbelow(a.getrandbits, width) == b.randint(low, low + width - 1)
+    assert a.getstate() == b.getstate()
 
 
 # ---------------------------------------------------------------- records and schema
