@@ -188,8 +188,9 @@ def instances_from_document(tokens: ShardTokens, documents: list[DocumentBounds]
             else:
                 is_random_next = False
                 b_begin, b_end = a_end, bounds[i + 1]
-            a_begin, a_end, b_begin, b_end = _truncate_pair(a_begin, a_end, b_begin, b_end,
-                                                            max_num_tokens, random_unit)
+            if (a_end - a_begin) + (b_end - b_begin) > max_num_tokens:
+                a_begin, a_end, b_begin, b_end = _truncate_pair(
+                    a_begin, a_end, b_begin, b_end, max_num_tokens, random_unit)
             _mask_and_emit(tokens, a_begin, a_end, b_begin, b_end, is_random_next, rules,
                            rng, sink)
             first = i + 1
@@ -274,14 +275,15 @@ def _mask_and_emit(tokens: ShardTokens, a_begin: int, a_end: int, b_begin: int, 
         positions = groups[:num_to_predict]
     # The draws go position by position in the order the candidates were taken.
     replacements: list[int] = []
+    shown = replacements.append
     for _ in positions:
         if random_unit() < 0.8:
-            replacements.append(mask_id)
+            shown(mask_id)
         elif random_unit() < 0.5:
-            replacements.append(KEEP)
+            shown(KEEP)
         else:
             draw = getrandbits(word_bits)
             while draw >= num_words:
                 draw = getrandbits(word_bits)
-            replacements.append(words[draw])
+            shown(words[draw])
     sink.add(a_begin, a_end, b_begin, b_end, positions, replacements, is_random_next)
