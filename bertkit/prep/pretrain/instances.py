@@ -14,7 +14,9 @@ differently for speed must draw exactly the same numbers:
 - a piece that continues a word (for whole-word masking) carries the `CONTINUATION`
   bit, which is stripped before anything is written;
 - `shuffle_exact` is `random.Random.shuffle` with its `_randbelow` inlined (CPython's
-  rejection sampling on `getrandbits`), because candidate shuffles are the hot loop;
+  rejection sampling on `getrandbits`), because candidate shuffles are the hot loop, and
+  `shuffle_prefix` the same draws when only the first `num_to_predict` candidates are
+  read; `randint(a, b)` is `a + randbelow(...)`, the same draw without three Python calls;
 - truncation moves the offsets instead of deleting list heads.
 
 Instances go to a sink (`InstanceSink`) as they are made, so a shard's instances can be
@@ -47,7 +49,7 @@ DocumentBounds = list[int]
 
 @dataclass
 class ShardTokens:
-    """Every segment's ids back to back, and which of them contain [CLS] or [SEP]."""
+    """Every segment's ids back to back, and whether any of them is [CLS] or [SEP]."""
 
     ids: np.ndarray  # int32 (int64 past 2**31 tokens), CONTINUATION bits included
     # A segment may hold a literal [CLS]/[SEP] id (a tokenizer that keeps them): then
