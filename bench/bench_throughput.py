@@ -122,7 +122,7 @@ def models(task: str, num_labels: int) -> tuple[torch.nn.Module, torch.nn.Module
     import transformers
 
     from bertkit.train.config import BertConfig
-    from bertkit.train.model import build_model
+    from bertkit.train.heads import build_model
 
     kind = TASK_KIND[task]
     peer_class = {"classification": transformers.BertForSequenceClassification,

@@ -117,7 +117,7 @@ def train(options: TrainOptions, *, on_step: StepCallback | None = None) -> Trai
 
 def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | None,
            progress: dict[str, bool]) -> TrainResult:
-    from bertkit.train.model import build_model
+    from bertkit.train.heads import build_model
 
     main = context.is_main
     say = info if (main and not options.quiet) else (lambda message: None)

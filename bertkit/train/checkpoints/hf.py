@@ -237,7 +237,7 @@ def read_model_dir_meta(model_dir: Path) -> tuple[BertConfig, dict[str, Any]]:
 
 def load_model_dir(model_dir: str | Path) -> tuple[nn.Module, BertConfig, dict[str, Any]]:
     """Rebuild the model saved by ``save_model_dir`` (or an HF BertFor* directory)."""
-    from bertkit.train.model import build_model
+    from bertkit.train.heads import build_model
 
     model_dir = Path(model_dir)
     config, meta = read_model_dir_meta(model_dir)
