@@ -14,9 +14,9 @@ from bertkit.train.heads import (
     BertForQuestionAnswering,
     BertForSequenceClassification,
     BertForTokenClassification,
-    build_model,
 )
 from bertkit.train.model import BertModel
+from bertkit.train.tasks import build_model
 
 # One torch thread for every test here (conftest.one_torch_thread): they backprop.
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -28,45 +28,29 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from bertkit.errors import InputError
 from bertkit.tfrecord import TFRecordReader
 
-# Record feature name -> model argument name.
+# Record feature name -> model argument name, where they differ; every other feature
+# (start_positions, unique_ids, a task's own columns) keeps its name.
 MODEL_ARGUMENT = {
-    "input_ids": "input_ids",
     "input_mask": "attention_mask",
     "segment_ids": "token_type_ids",
-    "start_positions": "start_positions",
-    "end_positions": "end_positions",
     "label_ids": "labels",
-    "unique_ids": "unique_ids",
 }
 
-_INPUTS = ("input_ids", "input_mask", "segment_ids")
+# The encoder's inputs, which every task's records hold.
+INPUT_FEATURES = ("input_ids", "input_mask", "segment_ids")
 
 
 @dataclass(frozen=True)
 class RecordLayout:
-    """Which features a task reads, and which of them are one number per record."""
+    """Which features a task reads, and which of them are one number per record.
+
+    Each task declares its layouts (``bertkit.train.tasks``): for training, the inputs and
+    the labels its loss needs; for prediction, the inputs and the ids to join outputs on.
+    """
 
     required: tuple[str, ...]
     optional: tuple[str, ...] = ()
     scalars: tuple[str, ...] = ()
-
-
-def layout_for(task: str, training: bool) -> RecordLayout:
-    """The features `task` needs for training (labels) or prediction (ids to join on)."""
-    if task == "squad":
-        if training:
-            return RecordLayout(_INPUTS + ("start_positions", "end_positions"),
-                                scalars=("start_positions", "end_positions"))
-        return RecordLayout(("unique_ids",) + _INPUTS, scalars=("unique_ids",))
-    if task == "classification":
-        labels = ("label_ids",)
-        return RecordLayout(_INPUTS + labels if training else _INPUTS,
-                            optional=() if training else labels, scalars=labels)
-    if task == "ner":
-        labels = ("label_ids",)
-        return RecordLayout(_INPUTS + labels if training else _INPUTS,
-                            optional=() if training else labels)
-    raise ValueError(f"unknown task {task!r}")
 
 
 TRAIN_FILE_NAME = "train.tf_record"
@@ -108,16 +92,6 @@ def resolve_train_file(path: str | Path) -> Path:
 
 # Per-position features: the ones `trim_batch` cuts to the batch's real length.
 _SEQUENCE_ARGUMENTS = ("input_ids", "attention_mask", "token_type_ids", "labels", "label_mask")
-
-
-def trims_training_batches(task: str) -> bool:
-    """Whether training batches of ``task`` are trimmed without changing the loss.
-
-    Not SQuAD: Google's span loss is a softmax over all max-seq-length positions, padding
-    included, so dropping padded columns would change the objective (and every loss).
-    Classification and token losses never see a padded position.
-    """
-    return task != "squad"
 
 
 def real_length(attention_mask: torch.Tensor) -> int:
@@ -195,7 +169,7 @@ class TFRecordDataset(Dataset):
             value = np.asarray(record[name])
             if name in self.layout.scalars:
                 value = value.reshape(())
-            item[MODEL_ARGUMENT[name]] = value
+            item[MODEL_ARGUMENT.get(name, name)] = value
         if self.num_labels is not None and "labels" in item:
             self._check_labels(item["labels"], item.get("attention_mask"), index)
         self._check_ids(record, index)

@@ -1,7 +1,8 @@
 """The fine-tuning heads on top of ``BertModel``: span, sequence and token classification.
 
 Each head owns its loss (returned under ``"loss"`` when the labels are given), so the trainer
-only ever calls ``model(**batch)["loss"]``.
+only ever calls ``model(**batch)["loss"]``. Which task builds which head, and how, is said by
+the task registry (``bertkit.train.tasks``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from bertkit.errors import UsageError
 from bertkit.train.config import BertConfig
 from bertkit.train.crf import LinearChainCRF
 from bertkit.train.model import BertModel, FastDropout, init_bert_weights
-
-TASKS = ("squad", "classification", "ner")
 
 # Attribute names follow HF (`bert`, `qa_outputs`, `classifier`) so the state-dict keys are
 # those of transformers' BertFor* classes. HF builds the span and token heads without a
@@ -173,25 +172,3 @@ def _valid_positions(
     if chosen is None:
         return torch.ones_like(input_ids, dtype=torch.bool)
     return chosen.bool()
-
-
-# --------------------------------------------------------------------------------------------
-
-
-def build_model(
-    task: str, config: BertConfig, num_labels: int | None = None, use_crf: bool = False
-) -> nn.Module:
-    """The head for a task name of the CLI: squad, classification or ner."""
-    if task == "squad":
-        if use_crf:
-            raise UsageError("--use-crf applies to the ner task only")
-        return BertForQuestionAnswering(config)
-    if task in ("classification", "ner") and num_labels is None:
-        raise UsageError(f"task {task!r} needs num_labels")
-    if task == "classification":
-        if use_crf:
-            raise UsageError("--use-crf applies to the ner task only")
-        return BertForSequenceClassification(config, int(num_labels))  # type: ignore[arg-type]
-    if task == "ner":
-        return BertForTokenClassification(config, int(num_labels), use_crf=use_crf)  # type: ignore[arg-type]
-    raise UsageError(f"unknown task {task!r} (expected one of {', '.join(TASKS)})")

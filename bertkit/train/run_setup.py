@@ -56,11 +56,12 @@ def read_label_map(train_file: Path) -> dict[str, int]:
     return label2id
 
 
-def labels_for_task(task: str, train_file: Path, dataset_probe: TFRecordDataset
-                    ) -> tuple[int | None, dict[int, str] | None]:
-    """(num_labels, id2label) from the data's label map; float labels mean regression."""
-    if task == "squad":
-        return None, None
+def labels_from_data(train_file: Path, dataset_probe: TFRecordDataset
+                     ) -> tuple[int | None, dict[int, str] | None]:
+    """(num_labels, id2label) from the data's label map; float labels mean regression.
+
+    The label resolution of the tasks whose head is sized by prep's label map.
+    """
     if np.asarray(dataset_probe.reader[0]["label_ids"]).dtype.kind == "f":
         return 1, {0: "score"}
     label2id = read_label_map(train_file)

@@ -46,7 +46,6 @@ from bertkit.train.run_setup import (
     check_head_matches_labels,
     file_fingerprint,
     find_vocab,
-    labels_for_task,
     resolve_bert_config,
     seed_everything,
 )
@@ -117,7 +116,7 @@ def train(options: TrainOptions, *, on_step: StepCallback | None = None) -> Trai
 
 def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | None,
            progress: dict[str, bool]) -> TrainResult:
-    from bertkit.train.heads import build_model
+    from bertkit.train.tasks import build_model, get_task
 
     main = context.is_main
     say = info if (main and not options.quiet) else (lambda message: None)
@@ -136,7 +135,8 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
 
         resolve_eval_file(Path(options.eval_file), options.task)  # type: ignore[arg-type]
     bert_config, config_path = resolve_bert_config(options.config_file, options.init_checkpoint)
-    layout = train_data.layout_for(options.task, training=True)
+    task = get_task(options.task)
+    layout = task.layout(training=True)
     probe = train_data.TFRecordDataset(options.train_file, layout, task=options.task)
     if probe.seq_length > bert_config.max_position_embeddings:
         raise InputError(
@@ -144,7 +144,7 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
             f"sequence length {probe.seq_length} is larger than the model's "
             f"max_position_embeddings {bert_config.max_position_embeddings} ({config_path})",
         )
-    num_labels, id2label = labels_for_task(options.task, options.train_file, probe)
+    num_labels, id2label = task.resolve_labels(options.train_file, probe)
     check_head_matches_labels(options.init_checkpoint, options.train_file, num_labels)
     dataset = train_data.TFRecordDataset(options.train_file, layout, task=options.task,
                                          num_labels=num_labels,
@@ -216,7 +216,7 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
         f"{options.precision}")
 
     trim_multiple_of = options.pad_to_multiple_of if options.trim_batches and \
-        train_data.trims_training_batches(options.task) else None
+        task.trims_training_batches else None
     log_path = run_dir / "log.jsonl"
     reporter = StepReporter(run_dir, total_steps, step, enabled=main, quiet=options.quiet)
     started = time.perf_counter()

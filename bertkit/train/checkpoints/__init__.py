@@ -9,6 +9,7 @@ announced. The run-dir model format (``save_model_dir`` / ``load_model_dir``) li
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -34,6 +35,7 @@ from bertkit.train.checkpoints.name_maps import (
     MINDSPORE_HEADS,
     MINDSPORE_IGNORED,
 )
+from bertkit.train.tasks import find_task, hf_head_prefixes
 
 __all__ = [
     "LoadReport",
@@ -46,8 +48,9 @@ __all__ = [
 ]
 
 FORMATS = ("hf", "google_tf", "mindspore")
-# Modules a checkpoint may lack: they start from their fresh initialisation, as in HF.
-HEAD_PREFIXES = ("qa_outputs.", "classifier.", "crf.", "bert.pooler.", "pooler.")
+# Besides every task's head, modules a checkpoint may lack: they start from their fresh
+# initialisation, as in HF.
+OPTIONAL_PREFIXES = ("bert.pooler.", "pooler.")
 
 
 @dataclasses.dataclass
@@ -100,11 +103,15 @@ def detect_format(path: str | Path) -> tuple[str, Path]:
     )
 
 
-def read_checkpoint(path: str | Path) -> tuple[str, Path, MappedWeights]:
-    """Detect, read and rename a checkpoint to our names, without touching a model."""
+def read_checkpoint(path: str | Path, own_heads: Mapping[str, str] | None = None
+                    ) -> tuple[str, Path, MappedWeights]:
+    """Detect, read and rename a checkpoint to our names, without touching a model.
+
+    ``own_heads``: the HF head prefixes of the task that will load it (see `map_hf_state`).
+    """
     fmt, resolved = detect_format(path)
     if fmt == "hf":
-        return fmt, resolved, map_hf_state(read_hf_state(resolved))
+        return fmt, resolved, map_hf_state(read_hf_state(resolved), own_heads)
     if fmt == "google_tf":
         names, read = open_tf_checkpoint(resolved)
         mapped = map_names(names, read, encoder_rules=GOOGLE_TF_ENCODER, head_rules=GOOGLE_TF_HEADS,
@@ -136,8 +143,9 @@ def load_init_checkpoint(model: nn.Module, path: str | Path, *, announce: bool =
     Raises BertkitError when an encoder weight is missing or any shape disagrees (naming both
     shapes). With ``announce`` the summary goes to stderr (pass rank == 0 under DDP).
     """
-    fmt, resolved, mapped = read_checkpoint(path)
     model = getattr(model, "module", model)
+    task = find_task(getattr(model, "task", None))
+    fmt, resolved, mapped = read_checkpoint(path, task.hf_heads if task is not None else None)
     expected = model.state_dict()
     # A bare BertModel has no `bert.` level: drop ours from encoder names, heads don't apply.
     bare = not any(name.startswith(ENCODER_PREFIX) for name in expected)
@@ -160,7 +168,8 @@ def load_init_checkpoint(model: nn.Module, path: str | Path, *, announce: bool =
         tensors[target] = tensor
         sources[target] = mapped.source_names[name]
     missing = [name for name in expected if name not in tensors]
-    heads = [name for name in missing if name.startswith(HEAD_PREFIXES)]
+    optional = (*hf_head_prefixes().values(), *OPTIONAL_PREFIXES)
+    heads = [name for name in missing if name.startswith(optional)]
     encoder_missing = [name for name in missing if name not in heads]
     if encoder_missing:
         shown = ", ".join(encoder_missing[:6]) + (" ..." if len(encoder_missing) > 6 else "")
