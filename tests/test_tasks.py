@@ -20,9 +20,8 @@ from bertkit.evaluate.detect import canonical_task
 from bertkit.tfrecord import FloatList, TFRecordWriter
 from bertkit.train import tasks
 from bertkit.train.config import BertConfig
-from bertkit.train.data import INPUT_FEATURES, MODEL_ARGUMENT, RecordLayout
+from bertkit.train.data import INPUT_FEATURES, MODEL_ARGUMENT, RecordLayout, labels_from_data
 from bertkit.train.heads import BertForSequenceClassification
-from bertkit.train.run_setup import labels_from_data
 from bertkit.train.tasks.base import Task
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -110,8 +109,8 @@ def test_build_model_checks_labels_and_crf_per_task() -> None:
 
 
 class WeightedClassification(BertForSequenceClassification):
-    """Classification whose loss weighs each record by a column of its own, and which logs
-    the unweighted loss too: a head that needs more columns than the inputs and labels."""
+    """Classification whose loss weighs each record by a column of its own, and which counts
+    its correct answers: a head that needs more columns than the inputs and labels."""
 
     task = "weighted"
 
@@ -121,7 +120,23 @@ class WeightedClassification(BertForSequenceClassification):
         if labels is not None:
             losses = F.cross_entropy(outputs["logits"].float(), labels.long(), reduction="none")
             outputs["loss"] = (losses * sample_weight).sum() / sample_weight.sum()
+            outputs["correct"] = (outputs["logits"].argmax(-1) == labels).sum()
+            outputs["count"] = torch.tensor(len(labels))
         return outputs
+
+
+class AccuracySums:
+    """The task's step metrics: correct and count summed over micro-batches and ranks."""
+
+    def __init__(self) -> None:
+        self.sums = torch.zeros(2)
+
+    def add(self, outputs):
+        self.sums += torch.stack([outputs["correct"], outputs["count"]]).float()
+
+    def finish(self, world_size, mean_over_ranks):
+        correct, count = (mean_over_ranks(self.sums) * world_size).tolist()
+        return {"accuracy": correct / count, "records": count}
 
 
 def _weighted_records(path: Path, count: int) -> Path:
@@ -149,6 +164,7 @@ def weighted_task(monkeypatch: pytest.MonkeyPatch) -> Task:
         resolve_labels=labels_from_data,
         hf_architecture="BertForSequenceClassification",
         hf_heads={"classifier.": "classifier."},
+        step_metrics=AccuracySums,
     )
     module = types.ModuleType("bertkit.train.tasks.weighted")
     module.TASK = task  # type: ignore[attr-defined]
@@ -165,11 +181,37 @@ def test_a_new_task_trains_saves_and_reloads_through_the_registry(tmp_path, weig
     data = _weighted_records(tmp_path / "data" / "train.tf_record", 32)
     result = train(TrainOptions(task="weighted", train_file=data, output_dir=tmp_path / "run",
                                 config_file=tiny_config(tmp_path / "cfg"), max_steps=3,
-                                batch_size=8, device="cpu", quiet=True))
-    assert [row["step"] for row in read_log(result.run_dir)] == [1, 2, 3]
+                                batch_size=4, grad_accum=2, device="cpu", quiet=True))
+    log = read_log(result.run_dir)
+    assert [row["step"] for row in log] == [1, 2, 3]
+    # The step metrics span both micro-batches of each step: 8 records, k of them right.
+    assert all(row["records"] == 8 and row["accuracy"] * 8 == int(row["accuracy"] * 8)
+               for row in log)
     model, _config, meta = load_model_dir(result.run_dir / "model")
     assert isinstance(model, WeightedClassification)
     assert meta["task"] == "weighted" and meta["id2label"] == ["no", "yes"]
     with pytest.raises(UsageError, match="task 'weighted' is not one predict knows"):
         predict_with_model(model, PredictOptions(model_dir=result.run_dir, eval_file=data),
                            device=torch.device("cpu"))
+    with pytest.raises(UsageError, match="the weighted task has no prediction step"):
+        train(TrainOptions(task="weighted", train_file=data, output_dir=tmp_path / "again",
+                           config_file=tiny_config(tmp_path / "cfg"), max_steps=1,
+                           do_eval=True, eval_file=data, device="cpu", quiet=True))
+
+
+def test_a_model_dir_of_a_task_this_bertkit_does_not_know_is_named(tmp_path) -> None:
+    """A run-dir model written by a bertkit with more tasks: one line naming config.json
+    (it used to surface as a usage error without the file)."""
+    import json
+
+    from bertkit.errors import InputError
+    from bertkit.train.checkpoints.hf import load_model_dir, save_model_dir
+
+    model = tasks.build_model("classification", TINY, num_labels=2)
+    save_model_dir(model, TINY, tmp_path / "model", task="classification", num_labels=2,
+                   id2label=None, use_crf=False, vocab_path=None)
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    config["bertkit"]["task"] = "summarize"
+    (tmp_path / "model" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(InputError, match=r"config\.json.*unknown task 'summarize'"):
+        load_model_dir(tmp_path / "model")

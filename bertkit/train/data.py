@@ -15,6 +15,7 @@ classification and token losses ignore padded positions). `length_grouped_batche
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -54,6 +55,7 @@ class RecordLayout:
 
 
 TRAIN_FILE_NAME = "train.tf_record"
+LABEL_MAP_NAME = "label2id.json"
 
 
 # Records checked for out-of-range ids before the first step; every later record is checked
@@ -88,6 +90,35 @@ def file_in_prep_dir(path: str | Path, names: Sequence[str]) -> Path:
 def resolve_train_file(path: str | Path) -> Path:
     """The training TFRecord that ``path`` names: the file, or prep's folder holding it."""
     return file_in_prep_dir(path, (TRAIN_FILE_NAME,))
+
+
+def read_label_map(train_file: Path) -> dict[str, int]:
+    """The label map prep wrote next to the records: label -> id, ids 0..n-1."""
+    path = train_file.parent / LABEL_MAP_NAME
+    if not path.is_file():
+        raise InputError(path, "label map not found (prep writes it next to the TFRecords)")
+    try:
+        label2id = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise InputError(path, f"not JSON: {error}") from None
+    if not isinstance(label2id, dict) or not label2id:
+        raise InputError(path, "expected a non-empty JSON object label -> id")
+    ids = sorted(label2id.values())
+    if ids != list(range(len(ids))):
+        raise InputError(path, f"label ids must be 0..{len(ids) - 1} without gaps")
+    return label2id
+
+
+def labels_from_data(train_file: Path, dataset_probe: TFRecordDataset
+                     ) -> tuple[int | None, dict[int, str] | None]:
+    """(num_labels, id2label) from the data's label map; float labels mean regression.
+
+    The label resolution of the tasks whose head is sized by prep's label map.
+    """
+    if np.asarray(dataset_probe.reader[0]["label_ids"]).dtype.kind == "f":
+        return 1, {0: "score"}
+    label2id = read_label_map(train_file)
+    return len(label2id), {index: label for label, index in label2id.items()}
 
 
 # Per-position features: the ones `trim_batch` cuts to the batch's real length.

@@ -64,7 +64,10 @@ def resolve_model_dir(path: Path) -> Path:
 
 
 def resolve_eval_file(path: Path, task: str) -> Path:
-    path = train_data.file_in_prep_dir(path, get_task(task).eval_file_names)
+    spec = get_task(task)
+    if spec.write_predictions is None:
+        raise UsageError(f"the {task} task has no prediction step (predict, train --do-eval)")
+    path = train_data.file_in_prep_dir(path, spec.eval_file_names)
     if not path.is_file():
         raise InputError(path, "eval file not found")
     return path

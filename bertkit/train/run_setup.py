@@ -1,7 +1,6 @@
 """Everything a run needs before its first step, checked against each other.
 
-The network config (from --config or beside the checkpoint), the label map prep wrote
-next to the records, whether a fine-tuned checkpoint's head fits that label map, the
+The network config (from --config or beside the checkpoint), whether a fine-tuned checkpoint's head fits that label map, the
 vocab to ship with the model, seeding and the autocast context for a precision.
 """
 
@@ -19,10 +18,7 @@ import torch
 from bertkit.errors import InputError
 from bertkit.fsutil import sha256_of_file
 from bertkit.train.config import BertConfig
-from bertkit.train.data import TFRecordDataset
-
-LABEL_MAP_NAME = "label2id.json"
-
+from bertkit.train.data import LABEL_MAP_NAME
 
 def resolve_bert_config(config_file: Path | None, init_checkpoint: Path | None
                         ) -> tuple[BertConfig, Path]:
@@ -38,34 +34,6 @@ def resolve_bert_config(config_file: Path | None, init_checkpoint: Path | None
                          "no bert_config.json or config.json next to the checkpoint; "
                          "pass --config")
     return BertConfig.from_json_file(found), Path(found)
-
-
-def read_label_map(train_file: Path) -> dict[str, int]:
-    path = train_file.parent / LABEL_MAP_NAME
-    if not path.is_file():
-        raise InputError(path, "label map not found (prep writes it next to the TFRecords)")
-    try:
-        label2id = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise InputError(path, f"not JSON: {error}") from None
-    if not isinstance(label2id, dict) or not label2id:
-        raise InputError(path, "expected a non-empty JSON object label -> id")
-    ids = sorted(label2id.values())
-    if ids != list(range(len(ids))):
-        raise InputError(path, f"label ids must be 0..{len(ids) - 1} without gaps")
-    return label2id
-
-
-def labels_from_data(train_file: Path, dataset_probe: TFRecordDataset
-                     ) -> tuple[int | None, dict[int, str] | None]:
-    """(num_labels, id2label) from the data's label map; float labels mean regression.
-
-    The label resolution of the tasks whose head is sized by prep's label map.
-    """
-    if np.asarray(dataset_probe.reader[0]["label_ids"]).dtype.kind == "f":
-        return 1, {0: "score"}
-    label2id = read_label_map(train_file)
-    return len(label2id), {index: label for label, index in label2id.items()}
 
 
 def check_head_matches_labels(init_checkpoint: Path | None, train_file: Path,

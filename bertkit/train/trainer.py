@@ -44,11 +44,11 @@ from bertkit.train.reporting import StepReporter
 from bertkit.train.run_setup import (
     autocast_for,
     check_head_matches_labels,
-    file_fingerprint,
     find_vocab,
     resolve_bert_config,
     seed_everything,
 )
+from bertkit.train.tasks import build_model, get_task
 
 # Options that shape the trajectory: a resumed run must use the same values. The learning
 # rate may change on resume when given explicitly (a way out of divergence): the change is
@@ -116,13 +116,11 @@ def train(options: TrainOptions, *, on_step: StepCallback | None = None) -> Trai
 
 def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | None,
            progress: dict[str, bool]) -> TrainResult:
-    from bertkit.train.tasks import build_model, get_task
-
     main = context.is_main
     say = info if (main and not options.quiet) else (lambda message: None)
     run_dir = Path(options.output_dir)
-    options = dataclasses.replace(options,
-                                  train_file=train_data.resolve_train_file(options.train_file))
+    task = get_task(options.task)
+    options = dataclasses.replace(options, train_file=task.resolve_train_file(options.train_file))
 
     # --- config and data, checked against each other before any weights are loaded
     if main:
@@ -135,9 +133,8 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
 
         resolve_eval_file(Path(options.eval_file), options.task)  # type: ignore[arg-type]
     bert_config, config_path = resolve_bert_config(options.config_file, options.init_checkpoint)
-    task = get_task(options.task)
     layout = task.layout(training=True)
-    probe = train_data.TFRecordDataset(options.train_file, layout, task=options.task)
+    probe = task.open_train_data(options.train_file, layout, task=options.task)
     if probe.seq_length > bert_config.max_position_embeddings:
         raise InputError(
             options.train_file,
@@ -146,9 +143,9 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
         )
     num_labels, id2label = task.resolve_labels(options.train_file, probe)
     check_head_matches_labels(options.init_checkpoint, options.train_file, num_labels)
-    dataset = train_data.TFRecordDataset(options.train_file, layout, task=options.task,
-                                         num_labels=num_labels,
-                                         id_limits=train_data.id_limits_for(bert_config))
+    dataset = task.open_train_data(options.train_file, layout, task=options.task,
+                                   num_labels=num_labels,
+                                   id_limits=train_data.id_limits_for(bert_config))
     dataset.check_all_labels()
     dataset.check_ids(limit=train_data.IDS_CHECKED_UPFRONT)
 
@@ -168,7 +165,7 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
         **{k: (str(Path(v).resolve()) if isinstance(v, Path) else v)
            for k, v in asdict(options).items()},
         "lr": options.lr if options.lr is not None else DEFAULT_LR, "lr_changes": [],
-        "train_file_fingerprint": file_fingerprint(options.train_file),
+        "train_file_fingerprint": task.train_file_fingerprint(options.train_file),
         "world_size": world, "global_batch": global_batch, "total_steps": total_steps,
         "warmup_steps": warmup_steps, "steps_per_epoch": steps_per_epoch,
         "seq_length": dataset.seq_length, "num_labels": num_labels,
@@ -325,6 +322,8 @@ def _one_step(model: nn.Module, raw_model: nn.Module, micro_batches: Any,
     started = time.perf_counter()
     model.train()
     loss_sum = torch.zeros((), device=context.device)
+    new_metrics = get_task(options.task).step_metrics
+    metrics = new_metrics() if new_metrics is not None else None
     for micro in range(options.grad_accum):
         batch = _model_inputs(next(micro_batches), context.device)
         last = micro == options.grad_accum - 1
@@ -332,8 +331,11 @@ def _one_step(model: nn.Module, raw_model: nn.Module, micro_batches: Any,
         sync = contextlib.nullcontext() if last or not context.is_distributed else model.no_sync()
         with sync:
             with autocast_for(options.precision, context.device):
-                loss = model(**batch)["loss"] / options.grad_accum
+                outputs = model(**batch)
+                loss = outputs["loss"] / options.grad_accum
             scaler.scale(loss).backward()
+        if metrics is not None:
+            metrics.add(outputs)
         loss_sum += loss.detach().float()
     loss_value = float(mean_over_ranks(loss_sum, context))
     if not math.isfinite(loss_value):
@@ -350,8 +352,12 @@ def _one_step(model: nn.Module, raw_model: nn.Module, micro_batches: Any,
     optimizer.zero_grad(set_to_none=True)
     scheduler.step()
     step_time = time.perf_counter() - started
-    return {"step": step + 1, "loss": loss_value, "lr": lr, "step_time": step_time,
-            "seq_per_s": global_batch / step_time}
+    record = {"step": step + 1, "loss": loss_value, "lr": lr, "step_time": step_time,
+              "seq_per_s": global_batch / step_time}
+    if metrics is not None:
+        record.update(metrics.finish(context.world_size,
+                                     lambda sums: mean_over_ranks(sums, context)))
+    return record
 
 
 def _logged_losses(run_dir: Path) -> dict[int, float]:

@@ -9,7 +9,6 @@ announced. The run-dir model format (``save_model_dir`` / ``load_model_dir``) li
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -35,7 +34,7 @@ from bertkit.train.checkpoints.name_maps import (
     MINDSPORE_HEADS,
     MINDSPORE_IGNORED,
 )
-from bertkit.train.tasks import find_task, hf_head_prefixes
+from bertkit.train.tasks import hf_head_prefixes
 
 __all__ = [
     "LoadReport",
@@ -103,15 +102,11 @@ def detect_format(path: str | Path) -> tuple[str, Path]:
     )
 
 
-def read_checkpoint(path: str | Path, own_heads: Mapping[str, str] | None = None
-                    ) -> tuple[str, Path, MappedWeights]:
-    """Detect, read and rename a checkpoint to our names, without touching a model.
-
-    ``own_heads``: the HF head prefixes of the task that will load it (see `map_hf_state`).
-    """
+def read_checkpoint(path: str | Path) -> tuple[str, Path, MappedWeights]:
+    """Detect, read and rename a checkpoint to our names, without touching a model."""
     fmt, resolved = detect_format(path)
     if fmt == "hf":
-        return fmt, resolved, map_hf_state(read_hf_state(resolved), own_heads)
+        return fmt, resolved, map_hf_state(read_hf_state(resolved))
     if fmt == "google_tf":
         names, read = open_tf_checkpoint(resolved)
         mapped = map_names(names, read, encoder_rules=GOOGLE_TF_ENCODER, head_rules=GOOGLE_TF_HEADS,
@@ -143,9 +138,8 @@ def load_init_checkpoint(model: nn.Module, path: str | Path, *, announce: bool =
     Raises BertkitError when an encoder weight is missing or any shape disagrees (naming both
     shapes). With ``announce`` the summary goes to stderr (pass rank == 0 under DDP).
     """
+    fmt, resolved, mapped = read_checkpoint(path)
     model = getattr(model, "module", model)
-    task = find_task(getattr(model, "task", None))
-    fmt, resolved, mapped = read_checkpoint(path, task.hf_heads if task is not None else None)
     expected = model.state_dict()
     # A bare BertModel has no `bert.` level: drop ours from encoder names, heads don't apply.
     bare = not any(name.startswith(ENCODER_PREFIX) for name in expected)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -69,17 +68,10 @@ def read_hf_state(weights_file: Path) -> dict[str, torch.Tensor]:
     return loaded
 
 
-def map_hf_state(state: dict[str, torch.Tensor],
-                 own_heads: Mapping[str, str] | None = None) -> MappedWeights:
+def map_hf_state(state: dict[str, torch.Tensor]) -> MappedWeights:
     """HF names are our names; only the optional `bert.` prefix, old gamma/beta and the
-    heads' prefixes (each task's ``hf_heads``) may differ.
-
-    ``own_heads`` are the loading model's task's head prefixes: those are mapped even where
-    `HF_IGNORED` would skip them (a pretraining model wants the ``cls.*`` heads that a
-    fine-tuning model skips).
-    """
-    own = dict(own_heads or {})
-    heads = {**hf_head_prefixes(), **own}
+    heads' prefixes (each task's ``hf_heads``) may differ."""
+    heads = hf_head_prefixes()
     mapped = MappedWeights()
     for name, tensor in state.items():
         canonical = name
@@ -89,7 +81,7 @@ def map_hf_state(state: dict[str, torch.Tensor],
         bare = canonical.removeprefix(ENCODER_PREFIX)
         head = max((prefix for prefix in heads if canonical.startswith(prefix)), key=len,
                    default=None)
-        if HF_IGNORED.match(bare) and not canonical.startswith(tuple(own)):
+        if HF_IGNORED.match(bare):
             mapped.ignored.append(name)
         elif bare.startswith(HF_ENCODER_ROOTS):
             mapped.tensors[ENCODER_PREFIX + bare] = tensor
@@ -258,7 +250,7 @@ def load_model_dir(model_dir: str | Path) -> tuple[nn.Module, BertConfig, dict[s
     weights = hf_weights_file(model_dir)
     if weights is None:
         raise InputError(model_dir, "no model.safetensors or pytorch_model.bin")
-    mapped = map_hf_state(read_hf_state(weights), get_task(meta["task"]).hf_heads)
+    mapped = map_hf_state(read_hf_state(weights))
     expected = model.state_dict()
     missing = sorted(set(expected) - set(mapped.tensors))
     if missing:

@@ -10,16 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bertkit.errors import UsageError
+from bertkit.train.data import RecordLayout, TFRecordDataset, resolve_train_file
+from bertkit.train.run_setup import file_fingerprint
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
     from bertkit.train.config import BertConfig
-    from bertkit.train.data import RecordLayout, TFRecordDataset
     from bertkit.train.prediction_files import PredictResult
 
 # (config, num_labels, use_crf) -> the model; num_labels is None for tasks without labels.
@@ -28,6 +29,27 @@ HeadBuilder = Callable[["BertConfig", "int | None", bool], "nn.Module"]
 LabelResolver = Callable[[Path, "TFRecordDataset"], "tuple[int | None, dict[int, str] | None]"]
 # (model, the batch's input tensors) -> this batch's outputs, one entry per record.
 OutputsFn = Callable[["nn.Module", "dict[str, torch.Tensor]"], "dict[str, Any]"]
+
+
+class TrainDataOpener(Protocol):
+    """(the resolved --train-file, the task's layout, ...) -> the dataset the trainer samples:
+    ``len``, ``__getitem__`` (arrays under model argument names), ``seq_length``,
+    ``lengths()``, ``check_ids(limit)`` and ``check_all_labels()``, like TFRecordDataset."""
+
+    def __call__(self, path: Path, layout: RecordLayout, *, task: str,
+                 num_labels: int | None = None,
+                 id_limits: Mapping[str, tuple[int, str]] | None = None) -> Any: ...
+
+
+class StepMetrics(Protocol):
+    """Figures of one optimizer step besides the loss (pretraining's masked-LM and
+    next-sentence accuracies): fed every micro-batch's model outputs, then finished over
+    the ranks into the step's log.jsonl record."""
+
+    def add(self, outputs: Mapping[str, torch.Tensor]) -> None: ...
+
+    def finish(self, world_size: int,
+               mean_over_ranks: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, float]: ...
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,14 @@ class Task:
     output_names: tuple[str, ...] | None = None
     # Whether cutting a training batch's padded columns leaves the loss unchanged.
     trims_training_batches: bool = True
+    # The training records: --train-file -> the path the run records (default: the file,
+    # or train.tf_record in the prep folder given), the dataset over it, and the fingerprint
+    # that `--resume` compares. A task whose records come in several shards swaps all three.
+    resolve_train_file: Callable[[Path], Path] = resolve_train_file
+    open_train_data: TrainDataOpener = TFRecordDataset
+    train_file_fingerprint: Callable[[Path], dict[str, object]] = file_fingerprint
+    # A fresh accumulator of per-step figures for log.jsonl besides the loss (None: none).
+    step_metrics: Callable[[], StepMetrics] | None = None
     # Prediction: which file of a prep folder to read (first found), the forward to run, the
     # outputs with one value per position (padded back after trimming), and the writer of
     # the prediction files and eval_meta.json. A task without a writer has no predict step.
@@ -87,7 +117,8 @@ class Task:
 
     @property
     def needs_labels(self) -> bool:
-        """Whether the head is sized by a label set (and ``num_labels`` is required)."""
+        """Whether the head is sized by a label set (and ``num_labels`` is required): every
+        task whose labels are resolved by anything but `no_labels`."""
         return self.resolve_labels is not no_labels
 
     def layout(self, training: bool) -> RecordLayout:

@@ -15,7 +15,7 @@ from bertkit.errors import UsageError
 from bertkit.evaluate.glue import GLUE_TASKS
 from bertkit.fsutil import write_json_atomic, write_text_atomic
 from bertkit.train.config import BertConfig
-from bertkit.train.data import INPUT_FEATURES, RecordLayout
+from bertkit.train.data import INPUT_FEATURES, RecordLayout, labels_from_data
 from bertkit.train.heads import BertForSequenceClassification
 from bertkit.train.prediction_files import (
     EVAL_META_NAME,
@@ -25,7 +25,6 @@ from bertkit.train.prediction_files import (
     label_names,
     prep_manifest,
 )
-from bertkit.train.run_setup import labels_from_data
 from bertkit.train.tasks.base import PredictionContext, Task
 
 

@@ -19,7 +19,7 @@ from torch import nn
 from bertkit.errors import InputError
 from bertkit.fsutil import write_json_atomic, write_text_atomic
 from bertkit.train.config import BertConfig
-from bertkit.train.data import INPUT_FEATURES, RecordLayout
+from bertkit.train.data import INPUT_FEATURES, RecordLayout, labels_from_data
 from bertkit.train.heads import BertForTokenClassification
 from bertkit.train.prediction_files import (
     EVAL_META_NAME,
@@ -30,7 +30,6 @@ from bertkit.train.prediction_files import (
     label_names,
     prep_manifest,
 )
-from bertkit.train.run_setup import labels_from_data
 from bertkit.train.tasks.base import PredictionContext, Task
 
 
