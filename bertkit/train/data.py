@@ -15,6 +15,7 @@ classification and token losses ignore padded positions). `length_grouped_batche
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from bertkit.errors import InputError
+from bertkit.fsutil import sha256_of_file
 from bertkit.tfrecord import TFRecordReader
 
 # Record feature name -> model argument name, where they differ; every other feature
@@ -90,6 +92,30 @@ def file_in_prep_dir(path: str | Path, names: Sequence[str]) -> Path:
 def resolve_train_file(path: str | Path) -> Path:
     """The training TFRecord that ``path`` names: the file, or prep's folder holding it."""
     return file_in_prep_dir(path, (TRAIN_FILE_NAME,))
+
+
+# Files up to this size are hashed whole; larger ones by FINGERPRINT_SAMPLES evenly spread blocks.
+FINGERPRINT_FULL_LIMIT = 256 << 20
+FINGERPRINT_SAMPLES = 64
+FINGERPRINT_BLOCK = 1 << 20
+
+
+def file_fingerprint(path: Path) -> dict[str, object]:
+    """Size and sha256 of a training file, so `--resume` notices it changed under its name.
+
+    A large file is hashed over 64 blocks of 1 MiB spread from its start to its end (plus the
+    size): resume stays quick with gigabyte inputs, and a re-prep changes sizes or blocks.
+    """
+    size = path.stat().st_size
+    if size <= FINGERPRINT_FULL_LIMIT:
+        return {"size": size, "sha256": sha256_of_file(path)}
+    digest = hashlib.sha256(str(size).encode())
+    stride = (size - FINGERPRINT_BLOCK) // (FINGERPRINT_SAMPLES - 1)
+    with open(path, "rb") as handle:
+        for block in range(FINGERPRINT_SAMPLES):
+            handle.seek(block * stride)
+            digest.update(handle.read(FINGERPRINT_BLOCK))
+    return {"size": size, "sampled_sha256": digest.hexdigest()}
 
 
 def read_label_map(train_file: Path) -> dict[str, int]:

@@ -1,13 +1,13 @@
 """Everything a run needs before its first step, checked against each other.
 
-The network config (from --config or beside the checkpoint), whether a fine-tuned checkpoint's head fits that label map, the
-vocab to ship with the model, seeding and the autocast context for a precision.
+The network config (from --config or beside the checkpoint), whether a fine-tuned
+checkpoint's head fits the data's label map, the vocab to ship with the model, seeding and
+the autocast context for a precision.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import random
 from pathlib import Path
@@ -16,7 +16,6 @@ import numpy as np
 import torch
 
 from bertkit.errors import InputError
-from bertkit.fsutil import sha256_of_file
 from bertkit.train.config import BertConfig
 from bertkit.train.data import LABEL_MAP_NAME
 
@@ -84,27 +83,3 @@ def autocast_for(precision: str, device: torch.device) -> contextlib.AbstractCon
         return contextlib.nullcontext()
     dtype = torch.float16 if precision == "fp16" else torch.bfloat16
     return torch.autocast(device_type=device.type, dtype=dtype)
-
-
-# Files up to this size are hashed whole; larger ones by FINGERPRINT_SAMPLES evenly spread blocks.
-FINGERPRINT_FULL_LIMIT = 256 << 20
-FINGERPRINT_SAMPLES = 64
-FINGERPRINT_BLOCK = 1 << 20
-
-
-def file_fingerprint(path: Path) -> dict[str, object]:
-    """Size and sha256 of a training file, so `--resume` notices it changed under its name.
-
-    A large file is hashed over 64 blocks of 1 MiB spread from its start to its end (plus the
-    size): resume stays quick with gigabyte inputs, and a re-prep changes sizes or blocks.
-    """
-    size = path.stat().st_size
-    if size <= FINGERPRINT_FULL_LIMIT:
-        return {"size": size, "sha256": sha256_of_file(path)}
-    digest = hashlib.sha256(str(size).encode())
-    stride = (size - FINGERPRINT_BLOCK) // (FINGERPRINT_SAMPLES - 1)
-    with open(path, "rb") as handle:
-        for block in range(FINGERPRINT_SAMPLES):
-            handle.seek(block * stride)
-            digest.update(handle.read(FINGERPRINT_BLOCK))
-    return {"size": size, "sampled_sha256": digest.hexdigest()}

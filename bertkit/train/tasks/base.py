@@ -13,8 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bertkit.errors import UsageError
-from bertkit.train.data import RecordLayout, TFRecordDataset, resolve_train_file
-from bertkit.train.run_setup import file_fingerprint
+from bertkit.train.data import (
+    RecordLayout,
+    TFRecordDataset,
+    file_fingerprint,
+    resolve_train_file,
+)
 
 if TYPE_CHECKING:
     import torch
