@@ -59,21 +59,29 @@ class BertForQuestionAnswering(nn.Module):
         return outputs
 
 
-class BertForSequenceClassification(nn.Module):
-    """Pooled [CLS] -> dropout -> linear. One label means regression (MSE on float labels)."""
+class _LabelHead(nn.Module):
+    """The encoder, dropout and a linear ``classifier`` to ``num_labels`` outputs: what the
+    sequence and token heads share (they differ in what the classifier reads)."""
 
-    task = "classification"
-
-    def __init__(self, config: BertConfig, num_labels: int):
+    def __init__(self, config: BertConfig, num_labels: int, *, add_pooling_layer: bool):
         super().__init__()
         if num_labels < 1:
             raise UsageError(f"num_labels must be at least 1, got {num_labels}")
         self.config = config
         self.num_labels = num_labels
-        self.bert = BertModel(config, add_pooling_layer=True)
+        self.bert = BertModel(config, add_pooling_layer=add_pooling_layer)
         self.dropout = FastDropout(config.hidden_dropout_prob)
         self.classifier = nn.Linear(config.hidden_size, num_labels)
         init_bert_weights(self.classifier, config.initializer_range)
+
+
+class BertForSequenceClassification(_LabelHead):
+    """Pooled [CLS] -> dropout -> linear. One label means regression (MSE on float labels)."""
+
+    task = "classification"
+
+    def __init__(self, config: BertConfig, num_labels: int):
+        super().__init__(config, num_labels, add_pooling_layer=True)
 
     def forward(
         self,
@@ -94,7 +102,7 @@ class BertForSequenceClassification(nn.Module):
         return outputs
 
 
-class BertForTokenClassification(nn.Module):
+class BertForTokenClassification(_LabelHead):
     """Per-token tags, with an optional linear-chain CRF on top of the emissions.
 
     Only positions where the mask is 1 count: the ``label_mask`` when given (e.g. first
@@ -104,16 +112,8 @@ class BertForTokenClassification(nn.Module):
     task = "ner"
 
     def __init__(self, config: BertConfig, num_labels: int, use_crf: bool = False):
-        super().__init__()
-        if num_labels < 1:
-            raise UsageError(f"num_labels must be at least 1, got {num_labels}")
-        self.config = config
-        self.num_labels = num_labels
+        super().__init__(config, num_labels, add_pooling_layer=False)
         self.use_crf = use_crf
-        self.bert = BertModel(config, add_pooling_layer=False)
-        self.dropout = FastDropout(config.hidden_dropout_prob)
-        self.classifier = nn.Linear(config.hidden_size, num_labels)
-        init_bert_weights(self.classifier, config.initializer_range)
         self.crf = LinearChainCRF(num_labels) if use_crf else None
 
     def emissions(
