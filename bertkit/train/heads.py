@@ -14,7 +14,8 @@ from torch import nn
 from bertkit.errors import UsageError
 from bertkit.train.config import BertConfig
 from bertkit.train.crf import LinearChainCRF
-from bertkit.train.model import BertModel, FastDropout, init_bert_weights
+from bertkit.train.dropout import FastDropout
+from bertkit.train.model import BertModel, init_bert_weights
 
 # Attribute names follow HF (`bert`, `qa_outputs`, `classifier`) so the state-dict keys are
 # those of transformers' BertFor* classes. HF builds the span and token heads without a

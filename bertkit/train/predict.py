@@ -4,7 +4,8 @@ The model's task (``bertkit.train.tasks``) says which file of a prep folder to r
 columns, how to run the model, and writes the prediction files (squad: Google's
 `predictions.json` and n-best; ner: CLUENER JSON lines or conlleval lines; classification:
 GLUE's `predictions.tsv`) with `eval_meta.json` (what `bertkit eval` needs to score the file
-again). Then, when the scorer is available, `eval_results.json`.
+again: the prep manifest's eval contract for this split, see `evaluate.contract`). Then,
+when the scorer is available, `eval_results.json`.
 """
 
 from __future__ import annotations

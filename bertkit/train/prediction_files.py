@@ -1,15 +1,19 @@
 """What every task's prediction writer shares: the result record, the eval_meta.json that
-lets `bertkit eval` score the files again, and what prep left beside the eval records (its
-manifest, the raw input that is the gold file, the label map)."""
+lets `bertkit eval` score the files again (the eval contract prep recorded in its manifest),
+and what prep left beside the eval records (its manifest, the label map)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from bertkit.console import warn
 from bertkit.errors import InputError
+from bertkit.evaluate.contract import EvalContract, contract_for_split
+from bertkit.fsutil import write_json_atomic
 
 EVAL_META_NAME = "eval_meta.json"
 EVAL_RESULTS_NAME = "eval_results.json"
@@ -55,8 +59,41 @@ def prep_manifest(eval_file: Path) -> dict[str, Any]:
         return {}
 
 
+# What a task's older rule gives: always a contract (SQuAD, NER), or maybe none (classification).
+_Legacy = TypeVar("_Legacy", EvalContract, EvalContract | None)
+
+
+def eval_contract(eval_file: Path, legacy: Callable[[dict[str, Any]], _Legacy]) -> _Legacy:
+    """The eval contract that prep recorded in its manifest for ``eval_file``'s split.
+
+    A manifest written before prep recorded one (or none at all) gets ``legacy``, the rule
+    predict used to guess by, and a warning says so. None: nothing names a scorer.
+    """
+    manifest = prep_manifest(eval_file)
+    contract = contract_for_split(manifest, eval_file.name.split(".")[0])
+    if contract is not None:
+        return contract
+    contract = legacy(manifest)
+    if contract is not None:
+        warn(f"{eval_file.parent / 'manifest.json'} has no eval contract (prep of an older "
+             f"bertkit): scoring with {contract.scorer} against {contract.gold}, as guessed "
+             "from the prep command and inputs; run prep again to record it")
+    return contract
+
+
+def write_eval_meta(output_dir: Path, contract: EvalContract, predictions: str,
+                    na_prob_file: str | None = None) -> Path:
+    """``eval_meta.json``: the contract (its scorer under ``task``), relative file names."""
+    meta: dict[str, Any] = {"task": contract.scorer, "gold": contract.gold,
+                            "format": contract.format, "predictions": predictions}
+    if na_prob_file is not None:
+        meta["na_prob_file"] = na_prob_file
+    return write_json_atomic(output_dir / EVAL_META_NAME, meta)
+
+
 def gold_for(manifest: dict[str, Any], eval_file: Path) -> str | None:
-    """The raw input that prep turned into ``eval_file`` (the gold file for scoring)."""
+    """The raw input that prep turned into ``eval_file`` (the gold file for scoring), found
+    the way predict did before manifests carried an eval block."""
     split = eval_file.name.split(".")[0]
     splits = (manifest.get("options") or {}).get("splits") or {}
     if split in splits:

