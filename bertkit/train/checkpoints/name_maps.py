@@ -143,5 +143,5 @@ HF_LEGACY_SUFFIXES: tuple[tuple[str, str], ...] = (
     ("LayerNorm.beta", "LayerNorm.bias"),
 )
 HF_ENCODER_ROOTS = ("embeddings.", "encoder.", "pooler.")
-HF_HEADS = ("qa_outputs.", "classifier.", "crf.")
+# The heads' names are each task's (`bertkit.train.tasks`, ``hf_heads``).
 HF_IGNORED = re.compile(r"(.*position_ids|cls\..*|.*\.num_batches_tracked)$")
