@@ -25,7 +25,7 @@ from typing import Any
 
 from bertkit.errors import InputError, UsageError
 from bertkit.fsutil import write_text_atomic
-from bertkit.prep.tnews import TNEWS_LABELS
+from bertkit.prep.classification.tnews import TNEWS_LABELS
 
 CLUENER_FILE = "cluener_predict.json"
 TNEWS_FILES = {"1.1": "tnews11_predict.json", "1.0": "tnews10_predict.json"}
@@ -160,7 +160,7 @@ def tnews_submission(predictions: Path, test: Path, version: str = "1.1") -> Sub
 
 def cmrc_submission(predictions: Path, test: Path) -> SubmissionFile:
     """``cmrc2018_predict.json``: ``{qid: answer}`` for exactly the test file's questions."""
-    from bertkit.prep.squad_reader import load_json
+    from bertkit.prep.squad.reader import load_json
 
     document = load_json(test)
     qids = [str(qa["id"]).strip() for article in document.get("data", [])

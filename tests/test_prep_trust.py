@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from bertkit.cli import app
 from bertkit.prep import staging
-from bertkit.prep.squad_convert import SquadPrepOptions, prep_squad
+from bertkit.prep.squad.convert import SquadPrepOptions, prep_squad
 from bertkit.prep.staging import OutputBusyError, staged_output
 from bertkit.tfrecord import TFRecordWriter, read_records
 
@@ -161,8 +161,8 @@ def test_a_second_writer_fails_at_once_while_the_directory_is_locked(
 PAUSED_WRITER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from bertkit.prep import classification
-    from bertkit.prep.tnews import convert_tnews
+    from bertkit.prep.classification.convert import convert as classification
+    from bertkit.prep.classification.tnews import convert_tnews
 
     started, release, data, out, vocab = map(Path, sys.argv[1:6])
     real = classification.write_classification_records
@@ -336,7 +336,7 @@ def test_enospc_at_close_removes_the_temporary_too(
 
 def test_enospc_in_a_sidecar_is_one_line_naming_the_final_file(
         tmp_path: Path, chinese_vocab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bertkit.prep import ner_convert
+    from bertkit.prep.ner import convert as ner_convert
 
     def full_disk(path: Any, obj: Any, indent: int | None = 2) -> None:
         Path(path).with_name(".partial").write_text("x")  # a temporary it leaves behind
@@ -516,7 +516,7 @@ def test_prep_help_placeholders_are_consistent(name: str) -> None:
 KILLED_COMMIT = textwrap.dedent("""
     import os, sys
     from pathlib import Path
-    from bertkit.prep.tnews import convert_tnews
+    from bertkit.prep.classification.tnews import convert_tnews
 
     data, out, vocab, die_at = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     real, published = os.replace, []

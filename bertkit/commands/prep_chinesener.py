@@ -33,8 +33,8 @@ def command(
         "--word-features", help="jieba: add seg_ids (0 single, 1 first, 2 inner, 3 last "
                                 "character of a jieba word).")] = None,
 ) -> PrepOutcome:
-    from bertkit.prep.chinesener import convert_chinesener
-    from bertkit.prep.ner_report import print_first_records, print_ner_summary
+    from bertkit.prep.ner.chinesener import convert_chinesener
+    from bertkit.prep.ner.report import print_first_records, print_ner_summary
     from bertkit.prep.outputs import resolve_workers
 
     result = convert_chinesener(

@@ -32,8 +32,8 @@ def command(
     strict: Annotated[bool, typer.Option(
         "--strict", help="Overlapping entities are an error instead of a warning.")] = False,
 ) -> PrepOutcome:
-    from bertkit.prep.cluener import convert_cluener
-    from bertkit.prep.ner_report import print_first_records, print_ner_summary
+    from bertkit.prep.ner.cluener import convert_cluener
+    from bertkit.prep.ner.report import print_first_records, print_ner_summary
     from bertkit.prep.outputs import resolve_workers
 
     result = convert_cluener(

@@ -40,8 +40,8 @@ def command(
         help="train, dev or test (MNLI: train, dev_matched, dev_mismatched, test_matched, "
              "test_mismatched), when the file name does not say.")] = None,
 ) -> PrepOutcome:
-    from bertkit.prep.classification import print_conversion_summary, print_preview
-    from bertkit.prep.glue import convert_glue
+    from bertkit.prep.classification.convert import print_conversion_summary, print_preview
+    from bertkit.prep.classification.glue import convert_glue
 
     result = convert_glue(
         task, inputs, prep.output, vocab=prep.vocab, spm_model=prep.spm_model,

@@ -68,8 +68,8 @@ def command(
              "is an error naming the question.")] = False,
 ) -> PrepOutcome:
     from bertkit.console import make_progress
-    from bertkit.prep.squad_convert import PHASES, SquadPrepOptions, prep_squad
-    from bertkit.prep.squad_summary import print_first_features, print_squad_summary
+    from bertkit.prep.squad.convert import PHASES, SquadPrepOptions, prep_squad
+    from bertkit.prep.squad.summary import print_first_features, print_squad_summary
 
     options = SquadPrepOptions(
         split=split, max_seq_length=max_seq_length, doc_stride=doc_stride,

@@ -34,8 +34,8 @@ def command(
         help="labels.json to check the label codes against "
              "(default: the one beside the input, if any).")] = None,
 ) -> PrepOutcome:
-    from bertkit.prep.classification import print_conversion_summary, print_preview
-    from bertkit.prep.tnews import convert_tnews
+    from bertkit.prep.classification.convert import print_conversion_summary, print_preview
+    from bertkit.prep.classification.tnews import convert_tnews
 
     result = convert_tnews(
         inputs, prep.output, vocab=prep.vocab, spm_model=prep.spm_model,

@@ -224,7 +224,7 @@ def _pad_positions(values: np.ndarray, lengths: np.ndarray, seq_length: int) -> 
 
 def _write_squad(outputs: dict[str, list[Any]], eval_file: Path, output_dir: Path,
                  options: PredictOptions) -> PredictResult:
-    from bertkit.prep.squad_features import load_squad_eval_data
+    from bertkit.prep.squad.sidecar import load_squad_eval_data
 
     eval_data = load_squad_eval_data(eval_file.parent)
     results = {int(uid): SpanLogits(start.tolist(), end.tolist()) for uid, start, end in
@@ -302,7 +302,7 @@ def _gold_for(manifest: dict[str, Any], eval_file: Path) -> str | None:
 def _id2label(model: nn.Module, eval_file: Path, saved: dict[int, str] | None) -> dict[int, str]:
     label_map = eval_file.parent / "label2id.json"
     if label_map.is_file():
-        from bertkit.prep.ner_decode import load_id2label
+        from bertkit.prep.ner.decode import load_id2label
 
         id2label = load_id2label(label_map)
         head = getattr(model, "num_labels", len(id2label))
@@ -325,7 +325,7 @@ def _write_ner(model: nn.Module, outputs: dict[str, list[Any]], eval_file: Path,
     command = str(manifest.get("command", ""))
     files: list[Path] = []
     if sidecar.is_file():
-        from bertkit.prep.ner_decode import decode_cluener_line, decode_tags, load_ner_sidecar
+        from bertkit.prep.ner.decode import decode_cluener_line, decode_tags, load_ner_sidecar
 
         entries = load_ner_sidecar(sidecar)
         if len(entries) != len(predicted):

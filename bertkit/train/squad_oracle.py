@@ -8,7 +8,7 @@ cannot express (it starts or ends inside a word piece). Each question is convert
 its first gold answer, which for DRCD is the annotated one (answer id "1").
 
 Google's code scores 96.83 EM on CMRC dev this way (reference-formats I); character doc
-tokens (`bertkit.prep.squad_chinese`) bring Chinese to the level of English SQuAD.
+tokens (`bertkit.prep.squad.chinese`) bring Chinese to the level of English SQuAD.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ import numpy as np
 
 from bertkit.evaluate.cmrc import score_cmrc
 from bertkit.evaluate.squad_v1 import GoldQuestion, iter_gold_questions, score_squad_v1
-from bertkit.prep import squad_convert
-from bertkit.prep.squad_chinese import WHITESPACE
-from bertkit.prep.squad_encode import WindowOptions, encode_paragraphs
-from bertkit.prep.squad_features import squad_eval_data_from_sidecar
-from bertkit.prep.squad_reader import load_json, read_squad_data
+from bertkit.prep.squad import convert as squad_convert
+from bertkit.prep.squad.chinese import WHITESPACE
+from bertkit.prep.squad.encode import WindowOptions, encode_paragraphs
+from bertkit.prep.squad.sidecar import squad_eval_data_from_sidecar
+from bertkit.prep.squad.reader import load_json, read_squad_data
 from bertkit.tokenization.reference import basic_tokenize
 from bertkit.train.squad_postprocess import (
     PostprocessOptions,

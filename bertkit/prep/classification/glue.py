@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from bertkit.errors import InputError, UsageError
-from bertkit.prep.classification import (
+from bertkit.prep.classification.convert import (
     ConversionResult,
     ParsedSplit,
     TextExamples,

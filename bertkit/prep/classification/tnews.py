@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from bertkit.errors import InputError, UsageError
-from bertkit.prep.classification import (
+from bertkit.prep.classification.convert import (
     ConversionResult,
     ParsedSplit,
     TextExamples,

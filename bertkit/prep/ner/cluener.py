@@ -22,7 +22,7 @@ from typing import Any
 
 from bertkit.errors import InputError
 from bertkit.prep.input_text import read_input_lines
-from bertkit.prep.ner_convert import (
+from bertkit.prep.ner.convert import (
     Block,
     NerConversion,
     NerDataset,
@@ -30,9 +30,9 @@ from bertkit.prep.ner_convert import (
     ParsedBlock,
     convert_ner,
 )
-from bertkit.prep.ner_features import NerExample
+from bertkit.prep.ner.features import NerExample
 from bertkit.prep.outputs import warn_verbatim
-from bertkit.prep.ner_tags import CLUENER_TYPES, Entity, resolve_overlaps
+from bertkit.prep.ner.tags import CLUENER_TYPES, Entity, resolve_overlaps
 
 CLUENER_SCHEMES = ("cluener", "bio", "bioes")
 DEFAULT_MAX_SEQ_LENGTH = 128

@@ -24,9 +24,9 @@ from bertkit.console import make_progress
 from bertkit.errors import InputError, UsageError
 from bertkit.fsutil import write_json_atomic, write_text_atomic
 from bertkit.prep.input_text import check_regular_file
-from bertkit.prep.ner_features import NerExample, NerRecordBuilder, NerStats
-from bertkit.prep.ner_sidecar import sidecar_path_for, write_ner_sidecar
-from bertkit.prep.ner_tags import get_scheme
+from bertkit.prep.ner.features import NerExample, NerRecordBuilder, NerStats
+from bertkit.prep.ner.sidecar import sidecar_path_for, write_ner_sidecar
+from bertkit.prep.ner.tags import get_scheme
 from bertkit.prep.outputs import (
     check_max_seq_length,
     STANDARD_SPLITS,

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from bertkit.prep.ner_tags import Entity, TagScheme, clip_entities
+from bertkit.prep.ner.tags import Entity, TagScheme, clip_entities
 
 # What happened to a unit on its way to one vocab id (counted in the summary).
 UNIT_SINGLE_PIECE = "single_piece"
@@ -130,7 +130,7 @@ class NerBatch:
     """Records as ``[N, L]`` int64 columns (for `write_batch`) and their sidecar entries.
 
     Sidecar entries come pre-serialized (the JSON members after ``"record"``), so the
-    parent process only numbers them; see `ner_sidecar`.
+    parent process only numbers them; see `ner.sidecar`.
     """
 
     columns: dict[str, np.ndarray]

@@ -33,20 +33,20 @@ from bertkit.prep.outputs import (
     recorded_path,
     resolve_workers,
 )
-from bertkit.prep.squad_encode import (
+from bertkit.prep.squad.encode import (
     ChunkFeatures,
     TokenizedTexts,
     WindowOptions,
     encode_paragraphs,
     texts_to_tokenize,
 )
-from bertkit.prep.squad_features import (
+from bertkit.prep.squad.sidecar import (
     EVAL_SIDECAR_FORMAT,
     EVAL_SIDECAR_NAME,
     save_squad_eval_sidecar,
 )
-from bertkit.prep.squad_chinese import AUTO, DOC_TOKENS, WHITESPACE
-from bertkit.prep.squad_reader import (
+from bertkit.prep.squad.chinese import AUTO, DOC_TOKENS, WHITESPACE
+from bertkit.prep.squad.reader import (
     RepairedAnswer,
     SkippedAnswer,
     SquadParagraph,
@@ -73,7 +73,7 @@ class SquadPrepOptions:
     do_lower_case: bool = True
     shuffle: bool = True  # train only: Google's pre-shuffle of the examples
     shuffle_seed: int = GOOGLE_SHUFFLE_SEED
-    doc_tokens: str = AUTO  # whitespace (Google's), cjk-chars or auto (squad_chinese)
+    doc_tokens: str = AUTO  # whitespace (Google's), cjk-chars or auto (squad.chinese)
     strict: bool = False  # a skipped or repaired answer is an error
 
     def __post_init__(self) -> None:

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from bertkit.prep.squad_reader import SquadParagraph
-from bertkit.prep.squad_windows import doc_spans, improve_answer_span, max_context_owner
+from bertkit.prep.squad.reader import SquadParagraph
+from bertkit.prep.squad.windows import doc_spans, improve_answer_span, max_context_owner
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bertkit.console import info
 from bertkit.prep.outputs import print_distribution, print_summary
-from bertkit.prep.squad_convert import SquadPrepResult
+from bertkit.prep.squad.convert import SquadPrepResult
 
 SKIPPED_SHOWN = 5
 
