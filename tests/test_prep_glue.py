@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from bertkit.cli import app
 from bertkit.errors import InputError, UsageError
-from bertkit.prep.classification.convert import convert as classification
+from bertkit.prep.classification import convert as classification
 from bertkit.prep.classification.convert import (
     EncodeJob,
     TokenizerSpec,

@@ -161,7 +161,7 @@ def test_a_second_writer_fails_at_once_while_the_directory_is_locked(
 PAUSED_WRITER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from bertkit.prep.classification.convert import convert as classification
+    from bertkit.prep.classification import convert as classification
     from bertkit.prep.classification.tnews import convert_tnews
 
     started, release, data, out, vocab = map(Path, sys.argv[1:6])
