@@ -4,17 +4,17 @@
   and sha256), every option, the tokenizer (and vocab sha256), the counts and the list
   of files. Its presence marks an output directory as complete.
 - a summary table for people on stderr.
-- ordered parallel map over chunks, so `--workers` never changes the output bytes.
+
+The parallel map and the tokenizer cache every converter shares are in `pipeline`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -23,9 +23,6 @@ from bertkit import __version__
 from bertkit.console import info, stderr_console, warn
 from bertkit.errors import InputError, UsageError
 from bertkit.fsutil import sha256_of_file
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 MANIFEST_NAME = "manifest.json"
 
@@ -185,22 +182,6 @@ def split_name_from_path(
         if re.search(pattern, name):
             return split
     raise UsageError(f"cannot tell the split from the file name {Path(path).name!r}; pass --split")
-
-
-def ordered_parallel_map(
-    function: Callable[[T], R], chunks: Sequence[T], workers: int,
-    initializer: Callable[[], None] | None = None,
-) -> list[R]:
-    """`[function(c) for c in chunks]`, spread over processes, results in input order.
-
-    Order is kept so the output bytes never depend on the number of workers.
-    ``function`` (and ``initializer``, run once in each worker) must be picklable
-    top-level functions.
-    """
-    if workers <= 1 or len(chunks) <= 1:
-        return [function(chunk) for chunk in chunks]
-    with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), initializer=initializer) as pool:
-        return list(pool.map(function, chunks))
 
 
 def expand_input_files(

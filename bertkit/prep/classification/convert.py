@@ -19,12 +19,11 @@ come back in input order, so the output bytes never depend on the number of work
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -38,42 +37,15 @@ from bertkit.prep.outputs import (
     print_summary,
     recorded_path,
 )
+from bertkit.prep.pipeline import TokenizerSpec, ordered_map, tokenizer_for
 from bertkit.prep.staging import StagedOutput
 from bertkit.tfrecord import FloatList, TFRecordWriter
-from bertkit.tokenization import load_tokenizer
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 # Examples per worker job: large enough to amortise pickling, small enough for a live bar.
 CHUNK_SIZE = 2048
 # Below this many examples, starting processes costs more than it saves.
 MIN_EXAMPLES_FOR_PROCESSES = 4 * CHUNK_SIZE
 PREVIEW_EXAMPLES = 3
-
-
-@dataclass(frozen=True)
-class TokenizerSpec:
-    """What a worker process needs to rebuild the tokenizer (tokenizers do not pickle cheaply)."""
-
-    vocab: Path | None
-    spm_model: Path | None
-    do_lower_case: bool
-
-    def load(self) -> Any:
-        return load_tokenizer(vocab=self.vocab, spm_model=self.spm_model,
-                              do_lower_case=self.do_lower_case)
-
-
-_TOKENIZERS: dict[TokenizerSpec, Any] = {}
-
-
-def tokenizer_for(spec: TokenizerSpec) -> Any:
-    """One tokenizer per process and spec (the vocab is read once, not once per chunk)."""
-    tokenizer = _TOKENIZERS.get(spec)
-    if tokenizer is None:
-        tokenizer = _TOKENIZERS[spec] = spec.load()
-    return tokenizer
 
 
 @dataclass
@@ -216,13 +188,7 @@ class EncodeJob:
 def encode_chunk(job: EncodeJob) -> ClassificationFeatures:
     """Tokenize one chunk and lay it out (top-level so worker processes can run it)."""
     tokenizer = tokenizer_for(job.tokenizer)
-    ids_many = getattr(tokenizer, "ids_many", None)
-    if ids_many is None:  # a tokenizer without the text -> ids fast path (SentencePiece)
-        to_ids = tokenizer.convert_tokens_to_ids
-
-        def ids_many(texts: Sequence[str]) -> list[list[int]]:
-            return [to_ids(tokens) for tokens in tokenizer.tokenize_many(texts)]
-
+    ids_many = tokenizer.ids_many
     ids_a = ids_many(job.texts_a)
     ids_b: list[Sequence[int] | None] | None = None
     if job.texts_b is not None:
@@ -231,15 +197,6 @@ def encode_chunk(job: EncodeJob) -> ClassificationFeatures:
         for i, ids in zip(present, ids_many([job.texts_b[i] for i in present])):
             ids_b[i] = ids
     return build_features(ids_a, ids_b, job.max_seq_length, tokenizer.cls_id, tokenizer.sep_id)
-
-
-def _ordered_lazy_map(function: Callable[[T], R], jobs: Sequence[T], workers: int) -> Iterator[R]:
-    """Results in job order as they become ready, so a progress bar can follow them."""
-    if workers <= 1 or len(jobs) <= 1:
-        yield from map(function, jobs)
-        return
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        yield from pool.map(function, jobs)
 
 
 def check_max_seq_length(max_seq_length: int, pairs: bool) -> None:
@@ -324,7 +281,7 @@ def write_classification_records(
     preview: list[dict[str, list[int]]] = []
     with TFRecordWriter(record_path) as writer:
         offset = 0
-        for features in _ordered_lazy_map(encode_chunk, jobs, workers):
+        for features in ordered_map(encode_chunk, jobs, workers):
             count = len(features)
             labels = examples.labels[offset : offset + count].reshape(count, 1)
             writer.write_batch({
@@ -366,6 +323,23 @@ class ConversionResult:
     splits: list[SplitResult]
     manifest: dict[str, Any]
     tokenizer_spec: TokenizerSpec
+
+    def print_summary(self) -> None:
+        # TNEWS's manifest carries a readable name per label code.
+        print_conversion_summary(self, self.manifest["command"], self.manifest.get("label_desc"))
+
+    def print_preview(self) -> None:
+        print_preview(self)
+
+
+def plan_splits(files: Sequence[Path], split: str | None,
+                split_of: Callable[[Path, str | None], str]) -> list[tuple[str, Path]]:
+    """(split name, input) for every input file, checked before any data is read."""
+    if split and len(files) > 1:
+        raise UsageError("--split names one output, but more than one input file was given")
+    splits = [(split_of(path, split), path) for path in files]
+    check_distinct_splits(splits)
+    return splits
 
 
 def check_distinct_splits(splits: Sequence[tuple[str, Path]]) -> None:

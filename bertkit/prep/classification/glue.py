@@ -30,7 +30,7 @@ from bertkit.prep.classification.convert import (
     ParsedSplit,
     TextExamples,
     TokenizerSpec,
-    check_distinct_splits,
+    plan_splits,
     check_max_seq_length,
     tokenizer_for,
     write_classification_dataset,
@@ -268,13 +268,8 @@ def convert_glue(
     check_split_option(split, task.splits)
     workers = resolve_workers(workers)
     files = glue_input_files(task, [Path(p) for p in inputs])
-    if split and len(files) > 1:
-        raise UsageError("--split names one output, but more than one input file was given")
-    splits = [(output_split_for(task, path, split), path) for path in files]
-    check_distinct_splits(splits)
-    spec = TokenizerSpec(vocab=Path(vocab) if vocab else None,
-                         spm_model=Path(spm_model) if spm_model else None,
-                         do_lower_case=do_lower_case)
+    splits = plan_splits(files, split, lambda path, explicit: output_split_for(task, path, explicit))
+    spec = TokenizerSpec(vocab, spm_model, do_lower_case)
     with staged_output(output_dir) as stage:
         tokenizer_for(spec)  # a bad vocab fails before the data are read
         parsed = [read_glue_file(task, path, split_name) for split_name, path in splits]

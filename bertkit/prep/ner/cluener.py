@@ -151,6 +151,7 @@ def _types_file(settings: NerSettings) -> dict[str, str]:
 
 CLUENER = NerDataset(
     command="prep cluener",
+    title="CLUENER",
     read_blocks=read_cluener_blocks,
     parse_block=parse_cluener_line,
     schemes=CLUENER_SCHEMES,
@@ -170,20 +171,20 @@ def convert_cluener(
     max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
     strict: bool = False,
     split: str | None = None,
-    workers: int = 1,
+    workers: int | None = 1,
     show_progress: bool = False,
     on_warning: Callable[[str], None] | None = warn_verbatim,
 ) -> NerConversion:
     """Convert CLUENER2020 files (train/dev/test.json) into ``output_dir``."""
     settings = NerSettings(
-        vocab=None if vocab is None else str(vocab),
-        spm_model=None if spm_model is None else str(spm_model),
+        vocab=vocab,
+        spm_model=spm_model,
         do_lower_case=do_lower_case,
         scheme=scheme,
         types=CLUENER_TYPES,
         max_seq_length=max_seq_length,
         strict=strict,
     )
-    return convert_ner(CLUENER, [Path(path) for path in inputs], Path(output_dir), settings,
+    return convert_ner(CLUENER, inputs, output_dir, settings,
                        split=split, workers=workers, show_progress=show_progress,
                        on_warning=on_warning)

@@ -1,11 +1,12 @@
 """`prep squad`: SQuAD JSON -> train.tf_record / eval.tf_record (+ eval sidecar, manifest).
 
-Pipeline: validate options (before any I/O) -> read and validate the JSON -> tokenize
-every distinct text in worker processes -> build the feature rows (vectorised) -> put them
-in Google's order (train examples shuffled with `random.Random(12345)` as Google's
-`run_squad.main` does, unless ``shuffle`` is off) -> number them from 1000000000 -> write
-records, sidecar, manifest, published as one set (`staging.staged_output`, manifest last). Nothing depends on the number of workers, so neither do
-the output bytes.
+Pipeline: validate options (before any I/O) -> read and validate the JSON (`reader`) ->
+tokenize every distinct text in worker processes and build the feature rows (`tokenize`,
+`encode`) -> put them in Google's order and columns (`records`: train examples shuffled
+with `random.Random(12345)` as Google's `run_squad.main` does, unless ``shuffle`` is off,
+numbered from 1000000000) -> write records, eval sidecar (`sidecar`) and manifest,
+published as one set (`staging.staged_output`, manifest last). Nothing depends on the
+number of workers, so neither do the output bytes.
 
 The records equal those of Google's `read_squad_examples` + `convert_examples_to_features`
 (reference-formats A.2-A.4) value for value; the feature columns and their order are
@@ -14,49 +15,40 @@ Google's `FeatureWriter`'s, so MindSpore's SQuAD recipe reads the train file unc
 
 from __future__ import annotations
 
-import itertools
-import random
-import signal
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from bertkit.errors import UsageError
-from bertkit.prep.outputs import (
-    check_max_seq_length,
-    describe_tokenizer,
-    ordered_parallel_map,
-    recorded_path,
-    resolve_workers,
-)
-from bertkit.prep.squad.encode import (
-    ChunkFeatures,
-    TokenizedTexts,
-    WindowOptions,
-    encode_paragraphs,
-    texts_to_tokenize,
-)
-from bertkit.prep.squad.sidecar import (
-    EVAL_SIDECAR_FORMAT,
-    EVAL_SIDECAR_NAME,
-    save_squad_eval_sidecar,
-)
+from bertkit.prep.outputs import check_max_seq_length, describe_tokenizer, recorded_path
+from bertkit.prep.pipeline import TokenizerSpec, resolve_workers, tokenizer_for
 from bertkit.prep.squad.chinese import AUTO, DOC_TOKENS, WHITESPACE
+from bertkit.prep.squad.encode import WindowOptions
 from bertkit.prep.squad.reader import (
     RepairedAnswer,
     SkippedAnswer,
-    SquadParagraph,
     SquadReadResult,
     read_squad_file,
 )
+from bertkit.prep.squad.records import (
+    FIRST_UNIQUE_ID,
+    feature_order,
+    question_order,
+    record_columns,
+    write_records,
+)
+from bertkit.prep.squad.sidecar import (
+    EVAL_SIDECAR_NAME,
+    build_eval_sidecar,
+    save_squad_eval_sidecar,
+)
+from bertkit.prep.squad.tokenize import encode_in_parallel
 from bertkit.prep.staging import staged_output
-from bertkit.tfrecord import TFRecordWriter
 
-FIRST_UNIQUE_ID = 1000000000
+__all__ = ["FIRST_UNIQUE_ID", "PHASES", "SquadPrepOptions", "SquadPrepResult", "prep_squad"]
+
 GOOGLE_SHUFFLE_SEED = 12345
 SPLITS = ("train", "eval")
 SPLIT_ALIASES = {"dev": "eval"}  # the other converters call their scored split "dev"
@@ -107,10 +99,16 @@ class SquadPrepOptions:
     def shuffles(self) -> bool:
         return self.is_training and self.shuffle
 
+    def recorded(self, doc_tokens: str) -> dict[str, Any]:
+        """The options as the sidecar records them, with ``doc_tokens`` as resolved
+        ("auto" decides from the text)."""
+        return {**asdict(self), "doc_tokens": doc_tokens}
+
 
 @dataclass
 class SquadPrepResult:
     manifest: dict[str, Any]
+    tokenizer: TokenizerSpec  # for the preview
     record_path: Path
     num_examples: int
     num_features: int
@@ -120,6 +118,16 @@ class SquadPrepResult:
     files: list[Path] = field(default_factory=list)
     repaired: list[RepairedAnswer] = field(default_factory=list)
     doc_tokens: str = WHITESPACE  # as resolved from options.doc_tokens
+
+    def print_summary(self) -> None:
+        from bertkit.prep.squad.summary import print_squad_summary
+
+        print_squad_summary(self)
+
+    def print_preview(self) -> None:
+        from bertkit.prep.squad.summary import print_first_features
+
+        print_first_features(self)
 
 
 def prep_squad(
@@ -138,12 +146,10 @@ def prep_squad(
     phase = on_phase or (lambda name: None)
     workers = resolve_workers(workers)
     input_path, output_dir = Path(input_path), Path(output_dir)
-    from bertkit.tokenization import load_tokenizer
+    spec = TokenizerSpec(vocab, spm_model, options.do_lower_case)
 
     with staged_output(output_dir) as stage:
-        tokenizer = load_tokenizer(
-            vocab=vocab, spm_model=spm_model, do_lower_case=options.do_lower_case
-        )
+        tokenizer = tokenizer_for(spec)  # a bad vocab fails before the data are read
         phase("reading")
         read = read_squad_file(
             input_path,
@@ -159,38 +165,30 @@ def prep_squad(
             is_training=options.is_training,
             keep_eval_details=not options.is_training,
         )
-        spec = (
-            str(vocab) if vocab else None,
-            str(spm_model) if spm_model else None,
-            options.do_lower_case,
-        )
         phase("encoding")
-        chunks = encode_in_parallel(read.paragraphs, tokenizer, spec, window_options, workers)
-        merged = _merge(chunks)
-        question_order = _question_order(len(merged.windows_per_question), options)
-        feature_order = _feature_order(merged.windows_per_question, question_order)
-        columns = _record_columns(merged, feature_order, options)
+        features = encode_in_parallel(read.paragraphs, spec, window_options, workers)
+        questions = question_order(len(features.windows_per_question),
+                                   options.shuffle_seed if options.shuffles else None)
+        order = feature_order(features.windows_per_question, questions)
+        columns = record_columns(features, order, options.max_seq_length, options.is_training)
 
         phase("writing")
         record_name = "train.tf_record" if options.is_training else "eval.tf_record"
-        _write_records(stage.path(record_name), columns)
+        write_records(stage.path(record_name), columns)
         if not options.is_training:
             with stage.writing(EVAL_SIDECAR_NAME) as sidecar:
-                save_squad_eval_sidecar(
-                    sidecar,
-                    _eval_sidecar(
-                        input_path, read, chunks, merged, columns["unique_ids"], options,
-                        tokenizer,
-                    ),
-                )
-        histogram = dict(sorted(Counter(merged.windows_per_question.tolist()).items()))
+                save_squad_eval_sidecar(sidecar, build_eval_sidecar(
+                    input_path, read, features, columns["unique_ids"],
+                    options.recorded(read.doc_tokens), tokenizer.cls_token,
+                    tokenizer.sep_token))
+        histogram = dict(sorted(Counter(features.windows_per_question.tolist()).items()))
         counts = {
             "paragraphs": len(read.paragraphs),
-            "examples": len(question_order),
-            "features": len(feature_order),
+            "examples": len(questions),
+            "features": len(order),
             "skipped_answers": len(read.skipped),
             **_chinese_counts(read),
-            "truncated_questions": merged.truncated_questions,
+            "truncated_questions": features.truncated_questions,
             "windows_per_example": {str(key): value for key, value in histogram.items()},
         }
         manifest = stage.write_manifest(
@@ -214,21 +212,20 @@ def prep_squad(
     return SquadPrepResult(
         manifest=manifest,
         record_path=stage.final(record_name),
-        num_examples=len(question_order),
-        num_features=len(feature_order),
-        truncated_questions=merged.truncated_questions,
+        num_examples=len(questions),
+        num_features=len(order),
+        truncated_questions=features.truncated_questions,
         skipped=read.skipped,
         windows_histogram=histogram,
         files=[Path(name) for name in manifest["files"]],
         repaired=read.repaired,
         doc_tokens=read.doc_tokens,
+        tokenizer=spec,
     )
 
 
 def _manifest_options(options: SquadPrepOptions, read: SquadReadResult) -> dict[str, Any]:
-    values = {k: v for k, v in asdict(options).items() if k != "split"}
-    values["doc_tokens"] = read.doc_tokens  # as resolved ("auto" decides from the text)
-    return values
+    return {k: v for k, v in options.recorded(read.doc_tokens).items() if k != "split"}
 
 
 def _chinese_counts(read: SquadReadResult) -> dict[str, Any]:
@@ -242,210 +239,3 @@ def _chinese_extra(read: SquadReadResult) -> dict[str, Any]:
     if read.doc_tokens == WHITESPACE:
         return {}
     return {"repaired_answers": [asdict(item) for item in read.repaired]}
-
-
-# --- tokenizing in worker processes ------------------------------------------------------
-
-# One tokenizer per process and tokenizer spec. The parent registers its own before the
-# pool forks, so forked workers inherit it instead of re-reading the vocab.
-_PROCESS_TOKENIZERS: dict[tuple[Any, ...], Any] = {}
-
-
-def _tokenizer_for(spec: tuple[Any, ...]) -> Any:
-    tokenizer = _PROCESS_TOKENIZERS.get(spec)
-    if tokenizer is None:
-        from bertkit.tokenization import load_tokenizer
-
-        vocab, spm_model, do_lower_case = spec
-        tokenizer = load_tokenizer(vocab=vocab, spm_model=spm_model, do_lower_case=do_lower_case)
-        _PROCESS_TOKENIZERS[spec] = tokenizer
-    return tokenizer
-
-
-def _ignore_ctrl_c() -> None:
-    """Worker initializer: Ctrl-C is the parent's to handle (it writes nothing until every
-    slice is back); workers must not each print a KeyboardInterrupt traceback."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _tokenize_slice(task: tuple[tuple[Any, ...], list[str]]) -> list[list[str]]:
-    spec, texts = task
-    return _tokenizer_for(spec).tokenize_many(texts)
-
-
-def encode_in_parallel(
-    paragraphs: list[SquadParagraph],
-    tokenizer: Any,
-    spec: tuple[Any, ...],
-    window_options: WindowOptions,
-    workers: int,
-) -> list[ChunkFeatures]:
-    """Tokenization, the bulk of the work, is spread over ``workers`` processes as disjoint
-    slices of one flat list of distinct texts (no text is tokenized twice); building the
-    rows from the pieces is vectorised and stays here. ``spec`` = (vocab, spm_model,
-    do_lower_case) lets a worker load the tokenizer if it was not forked with it."""
-    if workers <= 1:
-        return [encode_paragraphs(paragraphs, tokenizer, window_options)]
-    words, questions, answers = texts_to_tokenize(paragraphs, window_options)
-    texts = words + questions + answers
-    bounds = [len(texts) * part // workers for part in range(workers + 1)]
-    slices = [(spec, texts[begin:end]) for begin, end in itertools.pairwise(bounds)]
-    # Build the tokenizer's lazy tables once here, so forked workers inherit them.
-    tokenizer.tokenize_many(["Warm-up, once: déjà vu 1,000 (x)."])
-    _PROCESS_TOKENIZERS[spec] = tokenizer
-    try:
-        parts = ordered_parallel_map(_tokenize_slice, slices, workers, initializer=_ignore_ctrl_c)
-    finally:
-        _PROCESS_TOKENIZERS.pop(spec, None)
-    pieces = [item for part in parts for item in part]
-    tokenized = TokenizedTexts(
-        words=words,
-        word_pieces=pieces[: len(words)],
-        query_pieces=pieces[len(words) : len(words) + len(questions)],
-        answer_pieces=pieces[len(words) + len(questions) :],
-    )
-    return [encode_paragraphs(paragraphs, tokenizer, window_options, tokenized)]
-
-
-# --- ordering and record columns -------------------------------------------------------
-
-
-@dataclass
-class _Merged:
-    input_ids: np.ndarray
-    num_tokens: np.ndarray
-    query_length: np.ndarray
-    span_start: np.ndarray
-    span_length: np.ndarray
-    doc_span_index: np.ndarray
-    start_positions: np.ndarray
-    end_positions: np.ndarray
-    is_impossible: np.ndarray
-    windows_per_question: np.ndarray
-    truncated_questions: int
-
-
-def _merge(chunks: list[ChunkFeatures]) -> _Merged:
-    def cat(name: str) -> np.ndarray:
-        return np.concatenate([getattr(chunk, name) for chunk in chunks])
-
-    return _Merged(
-        input_ids=cat("input_ids"),
-        num_tokens=cat("num_tokens"),
-        query_length=cat("query_length"),
-        span_start=cat("span_start"),
-        span_length=cat("span_length"),
-        doc_span_index=cat("doc_span_index"),
-        start_positions=cat("start_positions"),
-        end_positions=cat("end_positions"),
-        is_impossible=cat("is_impossible"),
-        windows_per_question=cat("windows_per_question"),
-        truncated_questions=sum(chunk.truncated_questions for chunk in chunks),
-    )
-
-
-def _question_order(num_questions: int, options: SquadPrepOptions) -> list[int]:
-    order = list(range(num_questions))
-    if options.shuffles:
-        # shuffle() draws depend only on the list length, so permuting indices gives the
-        # same order Google's rng.shuffle(train_examples) gives the examples.
-        random.Random(options.shuffle_seed).shuffle(order)
-    return order
-
-
-def _feature_order(windows_per_question: np.ndarray, question_order: list[int]) -> np.ndarray:
-    """Feature rows (in file order) listed in the output order of their questions."""
-    first = np.concatenate([[0], np.cumsum(windows_per_question)[:-1]]).astype(np.int64)
-    order = np.asarray(question_order, dtype=np.int64)
-    counts = windows_per_question[order]
-    if counts.sum() == 0:
-        return np.zeros(0, dtype=np.int64)
-    starts = np.repeat(first[order], counts)
-    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    return starts + within
-
-
-def _record_columns(
-    merged: _Merged, feature_order: np.ndarray, options: SquadPrepOptions
-) -> dict[str, np.ndarray]:
-    """Google's FeatureWriter columns, in its insertion order, as [N, width] arrays.
-
-    Every value is written as int64 whatever the array dtype, so ids stay int32 here."""
-    count = len(feature_order)
-    positions = np.arange(options.max_seq_length)[None, :]
-    num_tokens = merged.num_tokens[feature_order][:, None]
-    query_end = merged.query_length[feature_order][:, None] + 2
-    columns = {
-        "unique_ids": (FIRST_UNIQUE_ID + np.arange(count, dtype=np.int64))[:, None],
-        "input_ids": merged.input_ids[feature_order],
-        "input_mask": (positions < num_tokens).astype(np.uint8),
-        "segment_ids": ((positions >= query_end) & (positions < num_tokens)).astype(np.uint8),
-    }
-    if options.is_training:
-        columns["start_positions"] = merged.start_positions[feature_order][:, None]
-        columns["end_positions"] = merged.end_positions[feature_order][:, None]
-        columns["is_impossible"] = merged.is_impossible[feature_order][:, None]
-    return columns
-
-
-# --- writing ------------------------------------------------------------------------------
-
-
-def _write_records(path: Path, columns: Mapping[str, np.ndarray]) -> None:
-    with TFRecordWriter(path) as writer:
-        write_batch = getattr(writer, "write_batch", None)
-        if write_batch is not None:
-            write_batch(columns)
-            return
-        names = list(columns)
-        arrays = [columns[name] for name in names]
-        for row in range(len(arrays[0])):
-            writer.write({name: array[row] for name, array in zip(names, arrays)})
-
-
-def _eval_sidecar(
-    input_path: Path,
-    read: SquadReadResult,
-    chunks: list[ChunkFeatures],
-    merged: _Merged,
-    unique_ids: np.ndarray,
-    options: SquadPrepOptions,
-    tokenizer: Any,
-) -> dict[str, Any]:
-    paragraph_pieces = [pieces for chunk in chunks for pieces in chunk.paragraph_pieces]
-    piece_to_word = [words for chunk in chunks for words in chunk.paragraph_piece_to_word]
-    paragraphs = [
-        {"doc_tokens": paragraph.doc_tokens, "pieces": pieces, "piece_to_word": words}
-        for paragraph, pieces, words in zip(read.paragraphs, paragraph_pieces, piece_to_word)
-    ]
-    if read.doc_tokens != WHITESPACE:
-        # Character doc tokens: answers are cut from the context itself (squad_postprocess).
-        for entry, paragraph in zip(paragraphs, read.paragraphs):
-            entry["context"] = paragraph.context
-            entry["token_starts"] = paragraph.token_starts
-    questions = [(index, q) for index, p in enumerate(read.paragraphs) for q in p.questions]
-    example_index = np.repeat(np.arange(len(questions)), merged.windows_per_question)
-    return {
-        "format": EVAL_SIDECAR_FORMAT,
-        "input_path": recorded_path(input_path),
-        "options": {**asdict(options), "doc_tokens": read.doc_tokens},
-        "cls_token": tokenizer.cls_token,
-        "sep_token": tokenizer.sep_token,
-        "paragraphs": paragraphs,
-        "examples": {
-            "id": [q.qas_id for _, q in questions],
-            "question": [q.question_text for _, q in questions],
-            "paragraph": [index for index, _ in questions],
-            "answers": [q.answers for _, q in questions],
-            "is_impossible": [q.is_impossible for _, q in questions],
-            "query_pieces": [pieces for chunk in chunks for pieces in chunk.query_pieces],
-        },
-        "features": {
-            "unique_id": unique_ids.reshape(-1).tolist(),
-            "example_index": example_index.tolist(),
-            "doc_span_index": merged.doc_span_index.tolist(),
-            "span_start": merged.span_start.tolist(),
-            "span_length": merged.span_length.tolist(),
-            "max_context": [flags for chunk in chunks for flags in chunk.max_context],
-        },
-    }
