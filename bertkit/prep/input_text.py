@@ -14,16 +14,17 @@ from pathlib import Path
 
 from bertkit.errors import InputError
 
-
 MAX_LINE_BYTES = 64 << 20  # no real record line comes near; a longer one is not text
 BINARY_SNIFF_BYTES = 1 << 16  # where a file that is not text shows its NUL bytes
 
 
-def read_input_text(path: Path) -> str:
+def read_input_text(path: Path, *, allow_nul: bool = False) -> str:
     """The whole file as text; bad UTF-8 and NUL bytes are errors naming their line.
 
     Only regular files are read (a device such as /dev/zero, or a FIFO, never ends), and
-    a line longer than `MAX_LINE_BYTES` is an error naming it.
+    a line longer than `MAX_LINE_BYTES` is an error naming it. ``allow_nul`` is for a
+    format whose reference reader takes NUL as a character like any other (GLUE's TSV
+    fields); its binary files still fail, on their bad UTF-8.
     """
     check_regular_file(path)
     try:
@@ -31,16 +32,17 @@ def read_input_text(path: Path) -> str:
     except OSError as error:  # no permission
         raise InputError(path, f"cannot read: {error.strerror}") from None
     except InputError as error:  # a line too long: most likely a binary file
-        raise (_binary_file_error(path, _head(path)) or error) from None
+        binary = None if allow_nul else _binary_file_error(path, _head(path))
+        raise (binary or error) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        binary = _binary_file_error(path, data[:BINARY_SNIFF_BYTES])
+        binary = None if allow_nul else _binary_file_error(path, data[:BINARY_SNIFF_BYTES])
         if binary is not None:
             raise binary from None
         line = data[: error.start].count(b"\n") + 1
         raise InputError(path, f"not UTF-8 ({error.reason})", line) from None
-    binary = _binary_file_error(path, text)
+    binary = None if allow_nul else _binary_file_error(path, text)
     if binary is not None:
         raise binary
     return text.removeprefix("\ufeff")

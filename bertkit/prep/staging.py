@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from bertkit.errors import BertkitError, InputError, UsageError
+
 # check_output_dir is re-exported: prep pretrain and the prep runner import it from here.
 from bertkit.fsutil import check_output_dir as check_output_dir
 from bertkit.fsutil import write_json_atomic

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bertkit.errors import UsageError
+
 # One -o check for every command (fsutil); predict and export import it from here.
 from bertkit.fsutil import check_output_dir as check_output_dir
 

@@ -32,13 +32,15 @@ from bertkit.errors import UsageError
 from bertkit.fsutil import write_json_atomic
 from bertkit.prep.outputs import check_max_seq_length as check_seq_length_bounds
 from bertkit.prep.outputs import (
+    check_split_option,
     describe_tokenizer,
     print_distribution,
     print_summary,
     recorded_path,
+    resolve_workers,
 )
 from bertkit.prep.pipeline import TokenizerSpec, ordered_map, tokenizer_for
-from bertkit.prep.staging import StagedOutput
+from bertkit.prep.staging import StagedOutput, staged_output
 from bertkit.tfrecord import FloatList, TFRecordWriter
 
 # Examples per worker job: large enough to amortise pickling, small enough for a live bar.
@@ -332,14 +334,62 @@ class ConversionResult:
         print_preview(self)
 
 
-def plan_splits(files: Sequence[Path], split: str | None,
-                split_of: Callable[[Path, str | None], str]) -> list[tuple[str, Path]]:
-    """(split name, input) for every input file, checked before any data is read."""
+@dataclass(frozen=True)
+class SplitPlan:
+    """A run's inputs and options, checked before any data is read."""
+
+    splits: list[tuple[str, Path]]  # (split name, input file)
+    split: str | None  # --split as given
+    workers: int  # resolved (0 = every core)
+
+
+def plan_splits(
+    inputs: Sequence[str | Path],
+    *,
+    input_files: Callable[[Sequence[Path]], list[Path]],
+    split: str | None,
+    known_splits: Sequence[str],
+    split_of: Callable[[Path, str | None], str],
+    max_seq_length: int,
+    pairs: bool,
+    workers: int | None,
+) -> SplitPlan:
+    """Check the options (exit 2), then expand the inputs (directories into their split
+    files) and name each one's split."""
+    check_max_seq_length(max_seq_length, pairs)
+    check_split_option(split, known_splits)
+    workers = resolve_workers(workers)
+    files = input_files([Path(path) for path in inputs])
     if split and len(files) > 1:
         raise UsageError("--split names one output, but more than one input file was given")
     splits = [(split_of(path, split), path) for path in files]
     check_distinct_splits(splits)
-    return splits
+    return SplitPlan(splits, split, workers)
+
+
+def convert_classification(
+    plan: SplitPlan,
+    output_dir: str | Path,
+    read_split: Callable[[Path, str], ParsedSplit],
+    *,
+    command: str,
+    label_names: Sequence[str] | None,
+    tokenizer: TokenizerSpec,
+    max_seq_length: int,
+    options: dict[str, Any],
+    progress: bool = False,
+    extra_manifest: dict[str, Any] | None = None,
+) -> ConversionResult:
+    """Read every planned input and publish the set (`write_classification_dataset`);
+    ``options`` are the converter's own, recorded before --split and --workers."""
+    with staged_output(output_dir) as stage:
+        tokenizer_for(tokenizer)  # a bad vocab fails before the data are read
+        parsed = [read_split(path, name) for name, path in plan.splits]
+        return write_classification_dataset(
+            parsed, stage, command=command, label_names=label_names, tokenizer_spec=tokenizer,
+            max_seq_length=max_seq_length,
+            options={**options, "split": plan.split, "workers": plan.workers},
+            workers=plan.workers, progress=progress, extra_manifest=extra_manifest)
 
 
 def check_distinct_splits(splits: Sequence[tuple[str, Path]]) -> None:

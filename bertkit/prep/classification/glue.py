@@ -29,20 +29,12 @@ from bertkit.prep.classification.convert import (
     ConversionResult,
     ParsedSplit,
     TextExamples,
-    TokenizerSpec,
+    convert_classification,
     plan_splits,
-    check_max_seq_length,
-    tokenizer_for,
-    write_classification_dataset,
 )
 from bertkit.prep.input_text import read_input_text
-from bertkit.prep.outputs import (
-    check_split_option,
-    expand_input_files,
-    resolve_workers,
-    split_name_from_path,
-)
-from bertkit.prep.staging import staged_output
+from bertkit.prep.outputs import check_split_option, expand_input_files, split_name_from_path
+from bertkit.prep.pipeline import TokenizerSpec
 
 
 @dataclass(frozen=True)
@@ -162,8 +154,10 @@ def output_split_for(task: GlueTask, path: Path, explicit: str | None) -> str:
 
 
 def read_tsv_rows(path: Path) -> list[tuple[int, list[str]]]:
-    """(line number, fields) per line, read as Google's `_read_tsv` does, BOM dropped."""
-    text = read_input_text(path)
+    """(line number, fields) per line, read as Google's `_read_tsv` does, BOM dropped.
+
+    A NUL inside a field is a character like any other, as in Python's csv reader."""
+    text = read_input_text(path, allow_nul=True)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t",
                         quoting=csv.QUOTE_NONE, quotechar=None)
     rows = []
@@ -264,19 +258,14 @@ def convert_glue(
     ``workers`` None or 0 means every core.
     """
     task = glue_task(task_name)
-    check_max_seq_length(max_seq_length, task.pairs)
-    check_split_option(split, task.splits)
-    workers = resolve_workers(workers)
-    files = glue_input_files(task, [Path(p) for p in inputs])
-    splits = plan_splits(files, split, lambda path, explicit: output_split_for(task, path, explicit))
-    spec = TokenizerSpec(vocab, spm_model, do_lower_case)
-    with staged_output(output_dir) as stage:
-        tokenizer_for(spec)  # a bad vocab fails before the data are read
-        parsed = [read_glue_file(task, path, split_name) for split_name, path in splits]
-        options = {"task": task.name, "max_seq_length": max_seq_length,
-                   "do_lower_case": do_lower_case, "split": split, "workers": workers}
-        return write_classification_dataset(
-            parsed, stage, command=f"prep glue {task.name}", label_names=task.labels,
-            tokenizer_spec=spec, max_seq_length=max_seq_length, options=options,
-            workers=workers, progress=progress, extra_manifest={"task": task.name},
-        )
+    plan = plan_splits(
+        inputs, input_files=lambda files: glue_input_files(task, files), split=split,
+        known_splits=task.splits, split_of=lambda path, given: output_split_for(task, path, given),
+        max_seq_length=max_seq_length, pairs=task.pairs, workers=workers)
+    return convert_classification(
+        plan, output_dir, lambda path, name: read_glue_file(task, path, name),
+        command=f"prep glue {task.name}", label_names=task.labels,
+        tokenizer=TokenizerSpec(vocab, spm_model, do_lower_case), max_seq_length=max_seq_length,
+        options={"task": task.name, "max_seq_length": max_seq_length,
+                 "do_lower_case": do_lower_case},
+        progress=progress, extra_manifest={"task": task.name})

@@ -20,27 +20,22 @@ from typing import Any
 
 import numpy as np
 
-from bertkit.errors import InputError, UsageError
+from bertkit.errors import InputError
 from bertkit.prep.classification.convert import (
     ConversionResult,
     ParsedSplit,
     TextExamples,
-    TokenizerSpec,
+    convert_classification,
     plan_splits,
-    check_max_seq_length,
-    tokenizer_for,
-    write_classification_dataset,
 )
 from bertkit.prep.input_text import read_input_lines
 from bertkit.prep.outputs import (
     STANDARD_SPLITS,
-    check_split_option,
     expand_input_files,
     recorded_path,
-    resolve_workers,
     split_name_from_path,
 )
-from bertkit.prep.staging import staged_output
+from bertkit.prep.pipeline import TokenizerSpec
 
 # CLUE baseline `TnewsProcessor.get_labels`: str(100 + i) for i in 0..16 except 5 and 11.
 TNEWS_LABELS: tuple[str, ...] = tuple(str(100 + i) for i in range(17) if i not in (5, 11))
@@ -176,32 +171,23 @@ def convert_tnews(
     ``split`` overrides the split name taken from the file name (one input only).
     ``workers`` None or 0 means every core.
     """
-    check_max_seq_length(max_seq_length, with_keywords)
-    check_split_option(split, STANDARD_SPLITS)
-    workers = resolve_workers(workers)
-    files = tnews_input_files([Path(p) for p in inputs])
-    splits = plan_splits(files, split, split_name_from_path)
-    spec = TokenizerSpec(vocab, spm_model, do_lower_case)
-    with staged_output(output_dir) as stage:
-        tokenizer_for(spec)  # a bad vocab fails before the data are read
-        if labels_file is None:
-            beside = files[0].parent / LABELS_FILE_NAME
-            labels_path: Path | None = beside if beside.is_file() else None
-        else:
-            labels_path = Path(labels_file)
-        descriptions = (read_label_descriptions(labels_path) if labels_path is not None
-                        else {code: "" for code in TNEWS_LABELS})
-        parsed = [read_tnews_file(path, split_name, with_keywords=with_keywords)
-                  for split_name, path in splits]
-        options = {
-            "max_seq_length": max_seq_length, "with_keywords": with_keywords,
-            "do_lower_case": do_lower_case,
-            "labels_file": recorded_path(labels_path) if labels_path else None,
-            "split": split, "workers": workers,
-        }
-        return write_classification_dataset(
-            parsed, stage, command="prep tnews", label_names=TNEWS_LABELS,
-            tokenizer_spec=spec, max_seq_length=max_seq_length, options=options,
-            workers=workers, progress=progress,
-            extra_manifest={"label_desc": descriptions},
-        )
+    plan = plan_splits(
+        inputs, input_files=tnews_input_files, split=split, known_splits=STANDARD_SPLITS,
+        split_of=split_name_from_path, max_seq_length=max_seq_length, pairs=with_keywords,
+        workers=workers)
+    if labels_file is None:
+        beside = plan.splits[0][1].parent / LABELS_FILE_NAME
+        labels_path: Path | None = beside if beside.is_file() else None
+    else:
+        labels_path = Path(labels_file)
+    descriptions = (read_label_descriptions(labels_path) if labels_path is not None
+                    else {code: "" for code in TNEWS_LABELS})
+    return convert_classification(
+        plan, output_dir,
+        lambda path, name: read_tnews_file(path, name, with_keywords=with_keywords),
+        command="prep tnews", label_names=TNEWS_LABELS,
+        tokenizer=TokenizerSpec(vocab, spm_model, do_lower_case), max_seq_length=max_seq_length,
+        options={"max_seq_length": max_seq_length, "with_keywords": with_keywords,
+                 "do_lower_case": do_lower_case,
+                 "labels_file": recorded_path(labels_path) if labels_path else None},
+        progress=progress, extra_manifest={"label_desc": descriptions})

@@ -31,8 +31,8 @@ from bertkit.prep.ner.convert import (
     convert_ner,
 )
 from bertkit.prep.ner.features import NerExample
-from bertkit.prep.outputs import warn_verbatim
 from bertkit.prep.ner.tags import CHINESENER_TYPES, OUTSIDE, Entity
+from bertkit.prep.outputs import warn_verbatim
 
 CHINESENER_SCHEMES = ("iobes", "iob2")
 DEFAULT_MAX_SEQ_LENGTH = 128

@@ -31,8 +31,8 @@ from bertkit.prep.ner.convert import (
     convert_ner,
 )
 from bertkit.prep.ner.features import NerExample
-from bertkit.prep.outputs import warn_verbatim
 from bertkit.prep.ner.tags import CLUENER_TYPES, Entity, resolve_overlaps
+from bertkit.prep.outputs import warn_verbatim
 
 CLUENER_SCHEMES = ("cluener", "bio", "bioes")
 DEFAULT_MAX_SEQ_LENGTH = 128

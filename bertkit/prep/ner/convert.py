@@ -27,8 +27,8 @@ from bertkit.prep.ner.features import NerExample, NerRecordBuilder, NerStats
 from bertkit.prep.ner.sidecar import sidecar_path_for, write_ner_sidecar
 from bertkit.prep.ner.tags import get_scheme
 from bertkit.prep.outputs import (
-    check_max_seq_length,
     STANDARD_SPLITS,
+    check_max_seq_length,
     check_split_option,
     describe_tokenizer,
     expand_input_files,

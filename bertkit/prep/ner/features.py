@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from bertkit.prep.pipeline import Tokenizer
 from bertkit.prep.ner.tags import Entity, TagScheme, clip_entities
+from bertkit.prep.pipeline import Tokenizer
 
 # What happened to a unit on its way to one vocab id (counted in the summary).
 UNIT_SINGLE_PIECE = "single_piece"
