@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -23,6 +23,9 @@ from bertkit import __version__
 from bertkit.console import info, stderr_console, warn
 from bertkit.errors import InputError, UsageError
 from bertkit.fsutil import sha256_of_file
+
+if TYPE_CHECKING:
+    from bertkit.prep.pipeline import Tokenizer
 
 MANIFEST_NAME = "manifest.json"
 
@@ -39,7 +42,7 @@ def describe_input(path: str | Path) -> dict[str, str]:
     return {"path": recorded_path(path), "sha256": sha256_of_file(path)}
 
 
-def describe_tokenizer(tokenizer: Any) -> dict[str, Any]:
+def describe_tokenizer(tokenizer: Tokenizer) -> dict[str, Any]:
     """The tokenizer's own description, its vocab/model path recorded like every input."""
     description = dict(tokenizer.describe())
     for key in ("vocab", "spm_model"):

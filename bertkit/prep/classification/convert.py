@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -334,62 +334,72 @@ class ConversionResult:
         print_preview(self)
 
 
+class ClassificationRunOptions(TypedDict, total=False):
+    """The options every classification converter takes (`convert_classification`'s
+    defaults)."""
+
+    vocab: str | Path | None
+    spm_model: str | Path | None
+    do_lower_case: bool
+    max_seq_length: int
+    split: str | None  # the split of the one input (default: from its file name)
+    workers: int | None  # processes; None or 0: every core
+    progress: bool
+
+
 @dataclass(frozen=True)
-class SplitPlan:
-    """A run's inputs and options, checked before any data is read."""
+class ClassificationDataset:
+    """What differs between the classification converters (GLUE tasks, TNEWS)."""
 
-    splits: list[tuple[str, Path]]  # (split name, input file)
-    split: str | None  # --split as given
-    workers: int  # resolved (0 = every core)
-
-
-def plan_splits(
-    inputs: Sequence[str | Path],
-    *,
-    input_files: Callable[[Sequence[Path]], list[Path]],
-    split: str | None,
-    known_splits: Sequence[str],
-    split_of: Callable[[Path, str | None], str],
-    max_seq_length: int,
-    pairs: bool,
-    workers: int | None,
-) -> SplitPlan:
-    """Check the options (exit 2), then expand the inputs (directories into their split
-    files) and name each one's split."""
-    check_max_seq_length(max_seq_length, pairs)
-    check_split_option(split, known_splits)
-    workers = resolve_workers(workers)
-    files = input_files([Path(path) for path in inputs])
-    if split and len(files) > 1:
-        raise UsageError("--split names one output, but more than one input file was given")
-    splits = [(split_of(path, split), path) for path in files]
-    check_distinct_splits(splits)
-    return SplitPlan(splits, split, workers)
+    command: str  # e.g. "prep tnews", for the manifest and the summary title
+    label_names: Sequence[str] | None  # in label-id order; None: a regression task
+    pairs: bool  # a second segment (text_b)
+    splits: Sequence[str]  # the split names --split takes
+    # directories given as inputs -> the split files they hold
+    input_files: Callable[[Sequence[Path]], list[Path]]
+    # (input, --split) -> its split name
+    split_of: Callable[[Path, str | None], str]
+    # (input, split name) -> its examples, read and checked
+    read_split: Callable[[Path, str], ParsedSplit]
+    # (input files, max_seq_length, do_lower_case) -> (the manifest's options before
+    # --split and --workers, the manifest's extra fields)
+    describe: Callable[[list[Path], int, bool], tuple[dict[str, Any], dict[str, Any]]]
 
 
 def convert_classification(
-    plan: SplitPlan,
+    dataset: ClassificationDataset,
+    inputs: Sequence[str | Path],
     output_dir: str | Path,
-    read_split: Callable[[Path, str], ParsedSplit],
     *,
-    command: str,
-    label_names: Sequence[str] | None,
-    tokenizer: TokenizerSpec,
-    max_seq_length: int,
-    options: dict[str, Any],
+    vocab: str | Path | None = None,
+    spm_model: str | Path | None = None,
+    do_lower_case: bool = True,
+    max_seq_length: int = 128,
+    split: str | None = None,
+    workers: int | None = 1,
     progress: bool = False,
-    extra_manifest: dict[str, Any] | None = None,
 ) -> ConversionResult:
-    """Read every planned input and publish the set (`write_classification_dataset`);
-    ``options`` are the converter's own, recorded before --split and --workers."""
+    """Convert ``inputs`` (files, or directories of split files) into
+    ``output_dir/<split>.tf_record`` + sidecars. Options are checked (exit 2) and the
+    splits named before any data is read; the set is published at once, manifest last."""
+    check_max_seq_length(max_seq_length, dataset.pairs)
+    check_split_option(split, dataset.splits)
+    workers = resolve_workers(workers)
+    files = dataset.input_files([Path(path) for path in inputs])
+    if split and len(files) > 1:
+        raise UsageError("--split names one output, but more than one input file was given")
+    splits = [(dataset.split_of(path, split), path) for path in files]
+    check_distinct_splits(splits)
+    options, extra_manifest = dataset.describe(files, max_seq_length, do_lower_case)
+    tokenizer = TokenizerSpec(vocab, spm_model, do_lower_case)
     with staged_output(output_dir) as stage:
         tokenizer_for(tokenizer)  # a bad vocab fails before the data are read
-        parsed = [read_split(path, name) for name, path in plan.splits]
+        parsed = [dataset.read_split(path, name) for name, path in splits]
         return write_classification_dataset(
-            parsed, stage, command=command, label_names=label_names, tokenizer_spec=tokenizer,
-            max_seq_length=max_seq_length,
-            options={**options, "split": plan.split, "workers": plan.workers},
-            workers=plan.workers, progress=progress, extra_manifest=extra_manifest)
+            parsed, stage, command=dataset.command, label_names=dataset.label_names,
+            tokenizer_spec=tokenizer, max_seq_length=max_seq_length,
+            options={**options, "split": split, "workers": workers}, workers=workers,
+            progress=progress, extra_manifest=extra_manifest)
 
 
 def check_distinct_splits(splits: Sequence[tuple[str, Path]]) -> None:

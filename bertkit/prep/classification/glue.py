@@ -21,20 +21,24 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bertkit.errors import InputError, UsageError
 from bertkit.prep.classification.convert import (
+    ClassificationDataset,
+    ClassificationRunOptions,
     ConversionResult,
     ParsedSplit,
     TextExamples,
     convert_classification,
-    plan_splits,
 )
 from bertkit.prep.input_text import read_input_text
 from bertkit.prep.outputs import check_split_option, expand_input_files, split_name_from_path
-from bertkit.prep.pipeline import TokenizerSpec
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 @dataclass(frozen=True)
@@ -243,29 +247,24 @@ def convert_glue(
     task_name: str,
     inputs: Sequence[str | Path],
     output_dir: str | Path,
-    *,
-    vocab: str | Path | None = None,
-    spm_model: str | Path | None = None,
-    do_lower_case: bool = True,
-    max_seq_length: int = 128,
-    split: str | None = None,
-    workers: int | None = 1,
-    progress: bool = False,
+    **options: Unpack[ClassificationRunOptions],
 ) -> ConversionResult:
     """Convert GLUE TSV files (or a task directory) into `OUTPUT_DIR/<split>.tf_record` + sidecars.
 
-    ``split`` overrides the split name taken from the file name (one input only).
-    ``workers`` None or 0 means every core.
+    ``options`` are those of every classification converter (`ClassificationRunOptions`:
+    vocab, split, workers...); ``split`` overrides the split name taken from the file name
+    (one input only).
     """
     task = glue_task(task_name)
-    plan = plan_splits(
-        inputs, input_files=lambda files: glue_input_files(task, files), split=split,
-        known_splits=task.splits, split_of=lambda path, given: output_split_for(task, path, given),
-        max_seq_length=max_seq_length, pairs=task.pairs, workers=workers)
-    return convert_classification(
-        plan, output_dir, lambda path, name: read_glue_file(task, path, name),
-        command=f"prep glue {task.name}", label_names=task.labels,
-        tokenizer=TokenizerSpec(vocab, spm_model, do_lower_case), max_seq_length=max_seq_length,
-        options={"task": task.name, "max_seq_length": max_seq_length,
-                 "do_lower_case": do_lower_case},
-        progress=progress, extra_manifest={"task": task.name})
+
+    def describe(files: list[Path], max_seq_length: int,
+                 do_lower_case: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+        return ({"task": task.name, "max_seq_length": max_seq_length,
+                 "do_lower_case": do_lower_case}, {"task": task.name})
+
+    dataset = ClassificationDataset(
+        command=f"prep glue {task.name}", label_names=task.labels, pairs=task.pairs,
+        splits=task.splits, input_files=lambda files: glue_input_files(task, files),
+        split_of=lambda path, given: output_split_for(task, path, given),
+        read_split=lambda path, split: read_glue_file(task, path, split), describe=describe)
+    return convert_classification(dataset, inputs, output_dir, **options)

@@ -16,17 +16,18 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bertkit.errors import InputError
 from bertkit.prep.classification.convert import (
+    ClassificationDataset,
+    ClassificationRunOptions,
     ConversionResult,
     ParsedSplit,
     TextExamples,
     convert_classification,
-    plan_splits,
 )
 from bertkit.prep.input_text import read_input_lines
 from bertkit.prep.outputs import (
@@ -35,7 +36,9 @@ from bertkit.prep.outputs import (
     recorded_path,
     split_name_from_path,
 )
-from bertkit.prep.pipeline import TokenizerSpec
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 # CLUE baseline `TnewsProcessor.get_labels`: str(100 + i) for i in 0..16 except 5 and 11.
 TNEWS_LABELS: tuple[str, ...] = tuple(str(100 + i) for i in range(17) if i not in (5, 11))
@@ -156,38 +159,34 @@ def convert_tnews(
     inputs: Sequence[str | Path],
     output_dir: str | Path,
     *,
-    vocab: str | Path | None = None,
-    spm_model: str | Path | None = None,
-    do_lower_case: bool = True,
-    max_seq_length: int = 128,
     with_keywords: bool = False,
     labels_file: str | Path | None = None,
-    split: str | None = None,
-    workers: int | None = 1,
-    progress: bool = False,
+    **options: Unpack[ClassificationRunOptions],
 ) -> ConversionResult:
     """Convert TNEWS files (or a directory of them) into `OUTPUT_DIR/<split>.tf_record` + sidecars.
 
-    ``split`` overrides the split name taken from the file name (one input only).
-    ``workers`` None or 0 means every core.
+    ``options`` are those of every classification converter (`ClassificationRunOptions`:
+    vocab, split, workers...); ``split`` overrides the split name taken from the file name
+    (one input only).
     """
-    plan = plan_splits(
-        inputs, input_files=tnews_input_files, split=split, known_splits=STANDARD_SPLITS,
-        split_of=split_name_from_path, max_seq_length=max_seq_length, pairs=with_keywords,
-        workers=workers)
-    if labels_file is None:
-        beside = plan.splits[0][1].parent / LABELS_FILE_NAME
-        labels_path: Path | None = beside if beside.is_file() else None
-    else:
-        labels_path = Path(labels_file)
-    descriptions = (read_label_descriptions(labels_path) if labels_path is not None
-                    else {code: "" for code in TNEWS_LABELS})
-    return convert_classification(
-        plan, output_dir,
-        lambda path, name: read_tnews_file(path, name, with_keywords=with_keywords),
-        command="prep tnews", label_names=TNEWS_LABELS,
-        tokenizer=TokenizerSpec(vocab, spm_model, do_lower_case), max_seq_length=max_seq_length,
-        options={"max_seq_length": max_seq_length, "with_keywords": with_keywords,
+
+    def describe(files: list[Path], max_seq_length: int,
+                 do_lower_case: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+        if labels_file is None:
+            beside = files[0].parent / LABELS_FILE_NAME
+            labels_path: Path | None = beside if beside.is_file() else None
+        else:
+            labels_path = Path(labels_file)
+        descriptions = (read_label_descriptions(labels_path) if labels_path is not None
+                        else {code: "" for code in TNEWS_LABELS})
+        return ({"max_seq_length": max_seq_length, "with_keywords": with_keywords,
                  "do_lower_case": do_lower_case,
                  "labels_file": recorded_path(labels_path) if labels_path else None},
-        progress=progress, extra_manifest={"label_desc": descriptions})
+                {"label_desc": descriptions})
+
+    dataset = ClassificationDataset(
+        command="prep tnews", label_names=TNEWS_LABELS, pairs=with_keywords,
+        splits=STANDARD_SPLITS, input_files=tnews_input_files, split_of=split_name_from_path,
+        read_split=lambda path, split: read_tnews_file(path, split, with_keywords=with_keywords),
+        describe=describe)
+    return convert_classification(dataset, inputs, output_dir, **options)

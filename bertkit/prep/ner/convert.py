@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from bertkit.console import make_progress
 from bertkit.errors import InputError, UsageError
@@ -205,20 +205,40 @@ def check_settings(dataset: NerDataset, settings: NerSettings) -> None:
         raise UsageError(f"entity types must be distinct and non-empty: {settings.types}")
 
 
+class NerRunOptions(TypedDict, total=False):
+    """The options every NER converter takes besides its own (`convert_ner`'s defaults)."""
+
+    vocab: str | Path | None
+    spm_model: str | Path | None
+    do_lower_case: bool
+    split: str | None  # the split of the one input (default: from its file name)
+    workers: int | None  # processes; None or 0: every core
+    show_progress: bool
+    on_warning: Callable[[str], None] | None
+
+
 def convert_ner(
     dataset: NerDataset,
     inputs: Sequence[str | Path],
     output_dir: str | Path,
-    settings: NerSettings,
     *,
+    scheme: str,
+    types: Sequence[str],
+    max_seq_length: int,
+    strict: bool = False,
+    word_features: str | None = None,
+    vocab: str | Path | None = None,
+    spm_model: str | Path | None = None,
+    do_lower_case: bool = True,
     split: str | None = None,
     workers: int | None = 1,
     show_progress: bool = False,
     on_warning: Callable[[str], None] | None = warn_verbatim,
 ) -> NerConversion:
-    """Convert every input into ``output_dir/<split>.tf_record`` plus its sidecars.
-
-    ``workers`` None or 0 means every core."""
+    """Convert every input into ``output_dir/<split>.tf_record`` plus its sidecars."""
+    settings = NerSettings(vocab=vocab, spm_model=spm_model, do_lower_case=do_lower_case,
+                           scheme=scheme, types=tuple(types), max_seq_length=max_seq_length,
+                           strict=strict, word_features=word_features)
     check_settings(dataset, settings)
     check_split_option(split, STANDARD_SPLITS)
     workers = resolve_workers(workers)
