@@ -80,10 +80,8 @@ class TokenizerSpec:
 
     def __post_init__(self) -> None:
         # One cache key per file, whether the path came as a str or a Path.
-        for name in ("vocab", "spm_model"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, str(value))
+        object.__setattr__(self, "vocab", _as_str(self.vocab))
+        object.__setattr__(self, "spm_model", _as_str(self.spm_model))
 
     def load(self) -> Tokenizer:
         from bertkit.tokenization import load_tokenizer
@@ -91,6 +89,10 @@ class TokenizerSpec:
         tokenizer: Tokenizer = load_tokenizer(vocab=self.vocab, spm_model=self.spm_model,
                                               do_lower_case=self.do_lower_case)
         return tokenizer
+
+
+def _as_str(path: str | Path | None) -> str | None:
+    return None if path is None else str(path)
 
 
 # The one per-process tokenizer cache. A few entries: a process converts with one or two

@@ -58,10 +58,9 @@ class NerSettings:
     word_features: str | None = None  # None or "jieba"
 
     def __post_init__(self) -> None:
-        for name in ("vocab", "spm_model"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, str(value))
+        # Plain strings, as before: settings travel to workers and key a cache.
+        object.__setattr__(self, "vocab", self.tokenizer.vocab)
+        object.__setattr__(self, "spm_model", self.tokenizer.spm_model)
         object.__setattr__(self, "types", tuple(self.types))
 
     @property
