@@ -361,9 +361,10 @@ class ClassificationDataset:
     split_of: Callable[[Path, str | None], str]
     # (input, split name) -> its examples, read and checked
     read_split: Callable[[Path, str], ParsedSplit]
-    # (input files, max_seq_length, do_lower_case) -> (the manifest's options before
-    # --split and --workers, the manifest's extra fields)
-    describe: Callable[[list[Path], int, bool], tuple[dict[str, Any], dict[str, Any]]]
+    # ((split, input) pairs, max_seq_length, do_lower_case) -> (the manifest's options
+    # before --split and --workers, the manifest's extra fields)
+    describe: Callable[[list[tuple[str, Path]], int, bool],
+                       tuple[dict[str, Any], dict[str, Any]]]
 
 
 def convert_classification(
@@ -390,7 +391,7 @@ def convert_classification(
         raise UsageError("--split names one output, but more than one input file was given")
     splits = [(dataset.split_of(path, split), path) for path in files]
     check_distinct_splits(splits)
-    options, extra_manifest = dataset.describe(files, max_seq_length, do_lower_case)
+    options, extra_manifest = dataset.describe(splits, max_seq_length, do_lower_case)
     tokenizer = TokenizerSpec(vocab, spm_model, do_lower_case)
     with staged_output(output_dir) as stage:
         tokenizer_for(tokenizer)  # a bad vocab fails before the data are read

@@ -257,7 +257,7 @@ def convert_glue(
     """
     task = glue_task(task_name)
 
-    def describe(files: list[Path], max_seq_length: int,
+    def describe(splits: list[tuple[str, Path]], max_seq_length: int,
                  do_lower_case: bool) -> tuple[dict[str, Any], dict[str, Any]]:
         return ({"task": task.name, "max_seq_length": max_seq_length,
                  "do_lower_case": do_lower_case}, {"task": task.name})

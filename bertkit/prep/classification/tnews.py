@@ -170,10 +170,10 @@ def convert_tnews(
     (one input only).
     """
 
-    def describe(files: list[Path], max_seq_length: int,
+    def describe(splits: list[tuple[str, Path]], max_seq_length: int,
                  do_lower_case: bool) -> tuple[dict[str, Any], dict[str, Any]]:
         if labels_file is None:
-            beside = files[0].parent / LABELS_FILE_NAME
+            beside = splits[0][1].parent / LABELS_FILE_NAME
             labels_path: Path | None = beside if beside.is_file() else None
         else:
             labels_path = Path(labels_file)
