@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from bertkit.compact_json import int_items as int_item_texts
 from bertkit.errors import UsageError
 from bertkit.prep.outputs import (
     check_max_seq_length,
@@ -180,7 +181,7 @@ def prep_squad(
                     sidecar,
                     _eval_sidecar(
                         input_path, read, chunks, merged, columns["unique_ids"], options,
-                        tokenizer,
+                        tokenizer, as_json_text=True,
                     ),
                 )
         histogram = dict(sorted(Counter(merged.windows_per_question.tolist()).items()))
@@ -411,18 +412,34 @@ def _eval_sidecar(
     unique_ids: np.ndarray,
     options: SquadPrepOptions,
     tokenizer: Any,
+    as_json_text: bool = False,
 ) -> dict[str, Any]:
-    paragraph_pieces = [pieces for chunk in chunks for pieces in chunk.paragraph_pieces]
-    piece_to_word = [words for chunk in chunks for words in chunk.paragraph_piece_to_word]
-    paragraphs = [
-        {"doc_tokens": paragraph.doc_tokens, "pieces": pieces, "piece_to_word": words}
-        for paragraph, pieces, words in zip(read.paragraphs, paragraph_pieces, piece_to_word)
-    ]
+    """The sidecar object; ``as_json_text``: its per-paragraph lists (an item per piece,
+    the bulk of it) are already JSON text (`compact_json.Raw`), for writing it only."""
+    texts = [chunk.paragraph_texts for chunk in chunks if chunk.paragraph_texts is not None]
+    if as_json_text:
+        lists = [text.json_lists() for text in texts]
+        columns = {
+            name: [item for part in lists for item in part[name]]
+            for name in ("doc_tokens", "pieces", "piece_to_word")
+        }
+    else:
+        columns = {
+            "doc_tokens": [paragraph.doc_tokens for paragraph in read.paragraphs],
+            "pieces": [pieces for text in texts for pieces in text.pieces()],
+            "piece_to_word": [words for text in texts for words in text.piece_to_word()],
+        }
+    paragraphs = [dict(zip(columns, values)) for values in zip(*columns.values())]
     if read.doc_tokens != WHITESPACE:
         # Character doc tokens: answers are cut from the context itself (squad_postprocess).
-        for entry, paragraph in zip(paragraphs, read.paragraphs):
+        starts = [paragraph.token_starts or [] for paragraph in read.paragraphs]
+        if as_json_text:
+            bounds = np.cumsum([0, *map(len, starts)])
+            flat = np.fromiter(itertools.chain.from_iterable(starts), np.int64, int(bounds[-1]))
+            starts = int_item_texts(flat).lists(bounds)
+        for entry, paragraph, token_starts in zip(paragraphs, read.paragraphs, starts):
             entry["context"] = paragraph.context
-            entry["token_starts"] = paragraph.token_starts
+            entry["token_starts"] = token_starts
     questions = [(index, q) for index, p in enumerate(read.paragraphs) for q in p.questions]
     example_index = np.repeat(np.arange(len(questions)), merged.windows_per_question)
     return {

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from bertkit.compact_json import ItemTexts, Raw, string_items
+from bertkit.compact_json import int_items as int_item_texts
 from bertkit.prep.squad_reader import SquadParagraph
 from bertkit.prep.squad_windows import doc_spans, improve_answer_span, max_context_owner
 
@@ -46,8 +48,7 @@ class ChunkFeatures:
     windows_per_question: np.ndarray  # [Q]
     truncated_questions: int
     # Eval sidecar material (empty unless keep_eval_details):
-    paragraph_pieces: list[list[str]] = field(default_factory=list)  # per paragraph
-    paragraph_piece_to_word: list[list[int]] = field(default_factory=list)  # per paragraph
+    paragraph_texts: ParagraphTexts | None = None  # every paragraph's pieces
     query_pieces: list[list[str]] = field(default_factory=list)  # per question
     max_context: list[str] = field(default_factory=list)  # per window: "0"/"1" per span piece
 
@@ -70,6 +71,20 @@ class PieceCache:
         self.pieces = np.zeros(0, dtype=object)
         self.first = np.zeros(0, dtype=np.int64)  # row -> offset of its first piece
         self.counts = np.zeros(0, dtype=np.int64)  # row -> number of pieces
+        self._word_texts: ItemTexts | None = None
+        self._piece_texts: ItemTexts | None = None
+
+    def word_texts(self) -> ItemTexts:
+        """JSON text of every doc token, by row (each distinct token written once)."""
+        if self._word_texts is None:
+            self._word_texts = string_items(list(self.index))
+        return self._word_texts
+
+    def piece_texts(self) -> ItemTexts:
+        """JSON text of every piece in the flat arrays."""
+        if self._piece_texts is None:
+            self._piece_texts = string_items(self._pieces)
+        return self._piece_texts
 
     def add(self, words: list[str], word_pieces: list[list[str]] | None = None) -> None:
         """Add doc tokens; ``word_pieces`` (their tokenization, if already done elsewhere,
@@ -90,6 +105,7 @@ class PieceCache:
         self.pieces[:] = self._pieces
         self.counts = np.asarray(self._counts, dtype=np.int64)
         self.first = np.cumsum(self.counts) - self.counts
+        self._word_texts = self._piece_texts = None
 
 
 @dataclass
@@ -99,6 +115,7 @@ class _ChunkPieces:
 
     piece_ids: np.ndarray  # [P]
     piece_rows: np.ndarray  # [P] positions in the cache's flat arrays (for the strings)
+    word_rows: np.ndarray  # [W] the cache's row of each doc token
     piece_to_word: np.ndarray  # [P] doc-token index within its paragraph
     word_to_first_piece: np.ndarray  # [W] piece index within its paragraph
     piece_bounds: np.ndarray
@@ -131,11 +148,39 @@ def _chunk_pieces(paragraphs: list[SquadParagraph], cache: PieceCache) -> _Chunk
     return _ChunkPieces(
         piece_ids=cache.piece_ids[piece_rows],
         piece_rows=piece_rows,
+        word_rows=rows,
         piece_to_word=np.repeat(word_in_paragraph, counts),
         word_to_first_piece=first_piece_of_word - piece_bounds[paragraph_of_word],
         piece_bounds=piece_bounds,
         word_bounds=word_bounds,
     )
+
+
+@dataclass
+class ParagraphTexts:
+    """What the eval sidecar stores per paragraph (doc tokens, pieces, piece -> doc token),
+    kept as the chunk's flat arrays: as lists for use in this process, or as JSON text made
+    from the arrays (`compact_json`), which is several times faster to write than the lists."""
+
+    cache: PieceCache
+    chunk: _ChunkPieces
+
+    def pieces(self) -> list[list[str]]:
+        pieces, bounds = self.cache.pieces[self.chunk.piece_rows].tolist(), self.chunk.piece_bounds
+        return [pieces[start:end] for start, end in itertools.pairwise(bounds.tolist())]
+
+    def piece_to_word(self) -> list[list[int]]:
+        words, bounds = self.chunk.piece_to_word.tolist(), self.chunk.piece_bounds
+        return [words[start:end] for start, end in itertools.pairwise(bounds.tolist())]
+
+    def json_lists(self) -> dict[str, list[Raw]]:
+        """JSON text of every paragraph's doc_tokens, pieces and piece_to_word lists."""
+        chunk = self.chunk
+        return {
+            "doc_tokens": self.cache.word_texts().take(chunk.word_rows).lists(chunk.word_bounds),
+            "pieces": self.cache.piece_texts().take(chunk.piece_rows).lists(chunk.piece_bounds),
+            "piece_to_word": int_item_texts(chunk.piece_to_word).lists(chunk.piece_bounds),
+        }
 
 
 @dataclass
@@ -188,14 +233,13 @@ def encode_paragraphs(
     answer_ids = _convert_many(tokenizer, tokenized.answer_pieces)
     chunk = _chunk_pieces(paragraphs, cache)
     builder = _RowBuilder(tokenizer, options)
+    if options.keep_eval_details:
+        builder.out.paragraph_texts = ParagraphTexts(cache, chunk)
     question_index = 0
     answer_index = 0
     for number, paragraph in enumerate(paragraphs):
         first, last = chunk.piece_bounds[number], chunk.piece_bounds[number + 1]
         piece_ids = chunk.piece_ids[first:last]
-        if options.keep_eval_details:
-            builder.out.paragraph_pieces.append(cache.pieces[chunk.piece_rows[first:last]].tolist())
-            builder.out.paragraph_piece_to_word.append(chunk.piece_to_word[first:last].tolist())
         id_list: list[int] | None = None
         word_to_first_piece: list[int] = []
         for question in paragraph.questions:

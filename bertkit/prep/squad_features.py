@@ -63,11 +63,13 @@ class SquadEvalData:
 
 def save_squad_eval_sidecar(path: Path, payload: dict[str, Any]) -> None:
     """Write the sidecar object built by the converter (see `build_eval_sidecar`)."""
+    from bertkit.compact_json import dumps
     from bertkit.fsutil import atomic_path
 
-    # json.dumps, not json.dump: only the one-shot path uses the C encoder (3-5x faster).
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+    # compact_json.dumps: json.dumps(ensure_ascii=False, compact separators) as UTF-8,
+    # writing the lists the converter already made JSON text of (compact_json.Raw).
+    text = dumps(payload)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         handle.write(text)
 
 
