@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -262,12 +263,13 @@ def encode_paragraphs(
             builder.add_question(
                 query_pieces[question_index],
                 query_ids[question_index],
-                piece_ids,
+                int(first),
+                len(piece_ids),
                 answer_span,
                 question.is_impossible,
             )
             question_index += 1
-    return builder.finish()
+    return builder.finish(chunk.piece_ids)
 
 
 def _convert_many(tokenizer: Any, token_lists: list[list[str]]) -> list[list[int]]:
@@ -300,27 +302,47 @@ def _answer_piece_span(
     return improve_answer_span(piece_ids, start, end, answer_ids)
 
 
+@lru_cache(maxsize=4096)
+def _window_layout(
+    num_pieces: int, max_tokens_for_doc: int, doc_stride: int, with_max_context: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
+    """(starts, lengths, indices) of a paragraph's windows and each window's max-context
+    flags ("0"/"1" per piece; empty unless ``with_max_context``): the same for every
+    question with this paragraph length and query length."""
+    spans = doc_spans(num_pieces, max_tokens_for_doc, doc_stride)
+    starts = np.array([start for start, _ in spans], dtype=np.int64)
+    lengths = np.array([length for _, length in spans], dtype=np.int64)
+    flags: tuple[str, ...] = ()
+    if with_max_context:
+        owner = max_context_owner(num_pieces, max_tokens_for_doc, doc_stride)
+        flags = tuple(
+            ((owner[start : start + length] == index).astype(np.uint8) + ord("0"))
+            .tobytes()
+            .decode("ascii")
+            for index, (start, length) in enumerate(spans)
+        )
+    return starts, lengths, np.arange(len(spans), dtype=np.int64), flags
+
+
 class _RowBuilder:
-    """Accumulates feature rows for one chunk."""
+    """Collects the questions of one chunk, then builds all their feature rows at once.
+
+    Per question only its window layout is looked up (cached per paragraph length and
+    query length, max-context flags included); the rows are filled with one slice copy
+    per window and the other columns are numpy expressions over all windows together,
+    instead of a dozen numpy calls per window.
+    """
 
     def __init__(self, tokenizer: Any, options: WindowOptions):
         self.options = options
         self.cls_id = tokenizer.cls_id
         self.sep_id = tokenizer.sep_id
-        self.rows: list[np.ndarray] = []
-        self.columns: dict[str, list[int]] = {
-            name: []
-            for name in (
-                "num_tokens",
-                "query_length",
-                "span_start",
-                "span_length",
-                "doc_span_index",
-                "start_positions",
-                "end_positions",
-                "is_impossible",
-            )
-        }
+        self.query_ids: list[list[int]] = []
+        self.query_length: list[int] = []
+        self.first_piece: list[int] = []  # chunk-wide index of the paragraph's first piece
+        self.answer: list[tuple[int, int]] = []  # piece span in the paragraph, or (-1, -1)
+        self.is_impossible: list[int] = []
+        self.layouts: list[tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]] = []
         self.windows_per_question: list[int] = []
         self.truncated = 0
         self.out = ChunkFeatures(*(np.zeros(0),) * 10, truncated_questions=0)
@@ -329,7 +351,8 @@ class _RowBuilder:
         self,
         query: list[str],
         query_ids: list[int],
-        piece_ids: np.ndarray,
+        first_piece: int,
+        num_pieces: int,
         answer_span: tuple[int, int] | None,
         is_impossible: bool,
     ) -> None:
@@ -340,52 +363,97 @@ class _RowBuilder:
             self.truncated += 1
         if options.keep_eval_details:
             self.out.query_pieces.append(query)
-        query_length = len(query)
-        max_tokens_for_doc = options.max_seq_length - query_length - 3
-        num_pieces = len(piece_ids)
-        spans = doc_spans(num_pieces, max_tokens_for_doc, options.doc_stride)
-        self.windows_per_question.append(len(spans))
-        owner = (
-            max_context_owner(num_pieces, max_tokens_for_doc, options.doc_stride)
-            if options.keep_eval_details
-            else None
+        layout = _window_layout(
+            num_pieces,
+            options.max_seq_length - len(query) - 3,
+            options.doc_stride,
+            options.keep_eval_details,
         )
-        offset = query_length + 2  # [CLS] query [SEP]
-        columns = self.columns
-        for span_index, (start, length) in enumerate(spans):
-            row = np.zeros(options.max_seq_length, dtype=np.int32)
-            row[0] = self.cls_id
-            row[1 : offset - 1] = query_ids
-            row[offset - 1] = self.sep_id
-            row[offset : offset + length] = piece_ids[start : start + length]
-            row[offset + length] = self.sep_id
-            self.rows.append(row)
-            columns["num_tokens"].append(offset + length + 1)
-            columns["query_length"].append(query_length)
-            columns["span_start"].append(start)
-            columns["span_length"].append(length)
-            columns["doc_span_index"].append(span_index)
-            start_position = end_position = 0
-            if answer_span is not None:
-                answer_start, answer_end = answer_span
-                # An answer not wholly inside this window points at [CLS] (0, 0); the
-                # window is kept, as in Google's converter.
-                if answer_start >= start and answer_end <= start + length - 1:
-                    start_position = answer_start - start + offset
-                    end_position = answer_end - start + offset
-            columns["start_positions"].append(start_position)
-            columns["end_positions"].append(end_position)
-            columns["is_impossible"].append(int(is_impossible))
-            if owner is not None:
-                flags = (owner[start : start + length] == span_index).astype(np.uint8) + ord("0")
-                self.out.max_context.append(flags.tobytes().decode("ascii"))
+        self.layouts.append(layout)
+        self.windows_per_question.append(len(layout[0]))
+        if options.keep_eval_details:
+            self.out.max_context.extend(layout[3])
+        self.query_ids.append(query_ids)
+        self.query_length.append(len(query))
+        self.first_piece.append(first_piece)
+        self.answer.append(answer_span if answer_span is not None else (-1, -1))
+        self.is_impossible.append(int(is_impossible))
 
-    def finish(self) -> ChunkFeatures:
+    def finish(self, piece_ids: np.ndarray) -> ChunkFeatures:
+        """The rows; ``piece_ids`` are the chunk's paragraph pieces back to back."""
         length = self.options.max_seq_length
         out = self.out
-        out.input_ids = np.stack(self.rows) if self.rows else np.zeros((0, length), np.int32)
-        for name, values in self.columns.items():
-            setattr(out, name, np.asarray(values, dtype=np.int64))
-        out.windows_per_question = np.asarray(self.windows_per_question, dtype=np.int64)
+        counts = np.asarray(self.windows_per_question, dtype=np.int64)
+        out.windows_per_question = counts
         out.truncated_questions = self.truncated
+        if not self.layouts or counts.sum() == 0:
+            out.input_ids = np.zeros((0, length), np.int32)
+            for name in _ROW_COLUMNS:
+                setattr(out, name, np.zeros(0, dtype=np.int64))
+            return out
+
+        def per_window(values: list[int]) -> np.ndarray:
+            return np.repeat(np.asarray(values, dtype=np.int64), counts)
+
+        span_start = np.concatenate([layout[0] for layout in self.layouts])
+        span_length = np.concatenate([layout[1] for layout in self.layouts])
+        query_length = per_window(self.query_length)
+        doc_offset = query_length + 2  # [CLS] query [SEP]
+        doc_end = doc_offset + span_length  # where the closing [SEP] goes
+        # Rows: [CLS] query [SEP] window pieces [SEP], zero padded. One slice copy per
+        # question (its query, into all its windows' rows) and one per window.
+        input_ids = np.zeros((len(span_start), length), dtype=np.int32)
+        input_ids[:, 0] = self.cls_id
+        query_flat = np.fromiter(
+            itertools.chain.from_iterable(self.query_ids), dtype=np.int32,
+            count=sum(self.query_length),
+        )
+        query_bounds = itertools.pairwise(itertools.accumulate(self.query_length, initial=0))
+        row = 0
+        for (query_start, query_end), first_piece, (starts, lengths, _, _) in zip(
+            query_bounds, self.first_piece, self.layouts
+        ):
+            rows = len(starts)
+            if rows:
+                input_ids[row : row + rows, 1 : 1 + query_end - query_start] = query_flat[
+                    query_start:query_end
+                ]
+                offset = query_end - query_start + 2
+                for start, count in zip(starts.tolist(), lengths.tolist()):
+                    begin = first_piece + start
+                    input_ids[row, offset : offset + count] = piece_ids[begin : begin + count]
+                    row += 1
+        windows = np.arange(len(span_start))
+        input_ids[windows, doc_offset - 1] = self.sep_id
+        input_ids[windows, doc_end] = self.sep_id
+        out.input_ids = input_ids
+
+        answer = np.asarray(self.answer, dtype=np.int64).reshape(-1, 2)
+        answer_start = np.repeat(answer[:, 0], counts)
+        answer_end = np.repeat(answer[:, 1], counts)
+        # An answer not wholly inside a window points at [CLS] (0, 0); the window is kept,
+        # as in Google's converter.
+        inside = (answer_start >= 0) & (answer_start >= span_start) & (
+            answer_end <= span_start + span_length - 1
+        )
+        out.num_tokens = doc_end + 1
+        out.query_length = query_length
+        out.span_start = span_start
+        out.span_length = span_length
+        out.doc_span_index = np.concatenate([layout[2] for layout in self.layouts])
+        out.start_positions = np.where(inside, answer_start - span_start + doc_offset, 0)
+        out.end_positions = np.where(inside, answer_end - span_start + doc_offset, 0)
+        out.is_impossible = per_window(self.is_impossible)
         return out
+
+
+_ROW_COLUMNS = (
+    "num_tokens",
+    "query_length",
+    "span_start",
+    "span_length",
+    "doc_span_index",
+    "start_positions",
+    "end_positions",
+    "is_impossible",
+)
