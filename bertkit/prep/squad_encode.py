@@ -241,21 +241,17 @@ def encode_paragraphs(
     for number, paragraph in enumerate(paragraphs):
         first, last = chunk.piece_bounds[number], chunk.piece_bounds[number + 1]
         piece_ids = chunk.piece_ids[first:last]
-        id_list: list[int] | None = None
-        word_to_first_piece: list[int] = []
+        word_to_first_piece = chunk.word_to_first_piece[
+            chunk.word_bounds[number] : chunk.word_bounds[number + 1]
+        ]
         for question in paragraph.questions:
             answer_span = None
             if options.is_training and not question.is_impossible:
-                if id_list is None:
-                    id_list = piece_ids.tolist()
-                    word_to_first_piece = chunk.word_to_first_piece[
-                        chunk.word_bounds[number] : chunk.word_bounds[number + 1]
-                    ].tolist()
                 answer_span = _answer_piece_span(
                     question.start_word,
                     question.end_word,
                     len(paragraph.doc_tokens),
-                    id_list,
+                    piece_ids,
                     word_to_first_piece,
                     answer_ids[answer_index],
                 )
@@ -287,19 +283,24 @@ def _answer_piece_span(
     start_word: int,
     end_word: int,
     num_words: int,
-    piece_ids: list[int],
-    word_to_first_piece: list[int],
+    piece_ids: np.ndarray,
+    word_to_first_piece: np.ndarray,
     answer_ids: list[int],
 ) -> tuple[int, int]:
     """Answer words -> piece span, then narrowed to the tokenized answer (Google's rules).
 
-    Pieces are compared by id: distinct vocab strings have distinct ids."""
-    start = word_to_first_piece[start_word]
+    Pieces are compared by id: distinct vocab strings have distinct ids. The narrowing
+    looks only inside the span, so only the span's ids become a list (a Chinese paragraph
+    has hundreds of pieces)."""
+    start = int(word_to_first_piece[start_word])
     if end_word < num_words - 1:
-        end = word_to_first_piece[end_word + 1] - 1
+        end = int(word_to_first_piece[end_word + 1]) - 1
     else:
         end = len(piece_ids) - 1
-    return improve_answer_span(piece_ids, start, end, answer_ids)
+    new_start, new_end = improve_answer_span(
+        piece_ids[start : end + 1].tolist(), 0, end - start, answer_ids
+    )
+    return start + new_start, start + new_end
 
 
 @lru_cache(maxsize=4096)
