@@ -40,6 +40,7 @@ from bertkit.prep.squad_encode import (
     WindowOptions,
     encode_paragraphs,
     texts_to_tokenize,
+    tokenize_words,
 )
 from bertkit.prep.squad_features import (
     EVAL_SIDECAR_FORMAT,
@@ -288,22 +289,33 @@ def encode_in_parallel(
     if workers <= 1:
         return [encode_paragraphs(paragraphs, tokenizer, window_options)]
     words, questions, answers = texts_to_tokenize(paragraphs, window_options)
-    texts = words + questions + answers
-    bounds = [len(texts) * part // workers for part in range(workers + 1)]
-    slices = [(spec, texts[begin:end]) for begin, end in itertools.pairwise(bounds)]
-    # Build the tokenizer's lazy tables once here, so forked workers inherit them.
-    tokenizer.tokenize_many(["Warm-up, once: déjà vu 1,000 (x)."])
-    _PROCESS_TOKENIZERS[spec] = tokenizer
-    try:
-        parts = ordered_parallel_map(_tokenize_slice, slices, workers, initializer=_ignore_ctrl_c)
-    finally:
-        _PROCESS_TOKENIZERS.pop(spec, None)
-    pieces = [item for part in parts for item in part]
+    tokenized_words: list[list[list[str]]] = []
+
+    def tokenize_in_workers(other_words: list[str]) -> list[list[str]]:
+        texts = other_words + questions + answers
+        bounds = [len(texts) * part // workers for part in range(workers + 1)]
+        slices = [(spec, texts[begin:end]) for begin, end in itertools.pairwise(bounds)]
+        # Build the tokenizer's lazy tables once here, so forked workers inherit them.
+        tokenizer.tokenize_many(["Warm-up, once: déjà vu 1,000 (x)."])
+        _PROCESS_TOKENIZERS[spec] = tokenizer
+        try:
+            parts = ordered_parallel_map(
+                _tokenize_slice, slices, workers, initializer=_ignore_ctrl_c
+            )
+        finally:
+            _PROCESS_TOKENIZERS.pop(spec, None)
+        pieces = [item for part in parts for item in part]
+        tokenized_words.append(pieces[len(other_words) :])
+        return pieces[: len(other_words)]
+
+    # Single CJK characters are looked up here; everything else goes to the workers.
+    word_pieces = tokenize_words(tokenizer, words, tokenize_in_workers)
+    rest = tokenized_words[0]  # tokenize_words calls tokenize_in_workers exactly once
     tokenized = TokenizedTexts(
         words=words,
-        word_pieces=pieces[: len(words)],
-        query_pieces=pieces[len(words) : len(words) + len(questions)],
-        answer_pieces=pieces[len(words) + len(questions) :],
+        word_pieces=word_pieces,
+        query_pieces=rest[: len(questions)],
+        answer_pieces=rest[len(questions) :],
     )
     return [encode_paragraphs(paragraphs, tokenizer, window_options, tokenized)]
 
