@@ -31,6 +31,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from bertkit.gcutil import gc_paused
 from bertkit.tokenization.fast_basic import ASCII_PUNCTUATION_RANGES, char_class
 from bertkit.tokenization.reference import CJK_RANGES, is_cjk
 
@@ -138,8 +139,15 @@ def cjk_doc_tokens_many(contexts: list[str]) -> list[tuple[list[str], list[int]]
     have one doc token per character."""
     if not contexts:
         return []
+    with gc_paused():  # hundreds of thousands of new strings and ints, no cycles
+        return _cjk_doc_tokens_many(contexts)
+
+
+def _cjk_doc_tokens_many(contexts: list[str]) -> list[tuple[list[str], list[int]]]:
     # Contexts joined with a separator between them, so no token spans two.
     text = "\n".join(contexts)
+    if not text:  # one empty context
+        return [([], [])]
     code_points = _code_points(text)
     kinds = _kinds(code_points)
     single = kinds == _SINGLE

@@ -438,8 +438,8 @@ def _eval_sidecar(
     else:
         columns = {
             "doc_tokens": [paragraph.doc_tokens for paragraph in read.paragraphs],
-            "pieces": [pieces for text in texts for pieces in text.pieces()],
-            "piece_to_word": [words for text in texts for words in text.piece_to_word()],
+            "pieces": [pieces for text in texts for pieces in text.pieces],
+            "piece_to_word": [words for text in texts for words in text.piece_to_word],
         }
     paragraphs = [dict(zip(columns, values)) for values in zip(*columns.values())]
     if read.doc_tokens != WHITESPACE:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
 
+from bertkit.gcutil import gc_paused
 from bertkit.compact_json import ItemTexts, Raw, string_items
 from bertkit.compact_json import int_items as int_item_texts
 from bertkit.prep.squad_reader import SquadParagraph
@@ -53,6 +54,16 @@ class ChunkFeatures:
     paragraph_texts: ParagraphTexts | None = None  # every paragraph's pieces
     query_pieces: list[list[str]] = field(default_factory=list)  # per question
     max_context: list[str] = field(default_factory=list)  # per window: "0"/"1" per span piece
+
+    @property
+    def paragraph_pieces(self) -> list[list[str]]:
+        """Per paragraph, its pieces (empty unless keep_eval_details)."""
+        return self.paragraph_texts.pieces if self.paragraph_texts else []
+
+    @property
+    def paragraph_piece_to_word(self) -> list[list[int]]:
+        """Per paragraph, each piece's doc token (empty unless keep_eval_details)."""
+        return self.paragraph_texts.piece_to_word if self.paragraph_texts else []
 
 
 # CJK unified ideographs of the BMP: Google's tokenizer makes each its own word, and
@@ -196,10 +207,12 @@ class ParagraphTexts:
     cache: PieceCache
     chunk: _ChunkPieces
 
+    @cached_property
     def pieces(self) -> list[list[str]]:
         pieces, bounds = self.cache.pieces[self.chunk.piece_rows].tolist(), self.chunk.piece_bounds
         return [pieces[start:end] for start, end in itertools.pairwise(bounds.tolist())]
 
+    @cached_property
     def piece_to_word(self) -> list[list[int]]:
         words, bounds = self.chunk.piece_to_word.tolist(), self.chunk.piece_bounds
         return [words[start:end] for start, end in itertools.pairwise(bounds.tolist())]
@@ -256,6 +269,16 @@ def encode_paragraphs(
     tokenized: TokenizedTexts | None = None,
 ) -> ChunkFeatures:
     """Feature rows for ``paragraphs``; ``tokenized`` if the texts were tokenized elsewhere."""
+    with gc_paused():  # many lists and arrays, no cycles
+        return _encode_paragraphs(paragraphs, tokenizer, options, tokenized)
+
+
+def _encode_paragraphs(
+    paragraphs: list[SquadParagraph],
+    tokenizer: Any,
+    options: WindowOptions,
+    tokenized: TokenizedTexts | None,
+) -> ChunkFeatures:
     tokenized = tokenized or tokenize_texts(paragraphs, tokenizer, options)
     cache = PieceCache(tokenizer)
     cache.add(tokenized.words, tokenized.word_pieces)
