@@ -27,6 +27,7 @@ import numpy as np
 # is written as it is.
 _ESCAPED = re.compile(r'["\\\x00-\x1f]')
 _QUOTE, _COMMA = ord('"'), ord(",")
+_HEAD = 16  # bytes of an item kept in `ItemTexts.take`'s fixed-width rows
 
 # ASCII digits of every int below 2**17 and a comma, zero padded to 8 bytes, as one
 # little-endian uint64 each, and how many of those bytes are used.
@@ -47,38 +48,52 @@ class ItemTexts:
 
     data: np.ndarray  # uint8
     ends: np.ndarray  # int64, where each item's text (comma included) ends
-    # For `take`: the items cut into 8-byte rows (0-padded), and each item's first row.
-    _rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    # For `take`: each item's first 16 bytes as a 0-padded row, and the rest of longer ones.
+    _heads: np.ndarray | None = None
+    _tails: dict[int, bytes] | None = None
 
     def take(self, items: np.ndarray) -> ItemTexts:
-        """Items ``items`` (indices, any order, repeats allowed), back to back."""
-        rows, first_row, row_counts = self._cut_rows()
+        """Items ``items`` (indices, any order, repeats allowed), back to back.
+
+        Gathering whole 16-byte rows (word pieces and Chinese characters fit one) costs
+        far less than gathering byte by byte; the rare longer items get their remaining
+        bytes spliced in after their first 16."""
+        heads, tails = self._cut_heads()
         lengths = np.diff(self.ends, prepend=0)[items]
-        if row_counts is None:  # every item fits one row
-            picked = rows[items]
-        else:
-            counts = row_counts[items]
-            ends = np.cumsum(counts)
-            picked = rows[np.repeat(first_row[items] - (ends - counts), counts)
-                          + np.arange(int(ends[-1]) if ends.size else 0)]
         # JSON text holds no NUL byte, so dropping the padding is one bytes.translate.
-        data = picked.tobytes().translate(None, b"\0")
+        data = heads[items].tobytes().translate(None, b"\0")
+        long = np.flatnonzero(lengths > _HEAD) if tails else ()
+        if len(long):
+            head_ends = np.cumsum(np.minimum(lengths, _HEAD))[long].tolist()
+            parts, previous = [], 0
+            for end, item in zip(head_ends, np.asarray(items)[long].tolist()):
+                parts += [data[previous:end], tails[item]]
+                previous = end
+            parts.append(data[previous:])
+            data = b"".join(parts)
         return ItemTexts(np.frombuffer(data, np.uint8), np.cumsum(lengths))
 
-    def _cut_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Gathering whole 8-byte rows, a few per item (word pieces and Chinese characters
-        take one), costs far less than gathering byte by byte."""
-        if self._rows is None:
+    def _cut_heads(self) -> tuple[np.ndarray, dict[int, bytes]]:
+        if self._heads is None:
             lengths = np.diff(self.ends, prepend=0)
-            counts = (lengths + 7) // 8
-            first_row = np.cumsum(counts) - counts
-            padded = np.zeros((int(counts.sum()), 8), dtype=np.uint8)
+            starts = self.ends - lengths
+            heads = np.zeros((lengths.size, _HEAD), dtype=np.uint8)
             item_of_byte = np.repeat(np.arange(lengths.size), lengths)
-            within = np.arange(self.data.size) - (self.ends - lengths)[item_of_byte]
-            padded[first_row[item_of_byte] + within // 8, within % 8] = self.data
-            self._rows = (padded.view("<u8").reshape(-1), first_row,
-                          None if (counts == 1).all() else counts)
-        return self._rows
+            within = np.arange(self.data.size) - starts[item_of_byte]
+            first = within < _HEAD
+            heads[item_of_byte[first], within[first]] = self.data[first]
+            data = self.data.tobytes()
+            self._tails = {
+                item: data[start + _HEAD : end]
+                for item, start, end in zip(
+                    np.flatnonzero(lengths > _HEAD).tolist(),
+                    starts[lengths > _HEAD].tolist(),
+                    self.ends[lengths > _HEAD].tolist(),
+                )
+            }
+            self._heads = heads.view("<u8")  # [items, 2]
+        assert self._tails is not None
+        return self._heads, self._tails
 
     def lists(self, bounds: Sequence[int] | np.ndarray) -> list[Raw]:
         """JSON text of the lists made of items ``[bounds[k], bounds[k + 1])``."""
