@@ -202,12 +202,6 @@ def _cjk_doc_tokens_by_char(context: str) -> tuple[list[str], list[int]]:
     return tokens, starts
 
 
-@lru_cache(maxsize=1)
-def _cjk_pattern() -> re.Pattern[str]:
-    ranges = "".join(f"{chr(low)}-{chr(high)}" for low, high in CJK_RANGES)
-    return re.compile(f"[{ranges}]")
-
-
 def cjk_share(contexts: Iterable[str]) -> float:
     """Share of CJK characters among the non-whitespace characters of ``contexts``."""
     code_points = _code_points("".join(contexts))
