@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "bertkit"
 
 # Lowest first. A module may import from its own layer and the layers below it.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"bertkit", "errors", "fsutil", "console", "data"}),
+    frozenset({"bertkit", "errors", "fsutil", "console", "data", "compact_json", "gcutil"}),
     frozenset({"tfrecord", "tokenization", "evaluate"}),
     frozenset({"prep"}),
     frozenset({"train"}),

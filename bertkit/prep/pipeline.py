@@ -50,6 +50,7 @@ class Tokenizer(Protocol):
     sep_id: int
     pad_id: int
     unk_id: int
+    unk_token: str
 
     def tokenize(self, text: str) -> list[str]: ...
 

@@ -186,7 +186,7 @@ def prep_squad(
                 save_squad_eval_sidecar(sidecar, build_eval_sidecar(
                     input_path, read, features, columns["unique_ids"],
                     options.recorded(read.doc_tokens), tokenizer.cls_token,
-                    tokenizer.sep_token))
+                    tokenizer.sep_token, as_json_text=True))
         histogram = dict(sorted(Counter(features.windows_per_question.tolist()).items()))
         counts = {
             "paragraphs": len(read.paragraphs),

@@ -11,11 +11,17 @@ window/max-context layouts are cached per (paragraph length, query length).
 from __future__ import annotations
 
 import itertools
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bertkit.compact_json import ItemTexts, Raw, string_items
+from bertkit.compact_json import int_items as int_item_texts
+from bertkit.gcutil import gc_paused
 from bertkit.prep.squad.reader import SquadParagraph
 from bertkit.prep.squad.windows import doc_spans, improve_answer_span, max_context_owner
 
@@ -49,10 +55,49 @@ class ChunkFeatures:
     windows_per_question: np.ndarray  # [Q]
     truncated_questions: int
     # Eval sidecar material (empty unless keep_eval_details):
-    paragraph_pieces: list[list[str]] = field(default_factory=list)  # per paragraph
-    paragraph_piece_to_word: list[list[int]] = field(default_factory=list)  # per paragraph
+    paragraph_texts: ParagraphTexts | None = None  # every paragraph's pieces
     query_pieces: list[list[str]] = field(default_factory=list)  # per question
     max_context: list[str] = field(default_factory=list)  # per window: "0"/"1" per span piece
+
+    @property
+    def paragraph_pieces(self) -> list[list[str]]:
+        """Per paragraph, its pieces (empty unless keep_eval_details)."""
+        return self.paragraph_texts.pieces if self.paragraph_texts else []
+
+    @property
+    def paragraph_piece_to_word(self) -> list[list[int]]:
+        """Per paragraph, each piece's doc token (empty unless keep_eval_details)."""
+        return self.paragraph_texts.piece_to_word if self.paragraph_texts else []
+
+
+# CJK unified ideographs of the BMP: Google's tokenizer makes each its own word, and
+# neither lower-casing nor accent stripping (NFD) changes one, so a doc token that is one
+# of them is one piece: itself if in the vocab, else [UNK]. (Compatibility ideographs,
+# which NFD maps to others, are left to the tokenizer.)
+_UNIFIED_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def tokenize_words(
+    tokenizer: Tokenizer, words: list[str],
+    tokenize_rest: Callable[[list[str]], list[list[str]]] | None = None,
+) -> list[list[str]]:
+    """The pieces of each doc token: a single CJK character by a vocab lookup (Chinese
+    paragraphs have thousands of distinct ones, and the full tokenizer costs microseconds
+    a word), the others by ``tokenize_rest`` (default: the tokenizer's batch path)."""
+    tokenize_rest = tokenize_rest or tokenizer.tokenize_many
+    if tokenizer.kind != "wordpiece":
+        return tokenize_rest(words)
+    vocab = tokenizer.vocab
+    single = _UNIFIED_CJK.fullmatch
+    rest = [word for word in words if not single(word)]
+    if len(rest) == len(words):
+        return tokenize_rest(words)
+    rest_pieces = iter(tokenize_rest(rest))
+    unknown = [tokenizer.unk_token]
+    return [
+        ([word] if word in vocab else unknown[:]) if single(word) else next(rest_pieces)
+        for word in words
+    ]
 
 
 class PieceCache:
@@ -73,13 +118,27 @@ class PieceCache:
         self.pieces = np.zeros(0, dtype=object)
         self.first = np.zeros(0, dtype=np.int64)  # row -> offset of its first piece
         self.counts = np.zeros(0, dtype=np.int64)  # row -> number of pieces
+        self._word_texts: ItemTexts | None = None
+        self._piece_texts: ItemTexts | None = None
+
+    def word_texts(self) -> ItemTexts:
+        """JSON text of every doc token, by row (each distinct token written once)."""
+        if self._word_texts is None:
+            self._word_texts = string_items(list(self.index))
+        return self._word_texts
+
+    def piece_texts(self) -> ItemTexts:
+        """JSON text of every piece in the flat arrays."""
+        if self._piece_texts is None:
+            self._piece_texts = string_items(self._pieces)
+        return self._piece_texts
 
     def add(self, words: list[str], word_pieces: list[list[str]] | None = None) -> None:
         """Add doc tokens; ``word_pieces`` (their tokenization, if already done elsewhere,
         e.g. in worker processes) saves tokenizing them here."""
         if word_pieces is None:
             words = [word for word in dict.fromkeys(words) if word not in self.index]
-            word_pieces = self.tokenizer.tokenize_many(words) if words else []
+            word_pieces = tokenize_words(self.tokenizer, words) if words else []
         first_new = len(self._pieces)
         for word, pieces in zip(words, word_pieces):
             if word in self.index:
@@ -93,6 +152,7 @@ class PieceCache:
         self.pieces[:] = self._pieces
         self.counts = np.asarray(self._counts, dtype=np.int64)
         self.first = np.cumsum(self.counts) - self.counts
+        self._word_texts = self._piece_texts = None
 
 
 @dataclass
@@ -102,6 +162,7 @@ class _ChunkPieces:
 
     piece_ids: np.ndarray  # [P]
     piece_rows: np.ndarray  # [P] positions in the cache's flat arrays (for the strings)
+    word_rows: np.ndarray  # [W] the cache's row of each doc token
     piece_to_word: np.ndarray  # [P] doc-token index within its paragraph
     word_to_first_piece: np.ndarray  # [W] piece index within its paragraph
     piece_bounds: np.ndarray
@@ -134,11 +195,41 @@ def _chunk_pieces(paragraphs: list[SquadParagraph], cache: PieceCache) -> _Chunk
     return _ChunkPieces(
         piece_ids=cache.piece_ids[piece_rows],
         piece_rows=piece_rows,
+        word_rows=rows,
         piece_to_word=np.repeat(word_in_paragraph, counts),
         word_to_first_piece=first_piece_of_word - piece_bounds[paragraph_of_word],
         piece_bounds=piece_bounds,
         word_bounds=word_bounds,
     )
+
+
+@dataclass
+class ParagraphTexts:
+    """What the eval sidecar stores per paragraph (doc tokens, pieces, piece -> doc token),
+    kept as the chunk's flat arrays: as lists for use in this process, or as JSON text made
+    from the arrays (`compact_json`), which is several times faster to write than the lists."""
+
+    cache: PieceCache
+    chunk: _ChunkPieces
+
+    @cached_property
+    def pieces(self) -> list[list[str]]:
+        pieces, bounds = self.cache.pieces[self.chunk.piece_rows].tolist(), self.chunk.piece_bounds
+        return [pieces[start:end] for start, end in itertools.pairwise(bounds.tolist())]
+
+    @cached_property
+    def piece_to_word(self) -> list[list[int]]:
+        words, bounds = self.chunk.piece_to_word.tolist(), self.chunk.piece_bounds
+        return [words[start:end] for start, end in itertools.pairwise(bounds.tolist())]
+
+    def json_lists(self) -> dict[str, list[Raw]]:
+        """JSON text of every paragraph's doc_tokens, pieces and piece_to_word lists."""
+        chunk = self.chunk
+        return {
+            "doc_tokens": self.cache.word_texts().take(chunk.word_rows).lists(chunk.word_bounds),
+            "pieces": self.cache.piece_texts().take(chunk.piece_rows).lists(chunk.piece_bounds),
+            "piece_to_word": int_item_texts(chunk.piece_to_word).lists(chunk.piece_bounds),
+        }
 
 
 @dataclass
@@ -170,7 +261,7 @@ def tokenize_texts(
     words, questions, answers = texts_to_tokenize(paragraphs, options)
     return TokenizedTexts(
         words,
-        tokenizer.tokenize_many(words),
+        tokenize_words(tokenizer, words),
         tokenizer.tokenize_many(questions),
         tokenizer.tokenize_many(answers),
     )
@@ -183,6 +274,16 @@ def encode_paragraphs(
     tokenized: TokenizedTexts | None = None,
 ) -> ChunkFeatures:
     """Feature rows for ``paragraphs``; ``tokenized`` if the texts were tokenized elsewhere."""
+    with gc_paused():  # many lists and arrays, no cycles
+        return _encode_paragraphs(paragraphs, tokenizer, options, tokenized)
+
+
+def _encode_paragraphs(
+    paragraphs: list[SquadParagraph],
+    tokenizer: Tokenizer,
+    options: WindowOptions,
+    tokenized: TokenizedTexts | None,
+) -> ChunkFeatures:
     tokenized = tokenized or tokenize_texts(paragraphs, tokenizer, options)
     cache = PieceCache(tokenizer)
     cache.add(tokenized.words, tokenized.word_pieces)
@@ -191,29 +292,24 @@ def encode_paragraphs(
     answer_ids = _convert_many(tokenizer, tokenized.answer_pieces)
     chunk = _chunk_pieces(paragraphs, cache)
     builder = _RowBuilder(tokenizer, options)
+    if options.keep_eval_details:
+        builder.out.paragraph_texts = ParagraphTexts(cache, chunk)
     question_index = 0
     answer_index = 0
     for number, paragraph in enumerate(paragraphs):
         first, last = chunk.piece_bounds[number], chunk.piece_bounds[number + 1]
         piece_ids = chunk.piece_ids[first:last]
-        if options.keep_eval_details:
-            builder.out.paragraph_pieces.append(cache.pieces[chunk.piece_rows[first:last]].tolist())
-            builder.out.paragraph_piece_to_word.append(chunk.piece_to_word[first:last].tolist())
-        id_list: list[int] | None = None
-        word_to_first_piece: list[int] = []
+        word_to_first_piece = chunk.word_to_first_piece[
+            chunk.word_bounds[number] : chunk.word_bounds[number + 1]
+        ]
         for question in paragraph.questions:
             answer_span = None
             if options.is_training and not question.is_impossible:
-                if id_list is None:
-                    id_list = piece_ids.tolist()
-                    word_to_first_piece = chunk.word_to_first_piece[
-                        chunk.word_bounds[number] : chunk.word_bounds[number + 1]
-                    ].tolist()
                 answer_span = _answer_piece_span(
                     question.start_word,
                     question.end_word,
                     len(paragraph.doc_tokens),
-                    id_list,
+                    piece_ids,
                     word_to_first_piece,
                     answer_ids[answer_index],
                 )
@@ -221,12 +317,13 @@ def encode_paragraphs(
             builder.add_question(
                 query_pieces[question_index],
                 query_ids[question_index],
-                piece_ids,
+                int(first),
+                len(piece_ids),
                 answer_span,
                 question.is_impossible,
             )
             question_index += 1
-    return builder.finish()
+    return builder.finish(chunk.piece_ids)
 
 
 def _convert_many(tokenizer: Tokenizer, token_lists: list[list[str]]) -> list[list[int]]:
@@ -244,42 +341,67 @@ def _answer_piece_span(
     start_word: int,
     end_word: int,
     num_words: int,
-    piece_ids: list[int],
-    word_to_first_piece: list[int],
+    piece_ids: np.ndarray,
+    word_to_first_piece: np.ndarray,
     answer_ids: list[int],
 ) -> tuple[int, int]:
     """Answer words -> piece span, then narrowed to the tokenized answer (Google's rules).
 
-    Pieces are compared by id: distinct vocab strings have distinct ids."""
-    start = word_to_first_piece[start_word]
+    Pieces are compared by id: distinct vocab strings have distinct ids. The narrowing
+    looks only inside the span, so only the span's ids become a list (a Chinese paragraph
+    has hundreds of pieces)."""
+    start = int(word_to_first_piece[start_word])
     if end_word < num_words - 1:
-        end = word_to_first_piece[end_word + 1] - 1
+        end = int(word_to_first_piece[end_word + 1]) - 1
     else:
         end = len(piece_ids) - 1
-    return improve_answer_span(piece_ids, start, end, answer_ids)
+    new_start, new_end = improve_answer_span(
+        piece_ids[start : end + 1].tolist(), 0, end - start, answer_ids
+    )
+    return start + new_start, start + new_end
+
+
+@lru_cache(maxsize=4096)
+def _window_layout(
+    num_pieces: int, max_tokens_for_doc: int, doc_stride: int, with_max_context: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
+    """(starts, lengths, indices) of a paragraph's windows and each window's max-context
+    flags ("0"/"1" per piece; empty unless ``with_max_context``): the same for every
+    question with this paragraph length and query length."""
+    spans = doc_spans(num_pieces, max_tokens_for_doc, doc_stride)
+    starts = np.array([start for start, _ in spans], dtype=np.int64)
+    lengths = np.array([length for _, length in spans], dtype=np.int64)
+    flags: tuple[str, ...] = ()
+    if with_max_context:
+        owner = max_context_owner(num_pieces, max_tokens_for_doc, doc_stride)
+        flags = tuple(
+            ((owner[start : start + length] == index).astype(np.uint8) + ord("0"))
+            .tobytes()
+            .decode("ascii")
+            for index, (start, length) in enumerate(spans)
+        )
+    return starts, lengths, np.arange(len(spans), dtype=np.int64), flags
 
 
 class _RowBuilder:
-    """Accumulates feature rows for one chunk."""
+    """Collects the questions of one chunk, then builds all their feature rows at once.
+
+    Per question only its window layout is looked up (cached per paragraph length and
+    query length, max-context flags included); the rows are filled with one slice copy
+    per window and the other columns are numpy expressions over all windows together,
+    instead of a dozen numpy calls per window.
+    """
 
     def __init__(self, tokenizer: Tokenizer, options: WindowOptions):
         self.options = options
         self.cls_id = tokenizer.cls_id
         self.sep_id = tokenizer.sep_id
-        self.rows: list[np.ndarray] = []
-        self.columns: dict[str, list[int]] = {
-            name: []
-            for name in (
-                "num_tokens",
-                "query_length",
-                "span_start",
-                "span_length",
-                "doc_span_index",
-                "start_positions",
-                "end_positions",
-                "is_impossible",
-            )
-        }
+        self.query_ids: list[list[int]] = []
+        self.query_length: list[int] = []
+        self.first_piece: list[int] = []  # chunk-wide index of the paragraph's first piece
+        self.answer: list[tuple[int, int]] = []  # piece span in the paragraph, or (-1, -1)
+        self.is_impossible: list[int] = []
+        self.layouts: list[tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]] = []
         self.windows_per_question: list[int] = []
         self.truncated = 0
         self.out = ChunkFeatures(*(np.zeros(0),) * 10, truncated_questions=0)
@@ -288,7 +410,8 @@ class _RowBuilder:
         self,
         query: list[str],
         query_ids: list[int],
-        piece_ids: np.ndarray,
+        first_piece: int,
+        num_pieces: int,
         answer_span: tuple[int, int] | None,
         is_impossible: bool,
     ) -> None:
@@ -299,52 +422,97 @@ class _RowBuilder:
             self.truncated += 1
         if options.keep_eval_details:
             self.out.query_pieces.append(query)
-        query_length = len(query)
-        max_tokens_for_doc = options.max_seq_length - query_length - 3
-        num_pieces = len(piece_ids)
-        spans = doc_spans(num_pieces, max_tokens_for_doc, options.doc_stride)
-        self.windows_per_question.append(len(spans))
-        owner = (
-            max_context_owner(num_pieces, max_tokens_for_doc, options.doc_stride)
-            if options.keep_eval_details
-            else None
+        layout = _window_layout(
+            num_pieces,
+            options.max_seq_length - len(query) - 3,
+            options.doc_stride,
+            options.keep_eval_details,
         )
-        offset = query_length + 2  # [CLS] query [SEP]
-        columns = self.columns
-        for span_index, (start, length) in enumerate(spans):
-            row = np.zeros(options.max_seq_length, dtype=np.int32)
-            row[0] = self.cls_id
-            row[1 : offset - 1] = query_ids
-            row[offset - 1] = self.sep_id
-            row[offset : offset + length] = piece_ids[start : start + length]
-            row[offset + length] = self.sep_id
-            self.rows.append(row)
-            columns["num_tokens"].append(offset + length + 1)
-            columns["query_length"].append(query_length)
-            columns["span_start"].append(start)
-            columns["span_length"].append(length)
-            columns["doc_span_index"].append(span_index)
-            start_position = end_position = 0
-            if answer_span is not None:
-                answer_start, answer_end = answer_span
-                # An answer not wholly inside this window points at [CLS] (0, 0); the
-                # window is kept, as in Google's converter.
-                if answer_start >= start and answer_end <= start + length - 1:
-                    start_position = answer_start - start + offset
-                    end_position = answer_end - start + offset
-            columns["start_positions"].append(start_position)
-            columns["end_positions"].append(end_position)
-            columns["is_impossible"].append(int(is_impossible))
-            if owner is not None:
-                flags = (owner[start : start + length] == span_index).astype(np.uint8) + ord("0")
-                self.out.max_context.append(flags.tobytes().decode("ascii"))
+        self.layouts.append(layout)
+        self.windows_per_question.append(len(layout[0]))
+        if options.keep_eval_details:
+            self.out.max_context.extend(layout[3])
+        self.query_ids.append(query_ids)
+        self.query_length.append(len(query))
+        self.first_piece.append(first_piece)
+        self.answer.append(answer_span if answer_span is not None else (-1, -1))
+        self.is_impossible.append(int(is_impossible))
 
-    def finish(self) -> ChunkFeatures:
+    def finish(self, piece_ids: np.ndarray) -> ChunkFeatures:
+        """The rows; ``piece_ids`` are the chunk's paragraph pieces back to back."""
         length = self.options.max_seq_length
         out = self.out
-        out.input_ids = np.stack(self.rows) if self.rows else np.zeros((0, length), np.int32)
-        for name, values in self.columns.items():
-            setattr(out, name, np.asarray(values, dtype=np.int64))
-        out.windows_per_question = np.asarray(self.windows_per_question, dtype=np.int64)
+        counts = np.asarray(self.windows_per_question, dtype=np.int64)
+        out.windows_per_question = counts
         out.truncated_questions = self.truncated
+        if not self.layouts or counts.sum() == 0:
+            out.input_ids = np.zeros((0, length), np.int32)
+            for name in _ROW_COLUMNS:
+                setattr(out, name, np.zeros(0, dtype=np.int64))
+            return out
+
+        def per_window(values: list[int]) -> np.ndarray:
+            return np.repeat(np.asarray(values, dtype=np.int64), counts)
+
+        span_start = np.concatenate([layout[0] for layout in self.layouts])
+        span_length = np.concatenate([layout[1] for layout in self.layouts])
+        query_length = per_window(self.query_length)
+        doc_offset = query_length + 2  # [CLS] query [SEP]
+        doc_end = doc_offset + span_length  # where the closing [SEP] goes
+        # Rows: [CLS] query [SEP] window pieces [SEP], zero padded. One slice copy per
+        # question (its query, into all its windows' rows) and one per window.
+        input_ids = np.zeros((len(span_start), length), dtype=np.int32)
+        input_ids[:, 0] = self.cls_id
+        query_flat = np.fromiter(
+            itertools.chain.from_iterable(self.query_ids), dtype=np.int32,
+            count=sum(self.query_length),
+        )
+        query_bounds = itertools.pairwise(itertools.accumulate(self.query_length, initial=0))
+        row = 0
+        for (query_start, query_end), first_piece, (starts, lengths, _, _) in zip(
+            query_bounds, self.first_piece, self.layouts
+        ):
+            rows = len(starts)
+            if rows:
+                input_ids[row : row + rows, 1 : 1 + query_end - query_start] = query_flat[
+                    query_start:query_end
+                ]
+                offset = query_end - query_start + 2
+                for start, count in zip(starts.tolist(), lengths.tolist()):
+                    begin = first_piece + start
+                    input_ids[row, offset : offset + count] = piece_ids[begin : begin + count]
+                    row += 1
+        windows = np.arange(len(span_start))
+        input_ids[windows, doc_offset - 1] = self.sep_id
+        input_ids[windows, doc_end] = self.sep_id
+        out.input_ids = input_ids
+
+        answer = np.asarray(self.answer, dtype=np.int64).reshape(-1, 2)
+        answer_start = np.repeat(answer[:, 0], counts)
+        answer_end = np.repeat(answer[:, 1], counts)
+        # An answer not wholly inside a window points at [CLS] (0, 0); the window is kept,
+        # as in Google's converter.
+        inside = (answer_start >= 0) & (answer_start >= span_start) & (
+            answer_end <= span_start + span_length - 1
+        )
+        out.num_tokens = doc_end + 1
+        out.query_length = query_length
+        out.span_start = span_start
+        out.span_length = span_length
+        out.doc_span_index = np.concatenate([layout[2] for layout in self.layouts])
+        out.start_positions = np.where(inside, answer_start - span_start + doc_offset, 0)
+        out.end_positions = np.where(inside, answer_end - span_start + doc_offset, 0)
+        out.is_impossible = per_window(self.is_impossible)
         return out
+
+
+_ROW_COLUMNS = (
+    "num_tokens",
+    "query_length",
+    "span_start",
+    "span_length",
+    "doc_span_index",
+    "start_positions",
+    "end_positions",
+    "is_impossible",
+)

@@ -31,6 +31,7 @@ from bertkit.prep.squad.chinese import (
     CJK_CHARS,
     WHITESPACE,
     cjk_doc_tokens,
+    cjk_doc_tokens_many,
     place_answer,
     resolve_doc_tokens,
 )
@@ -127,13 +128,20 @@ class _Context:
     """A paragraph's text and doc tokens; token offsets only computed when an answer
     needs them (eval never does)."""
 
-    def __init__(self, text: str, doc_tokens: str = WHITESPACE):
+    def __init__(
+        self,
+        text: str,
+        doc_tokens: str = WHITESPACE,
+        cjk_tokens: tuple[list[str], list[int]] | None = None,
+    ):
+        """``cjk_tokens``: `cjk_doc_tokens(text)` if already made (for many contexts at
+        once, by `cjk_doc_tokens_many`)."""
         self.text = text
         self.chinese = doc_tokens == CJK_CHARS
         self._starts: list[int] | None = None
         self.surrogate = _SURROGATE.search(text)
         if self.chinese:
-            self.doc_tokens, self._starts = cjk_doc_tokens(text)
+            self.doc_tokens, self._starts = cjk_tokens or cjk_doc_tokens(text)
         else:
             self.doc_tokens = _DOC_TOKEN.findall(text)
 
@@ -216,8 +224,14 @@ def read_squad_data(
 ) -> SquadReadResult:
     """``doc_tokens``: whitespace (Google's), cjk-chars or auto; ``strict`` turns a skipped
     or repaired answer into an error naming the question."""
+    contexts = _contexts(document) if doc_tokens in (AUTO, CJK_CHARS) else []
     if doc_tokens == AUTO:
-        doc_tokens = resolve_doc_tokens(AUTO, _contexts(document))
+        doc_tokens = resolve_doc_tokens(AUTO, contexts)
+    # Character doc tokens of every context at once, in file order (the loop below checks
+    # it gets the one for its context).
+    cjk_tokens = iter(
+        zip(contexts, cjk_doc_tokens_many(contexts)) if doc_tokens == CJK_CHARS else []
+    )
     articles = _require(document, "data", list, path, "top level")
     result = SquadReadResult(paragraphs=[], doc_tokens=doc_tokens)
     for article_index, article in enumerate(articles):
@@ -225,7 +239,9 @@ def read_squad_data(
         paragraphs = _require(article, "paragraphs", list, path, article_where)
         for paragraph_index, paragraph in enumerate(paragraphs):
             where = f"{article_where} paragraph {paragraph_index}"
-            context = _Context(_require(paragraph, "context", str, path, where), doc_tokens)
+            text = _require(paragraph, "context", str, path, where)
+            made_for, made = next(cjk_tokens, (None, None))
+            context = _Context(text, doc_tokens, made if made_for is text else None)
             qas = _require(paragraph, "qas", list, path, where)
             questions = []
             for question_index, qa in enumerate(qas):

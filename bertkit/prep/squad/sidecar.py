@@ -15,6 +15,7 @@ that back into Google's per-feature `tokens`, `token_to_orig_map` and
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from bertkit.compact_json import int_items as int_item_texts
 from bertkit.errors import InputError
 from bertkit.prep.outputs import recorded_path
 from bertkit.prep.squad.chinese import WHITESPACE
@@ -80,19 +82,33 @@ def build_eval_sidecar(
     options: Mapping[str, Any],
     cls_token: str,
     sep_token: str,
+    as_json_text: bool = False,
 ) -> dict[str, Any]:
     """The sidecar object for ``features`` (in file order, numbered ``unique_ids``);
-    ``options`` are the conversion's options as recorded (doc_tokens resolved)."""
-    paragraphs = [
-        {"doc_tokens": paragraph.doc_tokens, "pieces": pieces, "piece_to_word": words}
-        for paragraph, pieces, words in zip(
-            read.paragraphs, features.paragraph_pieces, features.paragraph_piece_to_word)
-    ]
+    ``options`` are the conversion's options as recorded (doc_tokens resolved).
+    ``as_json_text``: the per-paragraph lists (an item per piece, the bulk of the file) come
+    as JSON text already (`compact_json.Raw`), for `save_squad_eval_sidecar` only."""
+    texts = features.paragraph_texts
+    if as_json_text and texts is not None:
+        lists = texts.json_lists()
+        columns = {name: lists[name] for name in ("doc_tokens", "pieces", "piece_to_word")}
+    else:
+        columns = {
+            "doc_tokens": [paragraph.doc_tokens for paragraph in read.paragraphs],
+            "pieces": list(features.paragraph_pieces),
+            "piece_to_word": list(features.paragraph_piece_to_word),
+        }
+    paragraphs = [dict(zip(columns, values)) for values in zip(*columns.values())]
     if read.doc_tokens != WHITESPACE:
         # Character doc tokens: answers are cut from the context itself (squad_postprocess).
-        for entry, paragraph in zip(paragraphs, read.paragraphs):
+        starts: list[Any] = [paragraph.token_starts or [] for paragraph in read.paragraphs]
+        if as_json_text:
+            bounds = np.cumsum([0, *map(len, starts)])
+            flat = np.fromiter(itertools.chain.from_iterable(starts), np.int64, int(bounds[-1]))
+            starts = int_item_texts(flat).lists(bounds)
+        for entry, paragraph, token_starts in zip(paragraphs, read.paragraphs, starts):
             entry["context"] = paragraph.context
-            entry["token_starts"] = paragraph.token_starts
+            entry["token_starts"] = token_starts
     questions = [(index, q) for index, p in enumerate(read.paragraphs) for q in p.questions]
     example_index = np.repeat(np.arange(len(questions)), features.windows_per_question)
     return {
@@ -123,11 +139,13 @@ def build_eval_sidecar(
 
 def save_squad_eval_sidecar(path: Path, payload: dict[str, Any]) -> None:
     """Write the sidecar object built by the converter (see `build_eval_sidecar`)."""
+    from bertkit.compact_json import dumps
     from bertkit.fsutil import atomic_path
 
-    # json.dumps, not json.dump: only the one-shot path uses the C encoder (3-5x faster).
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+    # compact_json.dumps: json.dumps(ensure_ascii=False, compact separators) as UTF-8,
+    # writing the lists the converter already made JSON text of (compact_json.Raw).
+    text = dumps(payload)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         handle.write(text)
 
 

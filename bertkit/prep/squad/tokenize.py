@@ -17,6 +17,7 @@ from bertkit.prep.squad.encode import (
     WindowOptions,
     encode_paragraphs,
     texts_to_tokenize,
+    tokenize_words,
 )
 from bertkit.prep.squad.reader import SquadParagraph
 
@@ -37,16 +38,28 @@ def encode_in_parallel(
     if workers <= 1:
         return encode_paragraphs(paragraphs, tokenizer, window_options)
     words, questions, answers = texts_to_tokenize(paragraphs, window_options)
-    texts = words + questions + answers
-    bounds = [len(texts) * part // workers for part in range(workers + 1)]
-    slices = [(spec, texts[begin:end]) for begin, end in itertools.pairwise(bounds)]
-    # Build the tokenizer's lazy tables once here, so forked workers inherit them.
-    tokenizer.tokenize_many(["Warm-up, once: déjà vu 1,000 (x)."])
-    pieces = [item for part in ordered_map(_tokenize_slice, slices, workers) for item in part]
+    other_pieces: list[list[list[str]]] = []
+
+    def tokenize_in_workers(other_words: list[str]) -> list[list[str]]:
+        # The doc tokens that need the full tokenizer, then every question and answer, in
+        # one flat list cut into one slice per worker.
+        texts = other_words + questions + answers
+        bounds = [len(texts) * part // workers for part in range(workers + 1)]
+        slices = [(spec, texts[begin:end]) for begin, end in itertools.pairwise(bounds)]
+        # Build the tokenizer's lazy tables once here, so forked workers inherit them.
+        tokenizer.tokenize_many(["Warm-up, once: déjà vu 1,000 (x)."])
+        pieces = [item for part in ordered_map(_tokenize_slice, slices, workers)
+                  for item in part]
+        other_pieces.append(pieces[len(other_words):])
+        return pieces[:len(other_words)]
+
+    # Single CJK characters are looked up here; everything else goes to the workers.
+    word_pieces = tokenize_words(tokenizer, words, tokenize_in_workers)
+    rest = other_pieces[0]  # tokenize_words calls tokenize_in_workers exactly once
     tokenized = TokenizedTexts(
         words=words,
-        word_pieces=pieces[: len(words)],
-        query_pieces=pieces[len(words) : len(words) + len(questions)],
-        answer_pieces=pieces[len(words) + len(questions) :],
+        word_pieces=word_pieces,
+        query_pieces=rest[: len(questions)],
+        answer_pieces=rest[len(questions) :],
     )
     return encode_paragraphs(paragraphs, tokenizer, window_options, tokenized)
