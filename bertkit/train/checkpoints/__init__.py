@@ -47,7 +47,10 @@ __all__ = [
 
 FORMATS = ("hf", "google_tf", "mindspore")
 # Modules a checkpoint may lack: they start from their fresh initialisation, as in HF.
-HEAD_PREFIXES = ("qa_outputs.", "classifier.", "crf.", "bert.pooler.", "pooler.")
+HEAD_PREFIXES = ("qa_outputs.", "classifier.", "crf.", "cls.", "bert.pooler.", "pooler.")
+# Pretraining heads a checkpoint may carry (Google, MindSpore zoo, HF BertForPreTraining):
+# loaded into a BertForPreTraining, skipped by a fine-tuning model that has no place for them.
+PRETRAINING_HEAD_PREFIX = "cls."
 
 
 @dataclasses.dataclass
@@ -60,10 +63,15 @@ class LoadReport:
     initialised_heads: list[str]
     ignored: list[str]
 
+    @property
+    def initialised(self) -> list[str]:
+        """Every tensor the checkpoint lacked, which keeps its fresh initialisation."""
+        return [name for name in self.missing if name.startswith(HEAD_PREFIXES)]
+
     def summary(self) -> str:
         parts = [f"loaded {len(self.loaded)} tensors from {self.format} checkpoint {self.source}"]
         if self.initialised_heads:
-            parts.append(f"newly initialised: {', '.join(self.initialised_heads)}")
+            parts.append(f"newly initialised: {', '.join(self.initialised)}")
         if self.unexpected:
             shown = ", ".join(self.unexpected[:8]) + (" ..." if len(self.unexpected) > 8 else "")
             parts.append(f"unexpected (not loaded): {shown}")
@@ -148,8 +156,10 @@ def load_init_checkpoint(model: nn.Module, path: str | Path, *, announce: bool =
     for name, tensor in mapped.tensors.items():
         target = name.removeprefix(ENCODER_PREFIX) if bare else name
         if target not in expected:
-            # A pooler the model does not have (span/token heads, like HF) is expected.
-            (ignored if "pooler." in target else unexpected).append(mapped.source_names[name])
+            # A pooler the model does not have (span/token heads, like HF) is expected, and
+            # so are pretraining heads under a fine-tuning head.
+            known = "pooler." in target or target.startswith(PRETRAINING_HEAD_PREFIX)
+            (ignored if known else unexpected).append(mapped.source_names[name])
             continue
         want = tuple(expected[target].shape)
         if tuple(tensor.shape) != want:
