@@ -37,6 +37,10 @@ MODEL_ARGUMENT = {
     "end_positions": "end_positions",
     "label_ids": "labels",
     "unique_ids": "unique_ids",
+    "masked_lm_positions": "masked_lm_positions",
+    "masked_lm_ids": "masked_lm_ids",
+    "masked_lm_weights": "masked_lm_weights",
+    "next_sentence_labels": "next_sentence_labels",
 }
 
 _INPUTS = ("input_ids", "input_mask", "segment_ids")

@@ -544,6 +544,10 @@ def build_model(
         return BertForSequenceClassification(config, int(num_labels))  # type: ignore[arg-type]
     if task == "ner":
         return BertForTokenClassification(config, int(num_labels), use_crf=use_crf)  # type: ignore[arg-type]
+    if task == "pretrain":
+        from bertkit.train.pretraining import BertForPreTraining  # it builds on this module
+
+        return BertForPreTraining(config)
     raise UsageError(f"unknown task {task!r} (expected one of {', '.join(TASKS)})")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bertkit.errors import UsageError
 
-TASKS = ("squad", "classification", "ner")
+TASKS = ("squad", "classification", "ner", "pretrain")
 PRECISIONS = ("fp32", "fp16", "bf16")
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 DEFAULT_LR = 3e-5

@@ -180,3 +180,22 @@ def accuracies(sums: Mapping[str, float]) -> dict[str, float]:
 
     return {"mlm_accuracy": ratio(sums["mlm_correct"], sums["mlm_weight"]),
             "nsp_accuracy": ratio(sums["nsp_correct"], sums["nsp_count"])}
+
+
+class StepMetrics:
+    """The accuracy sums of one optimizer step: over its micro-batches, then over ranks."""
+
+    def __init__(self) -> None:
+        self.sums: torch.Tensor | None = None
+
+    def add(self, outputs: Mapping[str, torch.Tensor]) -> None:
+        values = torch.stack([outputs[name].detach().float() for name in METRIC_SUMS])
+        self.sums = values if self.sums is None else self.sums + values
+
+    def finish(self, world_size: int = 1, mean_over_ranks=None) -> dict[str, float]:  # noqa: ANN001
+        """mlm_accuracy and nsp_accuracy of the step. Under DDP pass the world size and
+        ``distributed.mean_over_ranks`` bound to the run's context: mean x size = sum."""
+        assert self.sums is not None, "no micro-batch was added"
+        sums = self.sums if mean_over_ranks is None else mean_over_ranks(self.sums) * world_size
+        self.sums = None
+        return accuracies(dict(zip(METRIC_SUMS, sums.tolist())))

@@ -40,6 +40,7 @@ from bertkit.train.distributed import (
 )
 from bertkit.train.options import DEFAULT_LR, TrainOptions, validate_options
 from bertkit.train.optim import clip_global_norm, make_optimizer, make_scheduler, warmup_steps_for
+from bertkit.train.pretraining import StepMetrics
 from bertkit.train.reporting import StepReporter
 from bertkit.train.run_setup import (
     autocast_for,
@@ -122,8 +123,10 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
     main = context.is_main
     say = info if (main and not options.quiet) else (lambda message: None)
     run_dir = Path(options.output_dir)
-    options = dataclasses.replace(options,
-                                  train_file=train_data.resolve_train_file(options.train_file))
+    pretraining = options.task == "pretrain"
+    if not pretraining:
+        options = dataclasses.replace(
+            options, train_file=train_data.resolve_train_file(options.train_file))
 
     # --- config and data, checked against each other before any weights are loaded
     if main:
@@ -136,8 +139,15 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
 
         resolve_eval_file(Path(options.eval_file), options.task)  # type: ignore[arg-type]
     bert_config, config_path = resolve_bert_config(options.config_file, options.init_checkpoint)
-    layout = train_data.layout_for(options.task, training=True)
-    probe = train_data.TFRecordDataset(options.train_file, layout, task=options.task)
+    if pretraining:
+        from bertkit.train import pretraining_data
+
+        shards = pretraining_data.resolve_shards(options.train_file)
+        probe = pretraining_data.ShardedRecords(
+            shards, id_limits=pretraining_data.pretraining_id_limits(bert_config))
+    else:
+        layout = train_data.layout_for(options.task, training=True)
+        probe = train_data.TFRecordDataset(options.train_file, layout, task=options.task)
     if probe.seq_length > bert_config.max_position_embeddings:
         raise InputError(
             options.train_file,
@@ -146,9 +156,9 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
         )
     num_labels, id2label = labels_for_task(options.task, options.train_file, probe)
     check_head_matches_labels(options.init_checkpoint, options.train_file, num_labels)
-    dataset = train_data.TFRecordDataset(options.train_file, layout, task=options.task,
-                                         num_labels=num_labels,
-                                         id_limits=train_data.id_limits_for(bert_config))
+    dataset = probe if pretraining else train_data.TFRecordDataset(
+        options.train_file, layout, task=options.task, num_labels=num_labels,
+        id_limits=train_data.id_limits_for(bert_config))
     dataset.check_all_labels()
     dataset.check_ids(limit=train_data.IDS_CHECKED_UPFRONT)
 
@@ -168,7 +178,8 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
         **{k: (str(Path(v).resolve()) if isinstance(v, Path) else v)
            for k, v in asdict(options).items()},
         "lr": options.lr if options.lr is not None else DEFAULT_LR, "lr_changes": [],
-        "train_file_fingerprint": file_fingerprint(options.train_file),
+        "train_file_fingerprint": pretraining_data.shards_fingerprint(shards) if pretraining
+        else file_fingerprint(options.train_file),
         "world_size": world, "global_batch": global_batch, "total_steps": total_steps,
         "warmup_steps": warmup_steps, "steps_per_epoch": steps_per_epoch,
         "seq_length": dataset.seq_length, "num_labels": num_labels,
@@ -325,6 +336,7 @@ def _one_step(model: nn.Module, raw_model: nn.Module, micro_batches: Any,
     started = time.perf_counter()
     model.train()
     loss_sum = torch.zeros((), device=context.device)
+    metrics = StepMetrics() if options.task == "pretrain" else None
     for micro in range(options.grad_accum):
         batch = _model_inputs(next(micro_batches), context.device)
         last = micro == options.grad_accum - 1
@@ -332,8 +344,11 @@ def _one_step(model: nn.Module, raw_model: nn.Module, micro_batches: Any,
         sync = contextlib.nullcontext() if last or not context.is_distributed else model.no_sync()
         with sync:
             with autocast_for(options.precision, context.device):
-                loss = model(**batch)["loss"] / options.grad_accum
+                outputs = model(**batch)
+                loss = outputs["loss"] / options.grad_accum
             scaler.scale(loss).backward()
+        if metrics is not None:
+            metrics.add(outputs)
         loss_sum += loss.detach().float()
     loss_value = float(mean_over_ranks(loss_sum, context))
     if not math.isfinite(loss_value):
@@ -350,8 +365,12 @@ def _one_step(model: nn.Module, raw_model: nn.Module, micro_batches: Any,
     optimizer.zero_grad(set_to_none=True)
     scheduler.step()
     step_time = time.perf_counter() - started
-    return {"step": step + 1, "loss": loss_value, "lr": lr, "step_time": step_time,
-            "seq_per_s": global_batch / step_time}
+    record = {"step": step + 1, "loss": loss_value, "lr": lr, "step_time": step_time,
+              "seq_per_s": global_batch / step_time}
+    if metrics is not None:
+        record.update(metrics.finish(context.world_size,
+                                     lambda sums: mean_over_ranks(sums, context)))
+    return record
 
 
 def _logged_losses(run_dir: Path) -> dict[int, float]:

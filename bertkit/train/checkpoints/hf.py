@@ -32,6 +32,7 @@ ARCHITECTURES = {
     "squad": "BertForQuestionAnswering",
     "classification": "BertForSequenceClassification",
     "ner": "BertForTokenClassification",
+    "pretrain": "BertForPreTraining",
 }
 TASK_OF_ARCHITECTURE = {name: task for task, name in ARCHITECTURES.items()}
 
@@ -177,7 +178,7 @@ def hf_config_dict(
         raise BertkitError(f"unknown task {task!r}")
     labels = _label_names(task, num_labels, id2label)
     hf = {**config.to_hf_dict(), "architectures": [ARCHITECTURES[task]], "dtype": "float32"}
-    if task != "squad":  # QA's two outputs are not labels; HF's default num_labels is 2
+    if task not in ("squad", "pretrain"):  # QA's two outputs are not labels; HF's default num_labels is 2
         hf["id2label"] = {str(i): name for i, name in enumerate(labels)}
         hf["label2id"] = {name: i for i, name in enumerate(labels)}
         if len(labels) == 1:
@@ -194,6 +195,8 @@ def hf_config_dict(
 def _label_names(task: str, num_labels: int | None, id2label: dict[int, str] | list[str] | None) -> list[str]:
     if task == "squad":
         return ["start", "end"]
+    if task == "pretrain":
+        return []
     if id2label is None:
         if num_labels is None:
             raise BertkitError(f"task {task!r} needs num_labels or id2label")
