@@ -264,3 +264,93 @@ def test_masked_ids_outside_the_vocabulary_name_the_record(corpus, tmp_path):
         train(TrainOptions(task="pretrain", train_file=corpus, output_dir=tmp_path / "run",
                            config_file=tmp_path / "small" / "config.json", max_steps=1,
                            batch_size=2, device="cpu", quiet=True))
+
+
+def test_phase_two_continues_from_phase_one_with_every_tensor(corpus, init_dir, uncased_vocab,
+                                                              tmp_path):
+    """Sequence-length phases (Google, NVIDIA): phase 2 starts from phase 1's model/ on
+    records of another length and loads both heads, nothing initialised."""
+    phase1 = run(tmp_path, "phase1", corpus, init_dir, max_steps=2) / "model"
+    longer = create_pretraining_data([corpus.parent / "part1.txt"], tmp_path / "p2",
+                                     PretrainOptions(vocab=str(uncased_vocab), dupe_factor=2,
+                                                     max_seq_length=96,
+                                                     max_predictions_per_seq=14))
+    assert longer.manifest["options"]["max_seq_length"] == 96
+    from bertkit.train.pretraining import BertForPreTraining
+
+    report = load_init_checkpoint(BertForPreTraining(BertConfig.from_json_file(
+        phase1 / "config.json")), phase1)
+    assert report.initialised == [] and report.unexpected == []
+    rows = read_log(run(tmp_path, "phase2", tmp_path / "p2", phase1, max_steps=2, batch_size=4))
+    assert [row["step"] for row in rows] == [1, 2]
+
+
+def test_records_of_another_task_are_refused_by_name(tmp_path):
+    from train_support import write_squad_records
+
+    data = write_squad_records(tmp_path / "squad" / "train.tf_record", 8, vocab_size=30522)
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "config.json").write_text(json.dumps(TINY))
+    with pytest.raises(InputError, match="feature 'masked_lm_positions' needed by task "
+                                         "pretrain is missing"):
+        train(TrainOptions(task="pretrain", train_file=data, output_dir=tmp_path / "run",
+                           config_file=tmp_path / "cfg" / "config.json", max_steps=1,
+                           batch_size=2, device="cpu", quiet=True))
+
+
+THE = 1996  # "the" in the uncased vocabulary
+
+
+@pytest.mark.distributed
+def test_two_processes_sum_the_accuracy_counts_over_ranks(corpus, init_dir, tmp_path):
+    """2 gloo processes x 4 records against one process x 8. With a decoder bias that makes
+    every prediction "the", step 1's masked-LM accuracy is the weighted share of "the" among
+    the 8 records' labels: only a sum of counts over ranks gives it, not one rank's share.
+    Later steps differ a little: Google's masked-LM loss is a ratio per micro-batch (per
+    TPU core in Google's runs), so the split changes the gradient slightly."""
+    import os
+    import subprocess
+    import sys
+
+    model = transformers.BertForPreTraining.from_pretrained(init_dir)
+    with torch.no_grad():
+        model.cls.predictions.bias[THE] = 30.0
+    model.save_pretrained(tmp_path / "init_the")
+    records = all_records(corpus)
+    count = len(records["input_ids"])
+
+    def share_of_the(rank: int, world: int) -> float:
+        sampler = DistributedSampler(range(count), num_replicas=world, rank=rank, shuffle=True,
+                                     seed=SEED, drop_last=True)
+        rows = list(sampler)[:8 // world]
+        weights = records["masked_lm_weights"][rows]
+        return float((weights * (records["masked_lm_ids"][rows] == THE)).sum() / weights.sum())
+
+    expected = share_of_the(0, 1)
+    assert 0 < expected < 1 and share_of_the(0, 2) != pytest.approx(expected, abs=1e-6)
+
+    single = read_log(run(tmp_path, "single", corpus, tmp_path / "init_the", max_steps=3))
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node", "2", "-m", "bertkit", "train", "--task", "pretrain",
+               "--train-file", str(corpus), "--init-checkpoint", str(tmp_path / "init_the"),
+               "-o", str(tmp_path / "ddp"), "--max-steps", "3", "--batch-size", "4",
+               "--lr", str(LR), "--device", "cpu", "--seed", str(SEED)]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=240,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"), check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ddp = read_log(tmp_path / "ddp")
+    assert [row["step"] for row in ddp] == [1, 2, 3]
+    assert single[0]["mlm_accuracy"] == pytest.approx(expected, abs=1e-7)
+    assert ddp[0]["mlm_accuracy"] == pytest.approx(expected, abs=1e-7)
+    assert ddp[0]["nsp_accuracy"] == pytest.approx(single[0]["nsp_accuracy"], abs=1e-7)
+    assert [row["loss"] for row in ddp] == pytest.approx([row["loss"] for row in single],
+                                                         rel=0.05)
+
+
+def test_do_eval_is_an_option_error_for_pretraining(corpus, tmp_path):
+    from bertkit.errors import UsageError
+    from bertkit.train.options import validate_options
+
+    with pytest.raises(UsageError, match="pretrain task has no prediction step"):
+        validate_options(TrainOptions(task="pretrain", train_file=corpus, output_dir=tmp_path,
+                                      config_file=corpus, do_eval=True, eval_file=corpus))

@@ -133,6 +133,9 @@ def validate_options(options: TrainOptions) -> None:
         raise UsageError("--save-steps must be at least 1")
     if options.do_eval and options.eval_file is None:
         raise UsageError("--do-eval needs --eval-file")
+    if options.do_eval and options.task == "pretrain":
+        raise UsageError("--do-eval: the pretrain task has no prediction step (its log holds "
+                         "the masked-LM and next-sentence accuracies)")
     if options.init_checkpoint is None and options.config_file is None:
         raise UsageError("give --init-checkpoint (and optionally --config), or --config alone "
                          "to train from random weights")
