@@ -14,6 +14,7 @@ import pytest
 import torch
 import transformers
 from safetensors.torch import load_file
+from test_checkpoints import batch  # the same inputs as the fine-tuning checkpoint tests
 
 from bertkit.train.checkpoints import load_init_checkpoint, read_checkpoint
 from bertkit.train.checkpoints.mapping import map_names
@@ -36,16 +37,6 @@ HEAD_TENSORS = sorted([
     "cls.predictions.transform.dense.bias", "cls.predictions.transform.LayerNorm.weight",
     "cls.predictions.transform.LayerNorm.bias", "cls.seq_relationship.weight",
     "cls.seq_relationship.bias"])
-
-
-def batch(config: BertConfig):
-    generator = torch.Generator().manual_seed(0)
-    ids = torch.randint(0, config.vocab_size, (3, 20), generator=generator)
-    mask = torch.ones_like(ids)
-    mask[2, 12:] = 0
-    types = torch.zeros_like(ids)
-    types[:, 8:] = config.type_vocab_size - 1
-    return ids, mask, types
 
 
 def reference_model(reference: str, hf_class: type = transformers.BertForPreTraining):

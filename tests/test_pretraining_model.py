@@ -44,7 +44,8 @@ def to_batch(columns: dict[str, np.ndarray], rows: slice) -> dict[str, torch.Ten
 
 
 @pytest.fixture(scope="module")
-def sample_records(shared_data: Path, uncased_vocab: Path, tmp_path_factory) -> dict[str, np.ndarray]:
+def sample_records(shared_data: Path, uncased_vocab: Path, tmp_path_factory
+                   ) -> dict[str, np.ndarray]:
     """`prep pretrain` on the public sample text (MiniLM's uncased vocabulary), as columns."""
     out = tmp_path_factory.mktemp("pretrain")
     result = create_pretraining_data([shared_data / "pretrain" / "sample_text.txt"], out,
@@ -86,7 +87,8 @@ def test_logits_match_transformers_on_minilm_and_real_records(sample_records, mi
         gathered = ours(**inputs, masked_lm_positions=batch["masked_lm_positions"])
         reference = hf(**inputs)
     diff_mlm = (full["prediction_logits"] - reference.prediction_logits).abs().max().item()
-    diff_nsp = (full["seq_relationship_logits"] - reference.seq_relationship_logits).abs().max().item()
+    diff_nsp = (full["seq_relationship_logits"]
+                - reference.seq_relationship_logits).abs().max().item()
     print(f"MiniLM max abs diff: MLM logits {diff_mlm:.2e}, NSP logits {diff_nsp:.2e}")
     assert diff_mlm <= TOLERANCE and diff_nsp <= TOLERANCE
     # Only the masked positions are computed in training: the same numbers.

@@ -38,7 +38,8 @@ from make_checkpoint_fixtures import (  # noqa: E402 -- a sibling script, not a 
 GOOGLE_HEADS = {
     "cls.predictions.transform.dense.weight": ("cls/predictions/transform/dense/kernel", True),
     "cls.predictions.transform.dense.bias": ("cls/predictions/transform/dense/bias", False),
-    "cls.predictions.transform.LayerNorm.weight": ("cls/predictions/transform/LayerNorm/gamma", False),
+    "cls.predictions.transform.LayerNorm.weight":
+        ("cls/predictions/transform/LayerNorm/gamma", False),
     "cls.predictions.transform.LayerNorm.bias": ("cls/predictions/transform/LayerNorm/beta", False),
     "cls.predictions.bias": ("cls/predictions/output_bias", False),
     "cls.seq_relationship.weight": ("cls/seq_relationship/output_weights", False),
@@ -153,18 +154,15 @@ def write_mindspore() -> None:
     (folder / "config.json").write_text(json.dumps(TINY_MINDSPORE, indent=2) + "\n")
 
 
-def main(steps: list[str]) -> None:
-    for step in steps:
-        if step == "reference":
-            write_reference("reference_pretraining", TINY, seed=3)
-            write_reference("reference_mindspore_pretraining", TINY_MINDSPORE, seed=4)
-        elif step == "google_tf":
-            write_google_tf()
-        elif step == "mindspore":
-            write_mindspore()
-        else:
-            raise SystemExit(f"unknown step {step!r}: reference, google_tf or mindspore")
+def write_references() -> None:
+    write_reference("reference_pretraining", TINY, seed=3)
+    write_reference("reference_mindspore_pretraining", TINY_MINDSPORE, seed=4)
 
+
+STEPS = {"reference": write_references, "google_tf": write_google_tf, "mindspore": write_mindspore}
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["reference", "google_tf"])
+    for name in sys.argv[1:] or ["reference", "google_tf"]:
+        if name not in STEPS:
+            raise SystemExit(f"unknown step {name!r}: {', '.join(STEPS)}")
+        STEPS[name]()

@@ -164,8 +164,8 @@ def shards_fingerprint(shards: list[Path]) -> dict[str, object]:
     parts = [file_fingerprint(shard) for shard in shards]
     digest = hashlib.sha256(json.dumps(
         [[shard.name, part] for shard, part in zip(shards, parts)], sort_keys=True).encode())
-    return {"shards": len(shards), "size": sum(int(part["size"]) for part in parts),  # type: ignore[call-overload]
-            "sha256": digest.hexdigest()}
+    size = sum(shard.stat().st_size for shard in shards)
+    return {"shards": len(shards), "size": size, "sha256": digest.hexdigest()}
 
 
 def pretraining_id_limits(config: object) -> dict[str, tuple[int, str]]:
