@@ -45,6 +45,7 @@ CLUENER_TRAIN = SHARED / "cluener2020" / "train.json"
 TNEWS_TRAIN = SHARED / "tnews" / "train.json"
 MAX_SEQ_LENGTH = 128
 sys.path.insert(0, str(REPO / "tests"))  # google_oracle.py
+from google_oracle import tf_example_int_features  # noqa: E402
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -179,17 +180,6 @@ def print_table(title: str, google: dict, ours: dict) -> None:
               f"| {count / wall:>9,.0f} {count / our_wall:>8,.0f}")
 
 
-def parsed_records(path: Path) -> list[dict[str, list[int]]]:
-    import tensorflow as tf
-
-    records = []
-    for raw in tf.data.TFRecordDataset(str(path)).as_numpy_iterator():
-        example = tf.train.Example.FromString(raw)
-        records.append({name: list(feature.int64_list.value)
-                        for name, feature in example.features.feature.items()})
-    return records
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=1)
@@ -212,8 +202,8 @@ def main() -> None:
 
         identical = True
         for dataset in ("cluener", "tnews"):
-            theirs = parsed_records(tmp_path / f"{dataset}_train.tf_record")
-            mine = parsed_records(tmp_path / "run0" / dataset / "train.tf_record")
+            theirs = tf_example_int_features(tmp_path / f"{dataset}_train.tf_record")
+            mine = tf_example_int_features(tmp_path / "run0" / dataset / "train.tf_record")
             same = theirs == mine and (tmp_path / "run0" / dataset / "train.tf_record").read_bytes(
                 ) == (tmp_path / "in0" / dataset / "train.tf_record").read_bytes()
             identical &= same

@@ -28,6 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("BERTKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 sys.path.insert(0, str(REPO / "tests"))  # google_oracle.py
+from google_oracle import tf_example_int_features  # noqa: E402
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 TASKS = (("MRPC", "MrpcProcessor"), ("CoLA", "ColaProcessor"))
@@ -84,17 +85,6 @@ def run_bertkit_in_process(vocab: Path, outdir: Path, workers: int) -> tuple[flo
     return time.perf_counter() - began, time.process_time() - began_cpu
 
 
-def parsed_records(path: Path) -> list[dict[str, list[int]]]:
-    import tensorflow as tf
-
-    records = []
-    for raw in tf.data.TFRecordDataset(str(path)).as_numpy_iterator():
-        example = tf.train.Example.FromString(raw)
-        records.append({name: list(feature.int64_list.value)
-                        for name, feature in example.features.feature.items()})
-    return records
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vocab", type=Path,
@@ -115,8 +105,8 @@ def main() -> None:
         identical = True
         counts = []
         for task, _ in TASKS:
-            theirs = parsed_records(google_dir / f"{task}.tf_record")
-            ours = parsed_records(ours_dir / task / "train.tf_record")
+            theirs = tf_example_int_features(google_dir / f"{task}.tf_record")
+            ours = tf_example_int_features(ours_dir / task / "train.tf_record")
             identical &= theirs == ours
             counts.append(f"{task} {len(ours):,} vs {len(theirs):,}")
 

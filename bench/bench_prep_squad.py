@@ -30,6 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("BERTKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 sys.path.insert(0, str(REPO / "tests"))  # google_oracle.py
+from google_oracle import tf_example_int_features  # noqa: E402
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -86,21 +87,6 @@ def run_bertkit(source: Path, vocab: Path, outdir: Path, workers: int) -> tuple[
     return time.perf_counter() - began, children_cpu() - cpu_began
 
 
-def parsed_records(path: Path) -> list[dict[str, list[int]]]:
-    import tensorflow as tf
-
-    records = []
-    for raw in tf.data.TFRecordDataset(str(path)).as_numpy_iterator():
-        example = tf.train.Example.FromString(raw)
-        records.append(
-            {
-                name: list(feature.int64_list.value)
-                for name, feature in example.features.feature.items()
-            }
-        )
-    return records
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -127,8 +113,8 @@ def main() -> None:
             for _ in range(max(args.repeat - 1, 1))
         ]
         ours_seconds, ours_cpu = min(ours)
-        google_records = parsed_records(google_dir / "train.tf_record")
-        our_records = parsed_records(ours_dir / "train.tf_record")
+        google_records = tf_example_int_features(google_dir / "train.tf_record")
+        our_records = tf_example_int_features(ours_dir / "train.tf_record")
         load = os.getloadavg()[0]
 
     identical = google_records == our_records

@@ -17,6 +17,7 @@ import statistics
 import time
 
 import torch
+from gpu_throughput import train_step  # the bench folder is on sys.path when run as a script
 
 
 def _batches(count: int, batch: int, seq: int, vocab: int, seed: int) -> list[dict]:
@@ -31,15 +32,6 @@ def _batches(count: int, batch: int, seq: int, vocab: int, seed: int) -> list[di
         out.append({"input_ids": ids * mask, "attention_mask": mask, "token_type_ids": segments,
                     "start_positions": starts, "end_positions": starts + 2})
     return out
-
-
-def _step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict, hf: bool) -> None:
-    out = model(**batch)
-    loss = out.loss if hf else out["loss"]
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
 
 
 def main() -> None:
@@ -86,7 +78,7 @@ def main() -> None:
                   "transformers": make_optimizer(peer, lr=3e-5, weight_decay=0.01)}
     models = {"bertkit": ours, "transformers": peer}
     for name, model in models.items():  # warm-up step (allocator, kernels)
-        _step(model, optimizers[name], batches[-1], hf=name == "transformers")
+        train_step(model, optimizers[name], batches[-1], hf=name == "transformers")
     rates: dict[str, list[float]] = {name: [] for name in models}
     for round_index in range(args.rounds):
         order = list(models) if round_index % 2 == 0 else list(reversed(list(models)))
@@ -94,7 +86,7 @@ def main() -> None:
             chunk = batches[round_index * args.steps:(round_index + 1) * args.steps]
             started = time.perf_counter()
             for batch in chunk:
-                _step(models[name], optimizers[name], batch, hf=name == "transformers")
+                train_step(models[name], optimizers[name], batch, hf=name == "transformers")
             rates[name].append(len(chunk) * args.batch / (time.perf_counter() - started))
     ours_rate = statistics.median(rates["bertkit"])
     peer_rate = statistics.median(rates["transformers"])

@@ -115,25 +115,31 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+def train_step(model, optimizer, batch: dict, *, hf: bool,
+               autocast_device: str | None = None) -> None:
+    """One full training step as both frameworks' trainers take it: forward (under bf16
+    autocast when ``autocast_device`` is given), loss, backward, global-norm clip, AdamW
+    step, zero_grad. bertkit's model returns a dict, transformers' an output object."""
+    with torch.autocast(autocast_device or "cpu", dtype=torch.bfloat16,
+                        enabled=autocast_device is not None):
+        out = model(**batch)
+    loss = out.loss if hf else out["loss"]
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
 def time_steps(model, optimizer, batch: dict, steps: int, warmup: int, device: torch.device,
                hf: bool) -> float:
     """Mean seconds per training step after ``warmup`` untimed steps."""
-    def step() -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16):
-            out = model(**batch)
-        loss = out.loss if hf else out["loss"]
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
     model.train()
     for _ in range(warmup):
-        step()
+        train_step(model, optimizer, batch, hf=hf, autocast_device=device.type)
     _sync(device)
     started = time.perf_counter()
     for _ in range(steps):
-        step()
+        train_step(model, optimizer, batch, hf=hf, autocast_device=device.type)
     _sync(device)
     return (time.perf_counter() - started) / steps
 

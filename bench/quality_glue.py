@@ -351,24 +351,31 @@ def transformers_glue(task: str, prep_dir: Path, gold: Path, out_dir: Path, reci
     return Outcome(task, "transformers", scores, loop_s, total, steps, losses[-1], step_times)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tasks", default="MRPC,RTE", help="comma-separated: MRPC, RTE")
-    parser.add_argument("--epochs", type=float, default=3.0)
-    parser.add_argument("--lr", type=float, default=2e-5)
+def add_recipe_arguments(parser: argparse.ArgumentParser, *, epochs: float, lr: float,
+                         seq_length: int, unit: str) -> None:
+    """The options every quality benchmark shares: the recipe, the smoke-run limits, the
+    frameworks to compare, and where data and outputs live."""
+    parser.add_argument("--epochs", type=float, default=epochs)
+    parser.add_argument("--lr", type=float, default=lr)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--seq-length", type=int, default=128)
+    parser.add_argument("--seq-length", type=int, default=seq_length)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--max-train-examples", type=int, default=None,
-                        help="first N train rows only (smoke run)")
+                        help=f"first N train {unit} only (smoke run)")
     parser.add_argument("--max-eval-examples", type=int, default=None,
-                        help="first N dev rows only (smoke run)")
+                        help=f"first N dev {unit} only (a fixed slice, in file order)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (both sides)")
     parser.add_argument("--frameworks", default="bertkit,transformers")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="keep prep output and runs here (default: a temporary folder)")
     parser.add_argument("--json-out", type=Path, default=None, help="write the figures here")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", default="MRPC,RTE", help="comma-separated: MRPC, RTE")
+    add_recipe_arguments(parser, epochs=3.0, lr=2e-5, seq_length=128, unit="rows")
     return parser.parse_args(argv)
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality_glue import (
     DEFAULT_DATA,
+    add_recipe_arguments,
     Outcome,
     Recipe,
     logged_step_times,
@@ -166,23 +167,9 @@ def transformers_squad(train_dir: Path, eval_dir: Path, gold: Path, out_dir: Pat
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument("--lr", type=float, default=5e-5)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--seq-length", type=int, default=256)
+    add_recipe_arguments(parser, epochs=1.0, lr=5e-5, seq_length=256, unit="questions")
     parser.add_argument("--doc-stride", type=int, default=128)
     parser.add_argument("--max-query-length", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--max-train-examples", type=int, default=None,
-                        help="first N train questions only (smoke run)")
-    parser.add_argument("--max-eval-examples", type=int, default=None,
-                        help="first N dev questions only (a fixed slice, in file order)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (both sides)")
-    parser.add_argument("--frameworks", default="bertkit,transformers")
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--work-dir", type=Path, default=None,
-                        help="keep prep output and runs here (default: a temporary folder)")
-    parser.add_argument("--json-out", type=Path, default=None, help="write the figures here")
     return parser.parse_args(argv)
 
 

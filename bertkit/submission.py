@@ -24,35 +24,26 @@ from pathlib import Path
 from typing import Any
 
 from bertkit.errors import InputError, UsageError
+from bertkit.evaluate import inputs
+from bertkit.evaluate.benchmarks import GLUE, GLUE_SUBMISSION_SLOTS, TNEWS_LABELS
 from bertkit.fsutil import write_text_atomic
-from bertkit.prep.tnews import TNEWS_LABELS
 
 CLUENER_FILE = "cluener_predict.json"
 TNEWS_FILES = {"1.1": "tnews11_predict.json", "1.0": "tnews10_predict.json"}
 CMRC_FILE = "cmrc2018_predict.json"
 
-# GLUE task -> (submission file, test file under the GLUE data folder).
+# Where a GLUE test file sits under the GLUE data folder, where it is not <Task>/test.tsv.
+_GLUE_TEST_FILES = {"mnli-m": "MNLI/test_matched.tsv", "mnli-mm": "MNLI/test_mismatched.tsv",
+                    "ax": "diagnostic/diagnostic.tsv"}
+# GLUE submission slot -> (submission file: CoLA.tsv ... MNLI-m.tsv, MNLI-mm.tsv, AX.tsv;
+# test file under the GLUE data folder).
 GLUE_FILES = {
-    "cola": ("CoLA.tsv", "CoLA/test.tsv"),
-    "sst-2": ("SST-2.tsv", "SST-2/test.tsv"),
-    "mrpc": ("MRPC.tsv", "MRPC/test.tsv"),
-    "sts-b": ("STS-B.tsv", "STS-B/test.tsv"),
-    "qqp": ("QQP.tsv", "QQP/test.tsv"),
-    "mnli-m": ("MNLI-m.tsv", "MNLI/test_matched.tsv"),
-    "mnli-mm": ("MNLI-mm.tsv", "MNLI/test_mismatched.tsv"),
-    "qnli": ("QNLI.tsv", "QNLI/test.tsv"),
-    "rte": ("RTE.tsv", "RTE/test.tsv"),
-    "wnli": ("WNLI.tsv", "WNLI/test.tsv"),
-    "ax": ("AX.tsv", "diagnostic/diagnostic.tsv"),
+    slot: (f"{GLUE[key].name}{slot.removeprefix(key)}.tsv",
+           _GLUE_TEST_FILES.get(slot, f"{GLUE[key].name}/test.tsv"))
+    for slot, key in GLUE_SUBMISSION_SLOTS.items()
 }
-GLUE_LABELS = {
-    "cola": ("0", "1"), "sst-2": ("0", "1"), "mrpc": ("0", "1"), "qqp": ("0", "1"),
-    "mnli-m": ("entailment", "neutral", "contradiction"),
-    "mnli-mm": ("entailment", "neutral", "contradiction"),
-    "ax": ("entailment", "neutral", "contradiction"),
-    "qnli": ("entailment", "not_entailment"), "rte": ("entailment", "not_entailment"),
-    "wnli": ("0", "1"),
-}
+# Each slot's labels (None: STS-B, a score); AX is answered by the MNLI model.
+GLUE_LABELS = {slot: GLUE[key].labels for slot, key in GLUE_SUBMISSION_SLOTS.items()}
 
 
 @dataclass
@@ -62,26 +53,9 @@ class SubmissionFile:
     lines: int
 
 
-def _read_lines(path: Path) -> list[str]:
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(path, f"cannot read: {error}") from None
-    return [line for line in text.splitlines() if line.strip()]
-
-
-def _json_lines(path: Path) -> list[Any]:
-    records = []
-    for number, line in enumerate(_read_lines(path), start=1):
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as error:
-            raise InputError(path, f"invalid JSON: {error.msg}", f"line {number}") from None
-        if not isinstance(records[-1], dict):
-            raise InputError(path, "expected a JSON object", f"line {number}")
-    return records
+def _json_objects(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) of every non-blank line."""
+    return list(inputs.iter_json_objects(path))
 
 
 def _same_count(predictions: Path, found: int, test: Path, expected: int) -> None:
@@ -90,25 +64,25 @@ def _same_count(predictions: Path, found: int, test: Path, expected: int) -> Non
                                       f"a submission must answer every test line, in order")
 
 
-def _test_ids(records: list[dict[str, Any]]) -> list[Any]:
+def _test_ids(records: list[tuple[int, dict[str, Any]]]) -> list[Any]:
     """Each test line's id; lines without one are numbered by position, as CLUE does."""
-    return [record.get("id", index) for index, record in enumerate(records)]
+    return [record.get("id", index) for index, (_, record) in enumerate(records)]
 
 
 def cluener_submission(predictions: Path, test: Path) -> SubmissionFile:
     """``cluener_predict.json`` from bertkit's CLUENER predictions for ``test``."""
-    tests = _json_lines(test)
-    predicted = _json_lines(predictions)
+    tests = _json_objects(test)
+    predicted = _json_objects(predictions)
     _same_count(predictions, len(predicted), test, len(tests))
     lines = []
-    for number, (record, test_id) in enumerate(zip(predicted, _test_ids(tests)), start=1):
+    for (number, record), (_, test_record), test_id in zip(predicted, tests, _test_ids(tests)):
         if "id" in record and record["id"] != test_id:
             raise InputError(predictions, f"id {record['id']!r} where the test file has "
-                                          f"{test_id!r}", f"line {number}")
+                                          f"{test_id!r}", number)
         label = record.get("label")
         if not isinstance(label, dict):
-            raise InputError(predictions, "missing 'label' object", f"line {number}")
-        _check_spans(label, tests[number - 1].get("text"), predictions, number)
+            raise InputError(predictions, "missing 'label' object", number)
+        _check_spans(label, test_record.get("text"), predictions, number)
         lines.append(json.dumps({"id": test_id, "label": label}, ensure_ascii=False))
     return SubmissionFile(CLUENER_FILE, "\n".join(lines) + "\n", len(lines))
 
@@ -121,32 +95,28 @@ def _check_spans(label: Mapping[str, Any], text: Any, path: Path, number: int) -
                 if isinstance(text, str) and not (
                         0 <= start <= end < len(text) and text[start : end + 1] == entity):
                     raise InputError(path, f"{entity_type} {entity!r} at [{start}, {end}] is "
-                                           f"not that text of the test sentence",
-                                     f"line {number}")
+                                           f"not that text of the test sentence", number)
 
 
 def _classification_rows(predictions: Path) -> list[str]:
-    """Predicted labels in record order from ``index<TAB>prediction`` rows (or JSON lines
-    with ``label``)."""
-    lines = _read_lines(predictions)
-    if lines and lines[0].lstrip().startswith("{"):
-        return [str(record.get("label")) for record in _json_lines(predictions)]
-    rows = lines[1:] if lines and lines[0].split("\t")[0].strip().lower() == "index" else lines
-    labels = []
-    for number, row in enumerate(rows):
-        fields = row.split("\t")
-        if len(fields) != 2 or fields[0].strip() != str(number):
-            raise InputError(predictions, f"expected 'index<TAB>prediction' with index "
-                                          f"{number}", f"row {number + 1}")
-        labels.append(fields[1].strip())
-    return labels
+    """Predicted labels in record order from ``index<TAB>prediction`` rows (or ``{"id",
+    "label"}`` JSON lines): the ids must be the record numbers 0, 1, 2... in order."""
+    labels, lines = inputs.load_label_predictions(predictions)
+    for index, (key, line) in enumerate(zip(labels, lines)):
+        if key != str(index):
+            raise InputError(predictions, f"id {key!r} where record {index} is expected "
+                                          f"(ids are record numbers, in order)", line)
+    if len(lines) != len(labels):  # a repeated id: the map holds fewer than the rows
+        raise InputError(predictions, f"{len(lines)} rows but {len(labels)} distinct ids "
+                                      f"(an id repeats)", lines[len(labels)])
+    return list(labels.values())
 
 
 def tnews_submission(predictions: Path, test: Path, version: str = "1.1") -> SubmissionFile:
     """``tnews11_predict.json`` (or 1.0) in the test file's line order."""
     if version not in TNEWS_FILES:
         raise UsageError(f"--tnews-version must be one of {', '.join(TNEWS_FILES)}")
-    tests = _json_lines(test)
+    tests = _json_objects(test)
     labels = _classification_rows(predictions)
     _same_count(predictions, len(labels), test, len(tests))
     unknown = sorted(set(labels) - set(TNEWS_LABELS))
@@ -160,14 +130,10 @@ def tnews_submission(predictions: Path, test: Path, version: str = "1.1") -> Sub
 
 def cmrc_submission(predictions: Path, test: Path) -> SubmissionFile:
     """``cmrc2018_predict.json``: ``{qid: answer}`` for exactly the test file's questions."""
-    from bertkit.prep.squad_reader import load_json
-
-    document = load_json(test)
-    qids = [str(qa["id"]).strip() for article in document.get("data", [])
-            for paragraph in article.get("paragraphs", []) for qa in paragraph.get("qas", [])]
-    answers = load_json(predictions)
-    if not isinstance(answers, dict):
-        raise InputError(predictions, "expected a {question_id: answer} object")
+    document = inputs.load_squad_gold(test)
+    qids = [str(qa["id"]).strip() for article in document["data"]
+            for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
+    answers = inputs.load_answer_predictions(predictions)
     missing = [qid for qid in qids if qid not in answers]
     extra = [qid for qid in answers if qid not in set(qids)]
     if missing or extra:
@@ -183,7 +149,7 @@ def glue_submission(task: str, predictions: Path, test: Path) -> SubmissionFile:
     """``<Task>.tsv`` with ``index<TAB>prediction`` over the test file's index column."""
     if task not in GLUE_FILES:
         raise UsageError(f"unknown GLUE task {task!r}; one of {', '.join(GLUE_FILES)}")
-    test_rows = _read_lines(test)
+    test_rows = [row for row in inputs.read_text(test).splitlines() if row.strip()]
     header = test_rows[0].split("\t") if test_rows else []
     if not header or header[0].strip().lower() != "index":
         raise InputError(test, "a GLUE test file starts with a header whose first column is "
@@ -198,10 +164,10 @@ def glue_submission(task: str, predictions: Path, test: Path) -> SubmissionFile:
                 float(label)
             except ValueError:
                 raise InputError(predictions, f"STS-B predicts a number, got {label!r}",
-                                 f"row {number + 1}") from None
+                                 f"record {number}") from None
         elif label not in allowed:  # type: ignore[operator]
             raise InputError(predictions, f"{task} predictions are one of {allowed}, got "
-                                          f"{label!r}", f"row {number + 1}")
+                                          f"{label!r}", f"record {number}")
     rows = [f"{index}\t{label}" for index, label in zip(indexes, labels)]
     name = GLUE_FILES[task][0]
     return SubmissionFile(name, "index\tprediction\n" + "\n".join(rows) + "\n", len(rows))

@@ -135,3 +135,19 @@ def google_pretraining_file(input_file: str, output_file: str, vocab_file: str, 
     module.write_instance_to_example_files(instances, tokenizer, max_seq_length,
                                            max_predictions_per_seq, [output_file])
     return len(instances)
+
+
+def tf_example_int_features(path: str | os.PathLike[str]) -> list[dict[str, list[int]]]:
+    """Every record of a TFRecord file as {feature: int64 values}, parsed by TensorFlow itself.
+
+    The benchmarks compare bertkit's records with Google's through TensorFlow's own parser,
+    so neither side's reader can hide a difference.
+    """
+    import tensorflow as tf
+
+    records = []
+    for raw in tf.data.TFRecordDataset(str(path)).as_numpy_iterator():
+        example = tf.train.Example.FromString(raw)
+        records.append({name: list(feature.int64_list.value)
+                        for name, feature in example.features.feature.items()})
+    return records

@@ -43,8 +43,9 @@ def command(
 ) -> None:
     """Score predictions: SQuAD v1.1/v2.0, CMRC 2018, CLUENER, CoNLL tags, GLUE, TNEWS.
 
-    The gold file decides the task (--task overrides); predictions that do not fit it stop
-    with one line naming both files. A gold example without a prediction counts as wrong
+    bertkit predict's files are scored as their eval_meta.json says (the eval
+    contract of the prep manifest). For other files the gold file decides the task
+    (--task overrides); predictions that do not fit it stop with one line naming both files. A gold example without a prediction counts as wrong
     and is counted (missing_count), as are prediction ids the gold file lacks
     (unknown_count); --strict makes either an error. --verbose names the detection rule.
     """

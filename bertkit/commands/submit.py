@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from bertkit.commands._common import JsonOption, OutputDirOption, VerboseOption, guarded, print_json
+from bertkit.evaluate.benchmarks import GLUE_SUBMISSION_SLOTS
 
 HELP = """Write leaderboard submission files from `bertkit predict` outputs, checked
 against the test files they answer (line count, order and ids must match).
@@ -24,8 +25,8 @@ def command(
     output: OutputDirOption,
     glue_items: Annotated[list[str] | None, typer.Argument(
         metavar="[TASK=PREDICTIONS]...",
-        help="GLUE: e.g. rte=runs/rte/eval/predictions.tsv (tasks: cola, sst-2, mrpc, "
-             "sts-b, qqp, mnli-m, mnli-mm, qnli, rte, wnli, ax).")] = None,
+        help="GLUE: e.g. rte=runs/rte/eval/predictions.tsv (tasks: "
+             f"{', '.join(GLUE_SUBMISSION_SLOTS)}).")] = None,
     glue_dir: Annotated[Path | None, typer.Option(
         "--glue-dir", help="GLUE data folder (CoLA/test.tsv, MNLI/test_matched.tsv, "
                            "diagnostic/diagnostic.tsv ...).")] = None,

@@ -64,28 +64,27 @@ def _check_complete(request: EvalRequest, metrics: dict[str, Any]) -> None:
     raise InputError(request.predictions, "; ".join(parts) + " (--strict)")
 
 
-def _require_some_match(request: EvalRequest, missing: int, total: int) -> None:
-    """No gold example predicted at all: the wrong file, not a score of 0."""
-    if total and missing == total:
-        raise InputError(request.predictions,
-                         f"no prediction id matches an id of {request.gold}")
-
-
 def _require_gold(request: EvalRequest) -> Path:
     if request.gold is None:
         raise UsageError(f"task {request.task} needs --gold")
     return request.gold
 
 
-def _run_squad(request: EvalRequest) -> dict[str, Any]:
+def _run_answers(request: EvalRequest) -> dict[str, Any]:
+    """SQuAD v1.1 and CMRC 2018: a SQuAD-layout gold file, one answer text per question."""
     gold = inputs.load_squad_gold(_require_gold(request))
     predictions = inputs.load_answer_predictions(request.predictions)
-    version = str(gold.get("version", ""))
-    if version not in ("1.1", "v1.1"):
-        request.warnings.append(f"gold dataset version is {version!r}, expected 1.1")
-    scores = squad_v1.score_squad_v1(squad_v1.iter_gold_questions(gold["data"]), predictions)
-    result = scores.as_dict()
-    _require_some_match(request, result["missing_count"], result["total"])
+    questions = squad_v1.iter_gold_questions(gold["data"])
+    if request.task == "cmrc":
+        result = cmrc.score_cmrc(questions, predictions)
+        total = result["TOTAL"]
+    else:
+        version = str(gold.get("version", ""))
+        if version not in ("1.1", "v1.1"):
+            request.warnings.append(f"gold dataset version is {version!r}, expected 1.1")
+        result = squad_v1.score_squad_v1(questions, predictions).as_dict()
+        total = result["total"]
+    inputs.require_some_match(result["missing_count"], total, request.predictions, request.gold)
     _add_id_warnings(request, result, "questions unanswered, scored 0")
     return result
 
@@ -112,15 +111,6 @@ def _run_squad2(request: EvalRequest) -> dict[str, Any]:
     return result
 
 
-def _run_cmrc(request: EvalRequest) -> dict[str, Any]:
-    gold = inputs.load_squad_gold(_require_gold(request))
-    predictions = inputs.load_answer_predictions(request.predictions)
-    result = cmrc.score_cmrc(squad_v1.iter_gold_questions(gold["data"]), predictions)
-    _require_some_match(request, result["missing_count"], result["TOTAL"])
-    _add_id_warnings(request, result, "questions unanswered, scored 0")
-    return result
-
-
 def _run_cluener(request: EvalRequest) -> dict[str, Any]:
     gold_path = _require_gold(request)
     gold, gold_ids = inputs.load_cluener_lines(gold_path, require_label=True)
@@ -135,7 +125,7 @@ def _run_cluener(request: EvalRequest) -> dict[str, Any]:
     predicted_by_key = dict(zip(predicted_ids or [str(i) for i in range(len(predicted))],
                                 predicted))
     missing = [key for key in gold_keys if key not in predicted_by_key]
-    _require_some_match(request, len(missing), len(gold_keys))
+    inputs.require_some_match(len(missing), len(gold_keys), request.predictions, gold_path)
     known = set(gold_keys)
     unknown = [key for key in predicted_by_key if key not in known]
     # A line without a prediction predicts no entity: its gold entities are all missed.
@@ -239,7 +229,7 @@ def _run_labels(request: EvalRequest) -> dict[str, Any]:
 
 
 _RUNNERS: dict[str, Callable[[EvalRequest], dict[str, Any]]] = {
-    "squad": _run_squad, "squad2": _run_squad2, "cmrc": _run_cmrc,
+    "squad": _run_answers, "squad2": _run_squad2, "cmrc": _run_answers,
     "cluener": _run_cluener, "conll": _run_conll,
 }
 
@@ -257,7 +247,9 @@ def _resolve(request: EvalRequest) -> EvalRequest:
         if request.gold is None and meta.gold is not None:
             request.gold, gold_source = meta.gold, "eval_meta.json"
         if request.task is None and meta.task:
-            request.task, task_source = meta.task, "eval_meta.json"
+            request.task = meta.task
+            task_source = (f"eval_meta.json (the prep manifest's eval contract, gold format "
+                           f"{meta.gold_format})" if meta.gold_format else "eval_meta.json")
         if request.na_prob_file is None:
             request.na_prob_file = meta.na_prob_file
     if request.task is not None:

@@ -11,12 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bertkit.evaluate.benchmarks import CLUENER_TYPES
 from bertkit.evaluate.prf import Counts
 
-CLUENER_TYPES: tuple[str, ...] = (
-    "address", "book", "company", "game", "government",
-    "movie", "name", "organization", "position", "scene",
-)
 
 LabelDict = Mapping[str, Mapping[str, Sequence[Sequence[int]]]]
 

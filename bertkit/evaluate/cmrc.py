@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bertkit.evaluate.squad_v1 import GoldQuestion
+from bertkit.evaluate.squad_v1 import GoldQuestion, PairedQuestions
 from bertkit.evaluate.treebank import word_tokenize
 
 # The scorer's punctuation list. Its two-character entry "……" can never equal a single
@@ -85,22 +85,13 @@ def score_cmrc(questions: Iterable[GoldQuestion], predictions: Mapping[str, str]
     """``F1``/``EM``/``AVERAGE`` on 0-100 (numbers, not the script's 3-decimal strings)."""
     f1_sum = 0.0
     exact_sum = 0
-    total = 0
-    missing: list[str] = []
-    gold_ids: set[str] = set()
-    for question in questions:
-        qid = question.qid.strip()
-        gold_ids.add(qid)
-        total += 1
-        if qid not in predictions:
-            missing.append(qid)
-            continue
-        prediction = predictions[qid]
+    paired = PairedQuestions(questions, predictions, strip_ids=True)
+    for question, prediction in paired:
         f1_sum += f1_against(question.answers, prediction)
         exact_sum += exact_against(question.answers, prediction)
+    total, missing, unknown = paired.total, paired.missing, paired.unknown()
     f1 = 100.0 * f1_sum / total if total else 0.0
     exact = 100.0 * exact_sum / total if total else 0.0
     return {"AVERAGE": (exact + f1) * 0.5, "F1": f1, "EM": exact, "TOTAL": total,
             "SKIP": len(missing), "missing_count": len(missing), "missing_ids": missing,
-            "unknown_ids": [k for k in predictions if k not in gold_ids],
-            "unknown_count": sum(1 for k in predictions if k not in gold_ids)}
+            "unknown_ids": unknown, "unknown_count": len(unknown)}

@@ -1,6 +1,8 @@
 """Which scorer fits a pair of files, and the ``eval_meta.json`` left by ``bertkit predict``.
 
-Detection looks only at the first bytes/records of each file. When a gold file is known
+Files bertkit wrote carry their scorer in ``eval_meta.json`` (the eval contract, see
+``contract.py``); detection is for the others. It looks only at the first bytes/records of
+each file. When a gold file is known
 it decides the task, and the predictions must fit that task: a file that does not is an
 ``InputError`` naming both files, never a silent score of 0 under another task. Only
 without a gold file do the predictions decide (conlleval's three-column tag layout).
@@ -16,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from bertkit.errors import InputError, UsageError
+from bertkit.evaluate.benchmarks import GLUE_SCORED_TASKS
 from bertkit.evaluate.glue import glue_task_name
 
 TASKS = ("squad", "squad2", "cmrc", "cluener", "conll", "tnews") + tuple(
-    f"glue-{t}" for t in ("cola", "sst-2", "mrpc", "sts-b", "qqp", "mnli", "qnli", "rte", "wnli"))
+    f"glue-{t}" for t in GLUE_SCORED_TASKS)
 META_NAME = "eval_meta.json"
 _CJK = re.compile("[\u4e00-\u9fa5]")
 _ESCAPED_CJK = re.compile(r"\\u(?:4[e-f]|[5-8][0-9a-f]|9[0-9a-f])[0-9a-f]{2}", re.IGNORECASE)
@@ -42,10 +45,11 @@ def canonical_task(task: str) -> str:
 
 @dataclass
 class RunMeta:
-    task: str | None
+    task: str | None  # the contract's scorer
     gold: Path | None
     predictions: Path
     na_prob_file: Path | None
+    gold_format: str | None = None  # absent in eval_meta.json files of older bertkits
 
 
 def read_run_meta(predictions: Path) -> RunMeta | None:
@@ -73,6 +77,7 @@ def read_run_meta(predictions: Path) -> RunMeta | None:
         gold=(folder / gold) if gold else None,  # an absolute gold path stays absolute
         predictions=predictions_file,
         na_prob_file=(folder / na_prob) if na_prob else None,
+        gold_format=meta.get("format"),
     )
 
 
@@ -251,12 +256,9 @@ def check_fit(task: str, predictions: Path, gold: Path | None) -> None:
 def detect_task(predictions: Path, gold: Path | None) -> tuple[str, str]:
     """(task, the rule that decided it). The gold file decides when there is one; the caller
     then checks that the predictions fit (``check_fit``)."""
-    if gold is not None:
+    if gold is not None:  # the gold file decides; the predictions are only checked against it
         task, rule = _gold_kind(gold)
         if task == "unknown":
-            if not predictions.is_dir() and predictions_kind(predictions).name == "tags":
-                return "conll", (f"gold {gold.name}: {rule}; predictions are tag lines, "
-                                 "so conll")
             raise UsageError(f"cannot tell the task from the gold file {gold} ({rule}); {_ASK}")
         return task, f"from the gold file: {rule}"
     if predictions.is_dir():  # a GLUE submission folder (MNLI-m.tsv, MNLI-mm.tsv)

@@ -15,19 +15,17 @@ from typing import Any
 
 from bertkit.errors import InputError
 from bertkit.evaluate import classification
-from bertkit.evaluate.inputs import iter_json_lines, read_text
+from bertkit.evaluate.benchmarks import GLUE_SCORED_TASKS, glue_key
+from bertkit.evaluate.inputs import iter_json_lines, read_text, require_some_match
 
-GLUE_TASKS = ("cola", "sst-2", "mrpc", "sts-b", "qqp", "mnli", "qnli", "rte", "wnli")
-_ALIASES = {"sst2": "sst-2", "stsb": "sts-b", "mnli-m": "mnli", "mnli-mm": "mnli"}
 _LABEL_COLUMNS = ("label", "gold_label", "is_duplicate", "score", "quality")
 _ID_COLUMNS = ("index", "id")
 
 
 def glue_task_name(name: str) -> str | None:
-    """``CoLA`` / ``glue-sst2`` / ``STS-B`` -> canonical task key, else None."""
-    key = name.lower().removeprefix("glue-")
-    key = _ALIASES.get(key, key)
-    return key if key in GLUE_TASKS else None
+    """``CoLA`` / ``glue-sst2`` / ``STS-B`` -> the key of a task eval scores, else None."""
+    key = glue_key(name)
+    return key if key in GLUE_SCORED_TASKS else None
 
 
 @dataclass
@@ -93,8 +91,7 @@ def pair_labels(gold: Mapping[str, str], predictions: Mapping[str, str],
     A file where no id matches is the wrong file for this gold, not a score of 0.
     """
     missing = [k for k in gold if k not in predictions]
-    if len(missing) == len(gold):
-        raise InputError(predictions_path, f"no prediction id matches an id of {gold_path}")
+    require_some_match(len(missing), len(gold), predictions_path, gold_path)
     ids = list(gold)
     return Paired(ids, [gold[k] for k in ids], [predictions.get(k, NO_PREDICTION) for k in ids],
                   missing, [k for k in predictions if k not in gold])

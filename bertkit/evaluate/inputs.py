@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,13 @@ def _describe(value: Any) -> str:
     names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
              int: "a number", float: "a number", type(None): "null"}
     return names.get(type(value), type(value).__name__)
+
+
+def require_some_match(missing: int, total: int, predictions: str | Path,
+                       gold: str | Path | None) -> None:
+    """No gold example predicted at all: the wrong file for this gold, not a score of 0."""
+    if total and missing == total:
+        raise InputError(predictions, f"no prediction id matches an id of {gold}")
 
 
 def _shown_id(key: str) -> str:
@@ -65,19 +72,39 @@ def load_json_lines(path: str | Path, text: str | None = None) -> list[tuple[int
     return list(iter_json_lines(path, text))
 
 
+def iter_json_objects(path: str | Path, text: str | None = None
+                      ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line; a line that is not an object is an
+    error (CLUENER, TNEWS and label files are all one object a line)."""
+    for number, record in iter_json_lines(path, text):
+        if not isinstance(record, dict):
+            raise InputError(path, f"line is {_describe(record)}, expected an object", number)
+        yield number, record
+
+
 # --- SQuAD-layout files ----------------------------------------------------------------
+
+def _load_question_map(path: str | Path, holding: str,
+                       problem_of: Callable[[Any], str | None]) -> dict[str, Any]:
+    """A JSON object mapping question id to a value; ``problem_of`` names a bad value."""
+    data = parse_json(path)
+    if not isinstance(data, dict):
+        raise InputError(path, f"expected an object mapping question id to {holding}, "
+                               f"found {_describe(data)}")
+    for qid, value in data.items():
+        problem = problem_of(value)
+        if problem is not None:
+            raise InputError(path, problem, f"id {_shown_id(qid)}")
+    return data
+
+
+def _answer_problem(answer: Any) -> str | None:
+    return None if isinstance(answer, str) else f"answer is {_describe(answer)}, expected a string"
+
 
 def load_answer_predictions(path: str | Path) -> dict[str, str]:
     """A JSON object mapping question id to answer text (SQuAD / CMRC predictions)."""
-    data = parse_json(path)
-    if not isinstance(data, dict):
-        raise InputError(path, f"expected an object mapping question id to answer text, "
-                               f"found {_describe(data)}")
-    for qid, answer in data.items():
-        if not isinstance(answer, str):
-            raise InputError(path, f"answer is {_describe(answer)}, expected a string",
-                             f"id {_shown_id(qid)}")
-    return data
+    return _load_question_map(path, "answer text", _answer_problem)
 
 
 def load_squad_gold(path: str | Path) -> dict[str, Any]:
@@ -108,18 +135,14 @@ def load_squad_gold(path: str | Path) -> dict[str, Any]:
     return dataset
 
 
+def _na_prob_problem(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"na-prob is {_describe(value)}, expected a number"
+    return "na-prob is NaN" if math.isnan(value) else None
+
+
 def load_na_probs(path: str | Path) -> dict[str, float]:
-    data = parse_json(path)
-    if not isinstance(data, dict):
-        raise InputError(path, f"expected an object mapping question id to a no-answer "
-                               f"probability, found {_describe(data)}")
-    for qid, value in data.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InputError(path, f"na-prob is {_describe(value)}, expected a number",
-                             f"id {_shown_id(qid)}")
-        if math.isnan(value):
-            raise InputError(path, "na-prob is NaN", f"id {_shown_id(qid)}")
-    return data
+    return _load_question_map(path, "a no-answer probability", _na_prob_problem)
 
 
 # --- CLUENER ---------------------------------------------------------------------------
@@ -143,9 +166,7 @@ def load_cluener_lines(path: str | Path, require_label: bool = False
     lines: list[CluenerLabel] = []
     ids: list[str] = []
     seen: set[str] = set()
-    for number, record in iter_json_lines(path):
-        if not isinstance(record, dict):
-            raise InputError(path, f"line is {_describe(record)}, expected an object", number)
+    for number, record in iter_json_objects(path):
         if ("id" in record) != bool(ids) and lines:
             raise InputError(path, "some lines have an \"id\" and others not", number)
         if "id" in record:
@@ -240,9 +261,7 @@ def load_label_predictions(path: str | Path) -> tuple[dict[str, str], list[int]]
     predictions: dict[str, str] = {}
     lines: list[int] = []
     if stripped.startswith("{"):
-        for number, record in iter_json_lines(path, text):
-            if not isinstance(record, dict):
-                raise InputError(path, f"line is {_describe(record)}, expected an object", number)
+        for number, record in iter_json_objects(path, text):
             key = "id" if "id" in record else "idx" if "idx" in record else None
             if key is None or "label" not in record:
                 raise InputError(path, "expected {\"id\" or \"idx\", \"label\"}", number)

@@ -46,6 +46,40 @@ def iter_gold_questions(data: Iterable[Mapping[str, Any]]) -> Iterator[GoldQuest
                 yield GoldQuestion(str(qa["id"]), answers, bool(qa.get("is_impossible", False)))
 
 
+class PairedQuestions:
+    """Gold questions paired with their predictions by id, counting what has none.
+
+    Iterating yields (question, prediction) for every question that has one; afterwards
+    ``total``, ``missing`` (question ids without a prediction, in gold order) and
+    ``unknown()`` (prediction ids that are no question's) describe the pairing.
+    ``strip_ids``: compare ids without surrounding whitespace (the CMRC 2018 scorer does).
+    """
+
+    def __init__(self, questions: Iterable[GoldQuestion], predictions: Mapping[str, str],
+                 strip_ids: bool = False):
+        self._questions = questions
+        self._predictions = predictions
+        self._strip_ids = strip_ids
+        self.total = 0
+        self.missing: list[str] = []
+        self._gold_ids: set[str] = set()
+
+    def __iter__(self) -> Iterator[tuple[GoldQuestion, str]]:
+        predictions = self._predictions
+        for question in self._questions:
+            qid = question.qid.strip() if self._strip_ids else question.qid
+            self.total += 1
+            self._gold_ids.add(qid)
+            prediction = predictions.get(qid)
+            if prediction is None:
+                self.missing.append(qid)
+                continue
+            yield question, prediction
+
+    def unknown(self) -> list[str]:
+        return [qid for qid in self._predictions if qid not in self._gold_ids]
+
+
 class _Normalized:
     """A normalised string with its tokens and token counts, computed once per distinct string."""
 
@@ -106,16 +140,8 @@ def score_squad_v1(
 
     exact_sum = 0
     f1_sum = 0.0
-    total = 0
-    missing: list[str] = []
-    gold_ids: set[str] = set()
-    for question in questions:
-        total += 1
-        gold_ids.add(question.qid)
-        prediction_raw = predictions.get(question.qid)
-        if prediction_raw is None:
-            missing.append(question.qid)
-            continue
+    paired = PairedQuestions(questions, predictions)
+    for question, prediction_raw in paired:
         prediction = cache.get(prediction_raw)
         if prediction is None:
             prediction = cache[prediction_raw] = _Normalized(prediction_raw)
@@ -138,7 +164,7 @@ def score_squad_v1(
             best_f1 = max(best_f1, score)
         exact_sum += best_exact
         f1_sum += best_f1
-    unknown = [qid for qid in predictions if qid not in gold_ids]
+    total, missing, unknown = paired.total, paired.missing, paired.unknown()
     if total == 0:
         return SquadV1Scores(0.0, 0.0, 0, missing, unknown)
     return SquadV1Scores(100.0 * exact_sum / total, 100.0 * f1_sum / total, total, missing, unknown)

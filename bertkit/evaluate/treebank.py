@@ -58,19 +58,17 @@ _CLOSING = _rules(
     (r"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ", r"\1 \2 "),
 )
 
-# Fused words split in two (cannot -> can not, gonna -> gon na, 'tis -> 't is ...).
-_FUSED = _rules(
-    (r"(?i)\b(can)(not)\b", r" \1 \2 "),
-    (r"(?i)\b(d)('ye)\b", r" \1 \2 "),
-    (r"(?i)\b(gim)(me)\b", r" \1 \2 "),
-    (r"(?i)\b(gon)(na)\b", r" \1 \2 "),
-    (r"(?i)\b(got)(ta)\b", r" \1 \2 "),
-    (r"(?i)\b(lem)(me)\b", r" \1 \2 "),
-    (r"(?i)\b(more)('n)\b", r" \1 \2 "),
-    (r"(?i)\b(wan)(na)(?=\s)", r" \1 \2 "),
-    (r"(?i) ('t)(is)\b", r" \1 \2 "),
-    (r"(?i) ('t)(was)\b", r" \1 \2 "),
-)
+# Fused words split in two (cannot -> can not, gonna -> gon na, 'tis -> 't is ...): the
+# whole word; "wanna" only before a space; "'tis"/"'twas" only after one.
+_FUSED = _rules(*(
+    (rf"(?i){before}({first})({second}){after}", r" \1 \2 ")
+    for before, after, words in (
+        (r"\b", r"\b", ("can not", "d 'ye", "gim me", "gon na", "got ta", "lem me", "more 'n")),
+        (r"\b", r"(?=\s)", ("wan na",)),
+        (" ", r"\b", ("'t is", "'t was")),
+    )
+    for first, second in (word.split() for word in words)
+))
 
 
 def word_tokenize(text: str) -> list[str]:

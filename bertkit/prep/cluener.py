@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bertkit.errors import InputError
+from bertkit.evaluate.contract import CLUENER_JSONL
 from bertkit.prep.input_text import read_input_lines
 from bertkit.prep.ner_convert import (
     Block,
@@ -154,6 +155,7 @@ CLUENER = NerDataset(
     read_blocks=read_cluener_blocks,
     parse_block=parse_cluener_line,
     schemes=CLUENER_SCHEMES,
+    scoring=("cluener", CLUENER_JSONL),
     extra_files=_types_file,
     split_files=("train.json", "dev.json", "test.json"),
 )

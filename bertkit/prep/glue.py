@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from bertkit.errors import InputError, UsageError
+from bertkit.evaluate.benchmarks import GLUE, GlueBenchmarkTask, glue_key
+from bertkit.evaluate.contract import GLUE_TSV
 from bertkit.prep.classification import (
     ConversionResult,
     ParsedSplit,
@@ -38,6 +40,7 @@ from bertkit.prep.classification import (
 from bertkit.prep.input_text import read_input_text
 from bertkit.prep.outputs import (
     check_split_option,
+    eval_block,
     expand_input_files,
     resolve_workers,
     split_name_from_path,
@@ -62,14 +65,22 @@ class TsvLayout:
 
 @dataclass(frozen=True)
 class GlueTask:
-    name: str
-    labels: tuple[str, ...] | None  # None: regression (STS-B)
+    benchmark: GlueBenchmarkTask  # the task's name and labels (defined in evaluate.benchmarks)
     labelled: TsvLayout | None  # None: the task has no labelled files (AX)
     test: TsvLayout
     split_files: tuple[tuple[str, str], ...]  # (file name, output split) a directory may hold
     # The test files' header has this many columns and starts with "index" ("id" for QQP);
     # no labelled file's first line looks like that (see `has_test_layout`).
     test_width: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.benchmark.name
+
+    @property
+    def labels(self) -> tuple[str, ...] | None:
+        """In id order; None: regression (STS-B)."""
+        return self.benchmark.labels
 
     @property
     def pairs(self) -> bool:
@@ -94,49 +105,44 @@ class GlueTask:
                 and first_row[0].strip().lower() in ("index", "id"))
 
 
-BINARY = ("0", "1")
-ENTAILMENT = ("entailment", "not_entailment")
-NLI = ("contradiction", "entailment", "neutral")  # Google's MnliProcessor order
 PLAIN_SPLITS = (("train.tsv", "train"), ("dev.tsv", "dev"), ("test.tsv", "test"))
 # GLUE's unlabelled splits, by name (each task's test files have no label column).
 TEST_SPLITS = frozenset({"test", "test_matched", "test_mismatched"})
 
+# Each task's file layouts; its name and labels come from `evaluate.benchmarks.GLUE`.
 GLUE_TASKS: dict[str, GlueTask] = {
-    task.name.lower(): task
+    task.benchmark.key: task
     for task in (
-        GlueTask("CoLA", BINARY, TsvLayout(header=False, text_a=3, label=1),
+        GlueTask(GLUE["cola"], TsvLayout(header=False, text_a=3, label=1),
                  TsvLayout(header=True, text_a=1), PLAIN_SPLITS, test_width=2),
-        GlueTask("SST-2", BINARY, TsvLayout(header=True, text_a=0, label=1),
+        GlueTask(GLUE["sst-2"], TsvLayout(header=True, text_a=0, label=1),
                  TsvLayout(header=True, text_a=1), PLAIN_SPLITS, test_width=2),
-        GlueTask("MRPC", BINARY, TsvLayout(header=True, text_a=3, text_b=4, label=0),
+        GlueTask(GLUE["mrpc"], TsvLayout(header=True, text_a=3, text_b=4, label=0),
                  TsvLayout(header=True, text_a=3, text_b=4), PLAIN_SPLITS, test_width=5),
-        GlueTask("STS-B", None, TsvLayout(header=True, text_a=7, text_b=8, label=-1),
+        GlueTask(GLUE["sts-b"], TsvLayout(header=True, text_a=7, text_b=8, label=-1),
                  TsvLayout(header=True, text_a=7, text_b=8), PLAIN_SPLITS, test_width=9),
-        GlueTask("QQP", BINARY, TsvLayout(header=True, text_a=3, text_b=4, label=5),
+        GlueTask(GLUE["qqp"], TsvLayout(header=True, text_a=3, text_b=4, label=5),
                  TsvLayout(header=True, text_a=1, text_b=2), PLAIN_SPLITS, test_width=3),
-        GlueTask("QNLI", ENTAILMENT, TsvLayout(header=True, text_a=1, text_b=2, label=-1),
+        GlueTask(GLUE["qnli"], TsvLayout(header=True, text_a=1, text_b=2, label=-1),
                  TsvLayout(header=True, text_a=1, text_b=2), PLAIN_SPLITS, test_width=3),
-        GlueTask("RTE", ENTAILMENT, TsvLayout(header=True, text_a=1, text_b=2, label=-1),
+        GlueTask(GLUE["rte"], TsvLayout(header=True, text_a=1, text_b=2, label=-1),
                  TsvLayout(header=True, text_a=1, text_b=2), PLAIN_SPLITS, test_width=3),
-        GlueTask("WNLI", BINARY, TsvLayout(header=True, text_a=1, text_b=2, label=-1),
+        GlueTask(GLUE["wnli"], TsvLayout(header=True, text_a=1, text_b=2, label=-1),
                  TsvLayout(header=True, text_a=1, text_b=2), PLAIN_SPLITS, test_width=3),
-        GlueTask("MNLI", NLI, TsvLayout(header=True, text_a=8, text_b=9, label=-1),
+        GlueTask(GLUE["mnli"], TsvLayout(header=True, text_a=8, text_b=9, label=-1),
                  TsvLayout(header=True, text_a=8, text_b=9),
                  (("train.tsv", "train"), ("dev_matched.tsv", "dev_matched"),
                   ("dev_mismatched.tsv", "dev_mismatched"), ("test_matched.tsv", "test_matched"),
                   ("test_mismatched.tsv", "test_mismatched")), test_width=10),
-        # GLUE's diagnostic set is scored with an MNLI model, so it takes MNLI's labels.
-        GlueTask("AX", NLI, None, TsvLayout(header=True, text_a=1, text_b=2),
+        GlueTask(GLUE["ax"], None, TsvLayout(header=True, text_a=1, text_b=2),
                  (("diagnostic.tsv", "test"), ("AX.tsv", "test")), test_width=3),
     )
 }
-TASK_ALIASES = {"sst2": "sst-2", "stsb": "sts-b", "diagnostic": "ax", "mnli-mm": "mnli"}
 
 
 def glue_task(name: str) -> GlueTask:
-    key = name.lower()
-    key = TASK_ALIASES.get(key, key)
-    if key not in GLUE_TASKS:
+    key = glue_key(name)
+    if key is None:
         known = ", ".join(task.name for task in GLUE_TASKS.values())
         raise UsageError(f"unknown GLUE task {name!r}; choose one of {known}")
     return GLUE_TASKS[key]
@@ -283,5 +289,7 @@ def convert_glue(
         return write_classification_dataset(
             parsed, stage, command=f"prep glue {task.name}", label_names=task.labels,
             tokenizer_spec=spec, max_seq_length=max_seq_length, options=options,
-            workers=workers, progress=progress, extra_manifest={"task": task.name},
+            workers=workers, progress=progress,
+            extra_manifest={"task": task.name, **eval_block(
+                f"glue-{task.benchmark.key}", {p.split: p.input_path for p in parsed}, GLUE_TSV)},
         )

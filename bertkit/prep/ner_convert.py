@@ -32,6 +32,7 @@ from bertkit.prep.outputs import (
     STANDARD_SPLITS,
     check_split_option,
     describe_tokenizer,
+    eval_block,
     expand_input_files,
     recorded_path,
     split_name_from_path,
@@ -82,6 +83,7 @@ class NerDataset:
     read_blocks: Callable[[Path], list[Block]]
     parse_block: BlockParser  # a top-level function, so worker processes can receive it
     schemes: tuple[str, ...]
+    scoring: tuple[str, str]  # (scorer, gold format) of the manifest's eval block
     # extra files written beside label2id.json: name -> text (e.g. MindSpore's type list)
     extra_files: Callable[[NerSettings], dict[str, str]] = lambda settings: {}
     # the split files a directory given as input is expected to hold
@@ -253,6 +255,8 @@ def convert_ner(
                 "label2id": str(stage.final("label2id.json")),
                 "num_labels": len(label2id),
                 "sidecars": {result.split: str(result.sidecar_path) for result in results},
+                **eval_block(dataset.scoring[0], {result.split: result.input
+                                                  for result in results}, dataset.scoring[1]),
                 "label_ids_layout": "one id per position; 0 (O) at [CLS], [SEP] and padding",
                 "unit_alignment": "one position per character/unit; a unit the tokenizer "
                                   "drops is written as [UNK], several pieces keep the first",

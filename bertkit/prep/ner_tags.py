@@ -22,13 +22,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
+# The official CLUENER2020 type order; label ids depend on it.
+from bertkit.evaluate.benchmarks import CLUENER_TYPES as CLUENER_TYPES
+
 OUTSIDE = "O"
 
-# The official CLUENER2020 type order; label ids depend on it.
-CLUENER_TYPES: tuple[str, ...] = (
-    "address", "book", "company", "game", "government",
-    "movie", "name", "organization", "position", "scene",
-)
 # Types of the zjy-ucas/ChineseNER (MSRA) files; fixed so every split gets the same ids.
 CHINESENER_TYPES: tuple[str, ...] = ("PER", "LOC", "ORG")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +22,7 @@ from rich.table import Table
 from bertkit import __version__
 from bertkit.console import info, stderr_console, warn
 from bertkit.errors import InputError, UsageError
+from bertkit.evaluate.contract import manifest_eval_block
 from bertkit.fsutil import sha256_of_file
 
 T = TypeVar("T")
@@ -49,6 +50,16 @@ def describe_tokenizer(tokenizer: Any) -> dict[str, Any]:
         if description.get(key):
             description[key] = recorded_path(description[key])
     return description
+
+
+def eval_block(scorer: str, gold: Mapping[str, str | Path], gold_format: str
+               ) -> dict[str, Any]:
+    """``{"eval": ...}`` for a manifest: the scorer `bertkit eval` uses on this data set's
+    predictions, the gold file of each split (by records file stem; recorded like every
+    input path) and that file's format. `predict` copies it into eval_meta.json; see
+    `evaluate.contract` for the names."""
+    recorded = {split: recorded_path(path) for split, path in gold.items()}
+    return {"eval": manifest_eval_block(scorer, recorded, gold_format)}
 
 
 def build_manifest(

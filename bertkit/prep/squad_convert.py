@@ -26,9 +26,11 @@ from typing import Any
 import numpy as np
 
 from bertkit.errors import UsageError
+from bertkit.evaluate.contract import SQUAD_JSON
 from bertkit.prep.outputs import (
     check_max_seq_length,
     describe_tokenizer,
+    eval_block,
     ordered_parallel_map,
     recorded_path,
     resolve_workers,
@@ -209,6 +211,8 @@ def prep_squad(
             extra={
                 "skipped_answers": [asdict(item) for item in read.skipped],
                 **_chinese_extra(read),
+                **eval_block(_scorer(options, read), {record_name.split(".")[0]: input_path},
+                             SQUAD_JSON),
             },
         )
     return SquadPrepResult(
@@ -223,6 +227,14 @@ def prep_squad(
         repaired=read.repaired,
         doc_tokens=read.doc_tokens,
     )
+
+
+def _scorer(options: SquadPrepOptions, read: SquadReadResult) -> str:
+    """SQuAD v2.0's scorer with --version-2-with-negative; Chinese files split into
+    character doc tokens (CMRC 2018, DRCD) get the CMRC 2018 metric, as CLUE scores both."""
+    if options.version_2_with_negative:
+        return "squad2"
+    return "squad" if read.doc_tokens == WHITESPACE else "cmrc"
 
 
 def _manifest_options(options: SquadPrepOptions, read: SquadReadResult) -> dict[str, Any]:

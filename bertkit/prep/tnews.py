@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 
 from bertkit.errors import InputError, UsageError
+from bertkit.evaluate.benchmarks import TNEWS_LABELS as TNEWS_LABELS  # label ids, in id order
+from bertkit.evaluate.contract import TNEWS_JSONL
 from bertkit.prep.classification import (
     ConversionResult,
     ParsedSplit,
@@ -35,6 +37,7 @@ from bertkit.prep.input_text import read_input_lines
 from bertkit.prep.outputs import (
     STANDARD_SPLITS,
     check_split_option,
+    eval_block,
     expand_input_files,
     recorded_path,
     resolve_workers,
@@ -42,8 +45,6 @@ from bertkit.prep.outputs import (
 )
 from bertkit.prep.staging import staged_output
 
-# CLUE baseline `TnewsProcessor.get_labels`: str(100 + i) for i in 0..16 except 5 and 11.
-TNEWS_LABELS: tuple[str, ...] = tuple(str(100 + i) for i in range(17) if i not in (5, 11))
 LABELS_FILE_NAME = "labels.json"
 SPLIT_FILES = ("train.json", "dev.json", "test.json")
 
@@ -208,5 +209,6 @@ def convert_tnews(
             parsed, stage, command="prep tnews", label_names=TNEWS_LABELS,
             tokenizer_spec=spec, max_seq_length=max_seq_length, options=options,
             workers=workers, progress=progress,
-            extra_manifest={"label_desc": descriptions},
+            extra_manifest={"label_desc": descriptions, **eval_block(
+                "tnews", {p.split: p.input_path for p in parsed}, TNEWS_JSONL)},
         )

@@ -8,15 +8,11 @@ export is a plain copy and the checkpoint tables only have to speak one target l
 The forward pass is the post-LayerNorm BERT of the paper: exact (erf) GELU, dropout on
 embeddings, attention probabilities and every residual branch; attention itself goes through
 ``torch.nn.functional.scaled_dot_product_attention`` so each device gets its fused kernel.
-
-CPU training with dropout is the exception: there SDPA can only take its "math" path, whose
-``bernoulli_`` masks cost about a quarter of attention time. So on CPU, in training mode, the
-attention is written out (the same ops as that math path) and every dropout -- embeddings,
-attention probabilities, both residual branches -- draws its keep-mask from 16-bit lanes of
-an int64 ``random_`` tensor (see ``_keep_mask``), several times cheaper than ``bernoulli_``.
-Eval, inference and CUDA keep SDPA and ``nn.Dropout`` unchanged. CPU eval runs the
-feed-forward over blocks of token rows (``BertLayer._feed_forward_in_row_blocks``), so its
-big intermediate temporary is not a fresh, page-faulting mmap on every call.
+Two CPU exceptions, both for speed and both leaving the results as they were: in training,
+dropout draws cheap lane masks and attention is written out to take them
+(``bertkit.train.dropout``); in eval, the feed-forward runs over blocks of token rows
+(``BertLayer._feed_forward_in_row_blocks``), so its big intermediate temporary is not a
+fresh, page-faulting mmap on every call.
 """
 
 from __future__ import annotations
@@ -30,78 +26,9 @@ from torch import nn
 from bertkit.errors import BertkitError, UsageError
 from bertkit.train.config import BertConfig
 from bertkit.train.crf import LinearChainCRF
+from bertkit.train.dropout import FastDropout, attention_with_lane_dropout
 
 TASKS = ("squad", "classification", "ner")
-
-
-def _activation(name: str) -> Any:
-    if name == "gelu":
-        return F.gelu  # exact erf form, as Google's modeling.py and HF "gelu"
-    if name in ("gelu_new", "gelu_pytorch_tanh"):
-        return lambda x: F.gelu(x, approximate="tanh")
-    return F.relu
-
-
-# Keep-probabilities are quantised to 1/65536: a lane keeps its element when its uniform
-# 16-bit value is below round(keep * 65536). The survivors are scaled by the inverse of that
-# quantised probability, so the expectation of a dropped-out tensor is still exactly its input
-# (p = 0.1 becomes a drop rate of 6554/65536 = 0.100006).
-_LANES = 65536
-
-
-def _keep_mask(shape: torch.Size, keep_threshold: int, scale: float, like: torch.Tensor) -> torch.Tensor:
-    """A float tensor of ``shape``: ``scale`` where kept, 0 where dropped.
-
-    One int64 ``random_`` over the full 64-bit range gives four independent uniform 16-bit
-    lanes per draw; it uses the default generator, so training stays reproducible from the
-    torch seed, like ``bernoulli_``.
-    """
-    count = shape.numel()
-    words = torch.empty((count + 3) // 4, dtype=torch.int64, device=like.device)
-    words.random_(-(2**63), None)  # full range: all 64 bits random (the default omits the sign)
-    lanes = words.view(torch.int16)[:count].view(shape)
-    # The comparison writes straight into a float tensor (3x cheaper than bool then .to()).
-    # int16 lanes are offset by -32768.
-    mask = torch.empty(shape, dtype=like.dtype, device=like.device)
-    torch.lt(lanes, keep_threshold - _LANES // 2, out=mask)
-    return mask.mul_(scale) if scale != 1.0 else mask
-
-
-def _quantised_keep(dropout_prob: float) -> tuple[int, float]:
-    """(keep threshold in 1/65536 units, survivor scale) for a dropout probability."""
-    threshold = round((1.0 - dropout_prob) * _LANES)
-    return threshold, (_LANES / threshold if threshold > 0 else 0.0)
-
-
-class FastDropout(nn.Module):
-    """``nn.Dropout`` with the cheap lane mask on CPU in training; ``F.dropout`` elsewhere.
-
-    No parameters or buffers, so state dicts are those of ``nn.Dropout`` (i.e. none).
-    """
-
-    def __init__(self, p: float):
-        super().__init__()
-        self.p = p
-        self.keep_threshold, self.scale = _quantised_keep(p)
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0.0:
-            return hidden
-        if hidden.device.type != "cpu":
-            return F.dropout(hidden, self.p, training=True)
-        if self.keep_threshold >= _LANES:  # p below 1/131072: nothing would be dropped
-            return hidden
-        return hidden * _keep_mask(hidden.shape, self.keep_threshold, self.scale, hidden)
-
-    def add_to(self, hidden: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        """``residual + dropout(hidden)``; on the CPU training path one fused ``addcmul``."""
-        if self.training and self.p > 0.0 and hidden.device.type == "cpu" and self.keep_threshold < _LANES:
-            mask = _keep_mask(hidden.shape, self.keep_threshold, 1.0, hidden)  # 0/1
-            return torch.addcmul(residual, hidden, mask, value=self.scale)
-        return self(hidden) + residual
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,7 +59,7 @@ class BertEmbeddings(nn.Module):
 
 
 class BertSelfAttention(nn.Module):
-    """Multi-head self-attention through ``F.scaled_dot_product_attention``."""
+    """Multi-head self-attention: SDPA, or on CPU in training the lane-dropout path."""
 
     def __init__(self, config: BertConfig):
         super().__init__()
@@ -141,62 +68,39 @@ class BertSelfAttention(nn.Module):
         self.query = nn.Linear(config.hidden_size, config.hidden_size)
         self.key = nn.Linear(config.hidden_size, config.hidden_size)
         self.value = nn.Linear(config.hidden_size, config.hidden_size)
-        self.dropout_prob = config.attention_probs_dropout_prob
-        self.keep_threshold, self.keep_scale = _quantised_keep(self.dropout_prob)
+        self.dropout = FastDropout(config.attention_probs_dropout_prob)
 
     def forward(self, hidden: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
         batch, length, width = hidden.shape
         heads = (batch, length, self.num_heads, self.head_dim)
-        # [B, L, H] -> [B, heads, L, head_dim] as views; the kernel accepts the strides.
-        explicit = self.training and self.dropout_prob > 0.0 and hidden.device.type == "cpu"
-        if explicit:
+        lane_dropout = self.dropout.uses_lane_mask(hidden)
+        if lane_dropout:
             # The 1/sqrt(head_dim) score scale folded into the query projection's weight and
             # bias ([H, H]) instead of a pass over the [B, L, H] queries.
             scale = self.head_dim ** -0.5
             query = F.linear(hidden, self.query.weight * scale, self.query.bias * scale)
         else:
             query = self.query(hidden)
+        # [B, L, H] -> [B, heads, L, head_dim] as views; the kernels accept the strides.
         query = query.view(heads).transpose(1, 2)
         key = self.key(hidden).view(heads).transpose(1, 2)
         value = self.value(hidden).view(heads).transpose(1, 2)
-        if explicit:
-            context = self._explicit_attention_with_dropout(query, key, value, attn_mask)
+        if lane_dropout:
+            context = attention_with_lane_dropout(query, key, value, attn_mask, self.dropout)
         else:
             context = F.scaled_dot_product_attention(
                 query, key, value, attn_mask=attn_mask,
-                dropout_p=self.dropout_prob if self.training else 0.0,
+                dropout_p=self.dropout.p if self.training else 0.0,
             )
         return context.transpose(1, 2).reshape(batch, length, width)
 
-    def _explicit_attention_with_dropout(
-        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-        attn_mask: torch.Tensor | None,
-    ) -> torch.Tensor:
-        """SDPA's math path written out, with the cheap lane mask instead of ``bernoulli_``.
-        ``query`` must already carry the 1/sqrt(head_dim) scale."""
-        scores = torch.matmul(query, key.transpose(-1, -2))  # query comes pre-scaled
-        if attn_mask is not None:
-            if scores.dtype == attn_mask.dtype:
-                scores.add_(attn_mask)  # in place: matmul's backward does not need its output
-            else:
-                # bf16 scores under autocast with an fp32 bias: add out of place so the sum
-                # (and the softmax) stay fp32; the fp32 minimum would overflow to -inf in
-                # bf16 and a fully padded row would turn to NaN.
-                scores = scores + attn_mask
-        probs = torch.softmax(scores, dim=-1)
-        if self.keep_threshold >= _LANES:
-            return torch.matmul(probs, value)
-        # A 0/1 mask on the [B, heads, L, L] probabilities and the 1/keep scale on the much
-        # smaller [B, heads, L, head_dim] context: one pass over the big tensor saved. In place
-        # is safe: matmul's backward needs its inputs, not its output.
-        kept = probs * _keep_mask(probs.shape, self.keep_threshold, 1.0, probs)
-        return torch.matmul(kept, value).mul_(self.keep_scale)
-
 
 class BertSelfOutput(nn.Module):
-    def __init__(self, config: BertConfig):
+    """dense -> dropout -> add the residual -> LayerNorm (also the feed-forward's output)."""
+
+    def __init__(self, config: BertConfig, input_size: int | None = None):
         super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dense = nn.Linear(input_size or config.hidden_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = FastDropout(config.hidden_dropout_prob)
 
@@ -224,15 +128,19 @@ class BertIntermediate(nn.Module):
         return self.activation(self.dense(hidden))
 
 
-class BertOutput(nn.Module):
-    def __init__(self, config: BertConfig):
-        super().__init__()
-        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
-        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = FastDropout(config.hidden_dropout_prob)
+def _activation(name: str) -> Any:
+    if name == "gelu":
+        return F.gelu  # exact erf form, as Google's modeling.py and HF "gelu"
+    if name in ("gelu_new", "gelu_pytorch_tanh"):
+        return lambda x: F.gelu(x, approximate="tanh")
+    return F.relu
 
-    def forward(self, hidden: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(self.dropout.add_to(self.dense(hidden), residual))
+
+class BertOutput(BertSelfOutput):
+    """The feed-forward's way back: intermediate_size -> hidden, dropout, add & norm."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__(config, input_size=config.intermediate_size)
 
 
 # Row blocks of the CPU eval feed-forward (see BertLayer._feed_forward_in_row_blocks): the
@@ -305,24 +213,6 @@ class BertPooler(nn.Module):
         return torch.tanh(self.dense(sequence_output[:, 0]))
 
 
-def attention_bias(attention_mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
-    """[B, L] 1/0 mask -> additive [B, 1, 1, L] bias (None: attend everywhere).
-
-    An additive bias with the dtype's most negative value (rather than a boolean mask) keeps a
-    fully padded row finite: Google's eval pads batches with all-zero dummy examples, and a
-    boolean mask would turn those rows into NaN.
-    """
-    if attention_mask is None:
-        return None
-    # Nothing to mask: drop the bias so SDPA skips its add and safe-softmax passes. Only on
-    # CPU, where the check is free; on a GPU it would wait for the device (a sync per step).
-    if attention_mask.device.type == "cpu" and bool(attention_mask.all()):
-        return None
-    bias = torch.zeros(attention_mask.shape, dtype=dtype, device=attention_mask.device)
-    bias.masked_fill_(attention_mask == 0, torch.finfo(dtype).min)
-    return bias[:, None, None, :]
-
-
 class BertModel(nn.Module):
     """The encoder: returns (sequence_output [B, L, H], pooled_output [B, H] or None)."""
 
@@ -352,6 +242,24 @@ class BertModel(nn.Module):
         sequence_output = self.encoder(hidden, attention_bias(attention_mask, hidden.dtype))
         pooled_output = self.pooler(sequence_output) if self.pooler is not None else None
         return sequence_output, pooled_output
+
+
+def attention_bias(attention_mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    """[B, L] 1/0 mask -> additive [B, 1, 1, L] bias (None: attend everywhere).
+
+    An additive bias with the dtype's most negative value (rather than a boolean mask) keeps a
+    fully padded row finite: Google's eval pads batches with all-zero dummy examples, and a
+    boolean mask would turn those rows into NaN.
+    """
+    if attention_mask is None:
+        return None
+    # Nothing to mask: drop the bias so SDPA skips its add and safe-softmax passes. Only on
+    # CPU, where the check is free; on a GPU it would wait for the device (a sync per step).
+    if attention_mask.device.type == "cpu" and bool(attention_mask.all()):
+        return None
+    bias = torch.zeros(attention_mask.shape, dtype=dtype, device=attention_mask.device)
+    bias.masked_fill_(attention_mask == 0, torch.finfo(dtype).min)
+    return bias[:, None, None, :]
 
 
 def init_bert_weights(module: nn.Module, initializer_range: float) -> None:

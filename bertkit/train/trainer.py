@@ -1,11 +1,13 @@
 """`bertkit train`: fine-tune BERT on prep's TFRecords, on one device or under torchrun.
 
 The loop is written to be read top to bottom (nanoGPT's style): set up the process
-group, the model and the data; then for each optimizer step run `grad_accum`
-micro-batches (gradient sync only on the last, via `no_sync`), clip, step, log one
-JSON line, and every `save_steps` write a resume checkpoint. The global batch is
-per-device batch x world size x accumulation, so adding devices at fixed accumulation
-grows it, and the same global batch on 1 or N processes gives the same losses.
+group, the model and the data into one `TrainState`; then for each optimizer step run
+`grad_accum` micro-batches (gradient sync only on the last, via `no_sync`), clip, step,
+and every `save_steps` write a resume checkpoint. Each step's loss stays on the device
+until the loop reads it back (every step on the CPU, every few on an accelerator, see
+`STEPS_PER_READ`) and logs one JSON line per step. The global batch is per-device batch x
+world size x accumulation, so adding devices at fixed accumulation grows it, and the same
+global batch on 1 or N processes gives the same losses.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import json
 import math
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +89,46 @@ class TrainResult:
 
 
 StepCallback = Callable[[int, dict[str, float], nn.Module], None]
+
+
+@dataclass
+class _UnreadStep:
+    """A finished optimizer step whose loss and gradient norm are still on the device."""
+
+    step: int
+    loss: torch.Tensor
+    grad_norm: torch.Tensor
+    lr: float
+    started: float  # time.perf_counter() when the step began
+    metrics: torch.Tensor | None = None  # the task's step metrics (StepMetrics.total)
+
+
+@dataclass
+class TrainState:
+    """What the loop and its helpers share: the run's parts and how far it has come.
+
+    ``model`` is what the forward runs through (DistributedDataParallel under torchrun);
+    ``raw_model`` is the bare module whose state dict is saved, exported and evaluated.
+    ``resolved`` is the run config, saved in every checkpoint and as run_config.json.
+    """
+
+    options: TrainOptions
+    context: DistContext
+    run_dir: Path
+    resolved: dict[str, Any]
+    model: nn.Module
+    raw_model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    step: int = 0  # optimizer steps done
+    unread: list[_UnreadStep] = field(default_factory=list)
+    # The task's accumulator of figures logged beside the loss (pretraining's accuracies).
+    step_metrics: Callable[[], Any] | None = None
+
+    @property
+    def global_batch(self) -> int:
+        return self.resolved["global_batch"]
 
 
 def _model_inputs(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
@@ -205,20 +247,21 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
     optimizer = make_optimizer(raw_model, lr=resolved["lr"], weight_decay=options.weight_decay)
     scheduler = make_scheduler(optimizer, warmup_steps=warmup_steps, total_steps=total_steps)
     scaler = torch.amp.GradScaler(context.device.type, enabled=options.precision == "fp16")
+    state = TrainState(options, context, run_dir, resolved, model, raw_model, optimizer,
+                       scheduler, scaler,
+                       step_metrics=StepMetrics if options.task == "pretrain" else None)
 
     # --- resume: weights, optimizer, scheduler, scaler and RNG of the latest checkpoint
-    step = 0
     if options.resume:
-        step = _resume(run_dir, resolved, options.lr, raw_model, optimizer, scheduler, scaler,
-                       context, say)
-        if step >= total_steps:
+        _resume(state, say)
+        if state.step >= total_steps:
             finished = _finished_results(run_dir)
             if finished is not None:
-                say(f"nothing to do: the run is complete at step {step}; "
+                say(f"nothing to do: the run is complete at step {state.step}; "
                     f"{run_dir / 'train_results.json'} is kept as it was")
                 return finished
     # Dropout masks differ per rank (nanoGPT offsets the seed by rank); a resume restores them.
-    if step == 0:
+    if state.step == 0:
         seed_everything(options.seed + context.rank)
 
     say(f"global batch {global_batch} = {options.batch_size} per device x {world} "
@@ -229,38 +272,34 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
     trim_multiple_of = options.pad_to_multiple_of if options.trim_batches and \
         train_data.trims_training_batches(options.task) else None
     log_path = run_dir / "log.jsonl"
-    reporter = StepReporter(run_dir, total_steps, step, enabled=main, quiet=options.quiet)
+    reporter = StepReporter(run_dir, total_steps, state.step, enabled=main, quiet=options.quiet)
+    read_every = _steps_per_read(context.device)
     started = time.perf_counter()
     progress["training"] = True
     try:
-        while step < total_steps:
-            epoch, done_in_epoch = divmod(step, steps_per_epoch)
-            # This epoch's batches from the point where the run stands (mid-epoch on resume).
-            batches = train_data.epoch_batches(
-                dataset, batch_size=options.batch_size, seed=options.seed, epoch=epoch,
-                rank=context.rank, world_size=world) if not options.group_by_length else \
-                train_data.length_grouped_batches(
-                    dataset.lengths(), batch_size=options.batch_size, seed=options.seed,
-                    epoch=epoch, rank=context.rank, world_size=world)
-            loader = train_data.training_loader(
-                dataset, batches[done_in_epoch * options.grad_accum:
-                                 steps_per_epoch * options.grad_accum],
-                num_workers=options.num_workers, pin_memory=context.device.type == "cuda",
-                seed=options.seed + epoch, trim_multiple_of=trim_multiple_of)
-            micro_batches = iter(loader)
-            for _ in range(done_in_epoch, min(steps_per_epoch, done_in_epoch + total_steps - step)):
-                record = _one_step(model, raw_model, micro_batches, optimizer, scheduler,
-                                   scaler, options, context, global_batch, step, run_dir,
-                                   resolved["lr"])
-                step += 1
-                reporter.report(record)
-                if options.save_steps and step % options.save_steps == 0:
-                    _save(run_dir, step, resolved, raw_model, optimizer, scheduler, scaler,
-                          context)
+        while state.step < total_steps:
+            epoch, done_in_epoch = divmod(state.step, steps_per_epoch)
+            micro_batches = _micro_batches(state, dataset, epoch, done_in_epoch,
+                                           trim_multiple_of)
+            for _ in range(done_in_epoch, min(steps_per_epoch,
+                                              done_in_epoch + total_steps - state.step)):
+                _one_step(state, micro_batches)
+                saving = bool(options.save_steps) and state.step % options.save_steps == 0
+                # Everything that writes or hands out the weights reads the loss first, so a
+                # non-finite step stops the run before it can reach a checkpoint or a caller.
+                if saving or on_step is not None or state.step % read_every == 0 \
+                        or state.step == total_steps:
+                    record = _read_back(state, reporter)
+                if saving:
+                    _save(state)
                 if on_step is not None:
-                    on_step(step, record, raw_model)
+                    on_step(state.step, record, raw_model)
+    except BaseException:
+        _read_back_after_error(state, reporter)
+        raise
     finally:
         reporter.close()
+    step = state.step
     losses, step_times = reporter.losses, reporter.step_times
     if not losses:  # a resume that had nothing left to train: the run's own log has them
         losses = [loss for _, loss in sorted(_logged_losses(run_dir).items())]
@@ -269,12 +308,10 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
     files: list[Path] = []
     eval_results = None
     if main:
-        files = _finish(options, run_dir, raw_model, bert_config, num_labels, id2label,
-                        resolved, log_path)
+        files = _finish(state, bert_config, num_labels, id2label, log_path)
     barrier(context)
     if options.do_eval:
-        eval_results = _evaluate_after_training(options, run_dir, raw_model, context, files,
-                                                id2label)
+        eval_results = _evaluate_after_training(state, files, id2label)
 
     mean_step = sum(step_times) / len(step_times) if step_times else 0.0
     result = TrainResult(
@@ -328,15 +365,33 @@ def _check_run_dir(run_dir: Path, resume: bool) -> None:
                          "continue it, or choose another -o")
 
 
-def _one_step(model: nn.Module, raw_model: nn.Module, micro_batches: Any,
-              optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler,
-              options: TrainOptions, context: DistContext, global_batch: int, step: int,
-              run_dir: Path, peak_lr: float) -> dict[str, float]:
-    """One optimizer step over grad_accum micro-batches; returns its log record."""
+def _micro_batches(state: TrainState, dataset: Any, epoch: int, done_in_epoch: int,
+                   trim_multiple_of: int | None) -> Iterator[dict[str, torch.Tensor]]:
+    """This epoch's micro-batches from the point where the run stands (mid-epoch on resume)."""
+    options, context = state.options, state.context
+    steps_per_epoch, world = state.resolved["steps_per_epoch"], context.world_size
+    batches = train_data.epoch_batches(
+        dataset, batch_size=options.batch_size, seed=options.seed, epoch=epoch,
+        rank=context.rank, world_size=world) if not options.group_by_length else \
+        train_data.length_grouped_batches(
+            dataset.lengths(), batch_size=options.batch_size, seed=options.seed,
+            epoch=epoch, rank=context.rank, world_size=world)
+    loader = train_data.training_loader(
+        dataset, batches[done_in_epoch * options.grad_accum:
+                         steps_per_epoch * options.grad_accum],
+        num_workers=options.num_workers, pin_memory=context.device.type == "cuda",
+        seed=options.seed + epoch, trim_multiple_of=trim_multiple_of)
+    return iter(loader)
+
+
+def _one_step(state: TrainState, micro_batches: Iterator[dict[str, torch.Tensor]]) -> None:
+    """One optimizer step over grad_accum micro-batches; its loss and gradient norm stay on
+    the device, in ``state.unread``, until the loop reads them back (``_read_back``)."""
+    options, context, model, scaler = state.options, state.context, state.model, state.scaler
     started = time.perf_counter()
     model.train()
     loss_sum = torch.zeros((), device=context.device)
-    metrics = StepMetrics() if options.task == "pretrain" else None
+    metrics = state.step_metrics() if state.step_metrics is not None else None
     for micro in range(options.grad_accum):
         batch = _model_inputs(next(micro_batches), context.device)
         last = micro == options.grad_accum - 1
@@ -350,27 +405,73 @@ def _one_step(model: nn.Module, raw_model: nn.Module, micro_batches: Any,
         if metrics is not None:
             metrics.add(outputs)
         loss_sum += loss.detach().float()
-    loss_value = float(mean_over_ranks(loss_sum, context))
-    if not math.isfinite(loss_value):
-        _stop_diverged(f"loss is {loss_value}", step + 1, run_dir, peak_lr, context)
-
-    scaler.unscale_(optimizer)
-    grad_norm = clip_global_norm(raw_model.parameters(), options.max_grad_norm)
-    if not math.isfinite(grad_norm) and options.precision != "fp16":
-        # With fp16 the scaler skips such a step and lowers the scale; otherwise it is divergence.
-        _stop_diverged(f"gradient norm is {grad_norm}", step + 1, run_dir, peak_lr, context)
-    lr = scheduler.get_last_lr()[0]
-    scaler.step(optimizer)
+    scaler.unscale_(state.optimizer)
+    grad_norm = clip_global_norm(state.raw_model.parameters(), options.max_grad_norm)
+    lr = state.scheduler.get_last_lr()[0]
+    scaler.step(state.optimizer)
     scaler.update()
-    optimizer.zero_grad(set_to_none=True)
-    scheduler.step()
-    step_time = time.perf_counter() - started
-    record = {"step": step + 1, "loss": loss_value, "lr": lr, "step_time": step_time,
-              "seq_per_s": global_batch / step_time}
-    if metrics is not None:
-        record.update(metrics.finish(context.world_size,
-                                     lambda sums: mean_over_ranks(sums, context)))
+    state.optimizer.zero_grad(set_to_none=True)
+    state.scheduler.step()
+    state.step += 1
+    total = None if metrics is None else \
+        metrics.total(context.world_size, lambda sums: mean_over_ranks(sums, context))
+    state.unread.append(_UnreadStep(state.step, mean_over_ranks(loss_sum, context),
+                                    torch.as_tensor(grad_norm, device=context.device), lr,
+                                    started, total))
+
+
+# Steps between reads of the loss back to the host (each read waits for the device).
+# Every step is still logged: a read reports all the steps it finds, and the loop also reads
+# before each checkpoint, each `on_step` call and the end. A non-finite loss or gradient norm
+# is detected at the read, so on an accelerator a diverged step can be followed by up to
+# STEPS_PER_READ - 1 more optimizer steps on broken weights; those weights never reach a
+# checkpoint, a caller or the model folder (they all come after a read), and `_read_back`
+# stops at the first bad step exactly as a per-step check would: the same message, the same
+# log lines, the same checkpoints kept. On the CPU the value is there as soon as the op
+# returns; reading every step costs nothing and keeps one line per step as it ends.
+STEPS_PER_READ = 10
+
+
+def _steps_per_read(device: torch.device) -> int:
+    return 1 if device.type == "cpu" else STEPS_PER_READ
+
+
+def _read_back(state: TrainState, reporter: StepReporter) -> dict[str, float]:
+    """Read the unread steps' figures from the device in one sync and report them in order;
+    at the first non-finite one, stop the run as that step. Returns the last step's record."""
+    unread, state.unread = state.unread, []
+    losses = torch.stack([entry.loss.float() for entry in unread]).tolist()
+    norms = torch.stack([entry.grad_norm.float() for entry in unread]).tolist()
+    # Wall time from the first step's start to now, shared evenly: with one step per read
+    # (the CPU), each step's own time, sync included.
+    step_time = (time.perf_counter() - unread[0].started) / len(unread)
+    record: dict[str, float] = {}
+    for entry, loss, norm in zip(unread, losses, norms):
+        if not math.isfinite(loss):
+            _stop_diverged(state, f"loss is {loss}", entry.step)
+        if not math.isfinite(norm) and state.options.precision != "fp16":
+            # With fp16 the scaler skips such a step and lowers the scale; otherwise it is
+            # divergence.
+            _stop_diverged(state, f"gradient norm is {norm}", entry.step)
+        record = {"step": entry.step, "loss": loss, "lr": entry.lr, "step_time": step_time,
+                  "seq_per_s": state.global_batch / step_time}
+        if entry.metrics is not None and state.step_metrics is not None:
+            record.update(state.step_metrics.fields(entry.metrics.tolist()))
+        reporter.report(record)
     return record
+
+
+def _read_back_after_error(state: TrainState, reporter: StepReporter) -> None:
+    """On the way out of a failed or interrupted loop, log the steps that did finish, as a
+    per-step read would have; a divergence among them is the error to report."""
+    if not state.unread:
+        return
+    try:
+        _read_back(state, reporter)
+    except NonFiniteLossError:
+        raise
+    except Exception:  # noqa: BLE001 -- the error already on its way out is the one to see
+        pass
 
 
 def _logged_losses(run_dir: Path) -> dict[int, float]:
@@ -385,8 +486,7 @@ def _logged_losses(run_dir: Path) -> dict[int, float]:
     return losses
 
 
-def _stop_diverged(what: str, step: int, run_dir: Path, peak_lr: float,
-                   context: DistContext) -> None:
+def _stop_diverged(state: TrainState, what: str, step: int) -> None:
     """Keep the last checkpoint whose weights still gave a normal loss, and say how to go on.
 
     checkpoint-k holds the weights after step k, which step k+1's loss is computed on. If
@@ -395,6 +495,7 @@ def _stop_diverged(what: str, step: int, run_dir: Path, peak_lr: float,
     `--resume` starts from the kept one. Every checkpoint has finite weights (`_save`
     refuses others).
     """
+    run_dir, context, peak_lr = state.run_dir, state.context, state.resolved["lr"]
     losses = _logged_losses(run_dir)
     losses[step] = math.nan
     start = training_state.divergence_start(losses, step)
@@ -421,35 +522,34 @@ def _stop_diverged(what: str, step: int, run_dir: Path, peak_lr: float,
     raise NonFiniteLossError(f"training stopped at step {step}: {what}; {began}; {advice}")
 
 
-def _save(run_dir: Path, step: int, resolved: dict[str, Any], raw_model: nn.Module,
-          optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler,
-          context: DistContext) -> None:
+def _save(state: TrainState) -> None:
+    """checkpoint-<step>/: what `--resume` needs to go on as if never stopped."""
     # Weights are identical on every rank, so all ranks stop here together.
-    if not training_state.state_is_finite(raw_model.state_dict()):
-        _stop_diverged("the weights are not finite", step, run_dir, resolved["lr"], context)
-    rng_states = gather_objects(training_state.capture_rng(), context)  # every rank's dropout RNG
-    if context.is_main:
-        training_state.save_checkpoint(run_dir, step, {
-            "step": step,
-            "model": raw_model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "scaler": scaler.state_dict(),
+    if not training_state.state_is_finite(state.raw_model.state_dict()):
+        _stop_diverged(state, "the weights are not finite", state.step)
+    rng_states = gather_objects(training_state.capture_rng(), state.context)  # dropout RNGs
+    if state.context.is_main:
+        training_state.save_checkpoint(state.run_dir, state.step, {
+            "step": state.step,
+            "model": state.raw_model.state_dict(),
+            "optimizer": state.optimizer.state_dict(),
+            "scheduler": state.scheduler.state_dict(),
+            "scaler": state.scaler.state_dict(),
             "rng": rng_states,
-            "config": resolved,
+            "config": state.resolved,
         })
-    barrier(context)
+    barrier(state.context)
 
 
-def _resume(run_dir: Path, resolved: dict[str, Any], explicit_lr: float | None,
-            raw_model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
-            scaler: torch.amp.GradScaler, context: DistContext,
-            say: Callable[[str], None]) -> int:
+def _resume(state: TrainState, say: Callable[[str], None]) -> None:
+    """Restore the latest checkpoint into ``state``; ``--lr``, when it differs from the
+    checkpoint's, rescales the schedule from there on."""
+    run_dir, resolved, explicit_lr = state.run_dir, state.resolved, state.options.lr
     directory = training_state.latest_checkpoint(run_dir)
     if directory is None:
         raise UsageError(f"--resume: no checkpoint-<step>/ in {run_dir} to resume from")
-    state = training_state.load_checkpoint(directory)
-    saved = state["config"]
+    saved_state = training_state.load_checkpoint(directory)
+    saved = saved_state["config"]
     if not isinstance(saved, dict):
         raise InputError(directory / training_state.STATE_JSON, "the run config is not an object")
     _check_same_train_file(saved, resolved, directory)
@@ -457,16 +557,16 @@ def _resume(run_dir: Path, resolved: dict[str, Any], explicit_lr: float | None,
         if saved.get(key) != resolved.get(key):
             raise UsageError(f"--resume: {key} was {saved.get(key)!r} in {directory}, "
                              f"now {resolved.get(key)!r}; resume with the same settings")
-    step = state["step"]  # a positive int equal to the folder's step (load_checkpoint)
+    step = saved_state["step"]  # a positive int equal to the folder's step (load_checkpoint)
     if step > resolved["total_steps"]:
         raise InputError(directory / training_state.STATE_JSON,
                          f"step {step} is beyond the run's {resolved['total_steps']} steps")
     try:
-        raw_model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        training_state.restore_rng(state["rng"][context.rank])
+        state.raw_model.load_state_dict(saved_state["model"])
+        state.optimizer.load_state_dict(saved_state["optimizer"])
+        state.scheduler.load_state_dict(saved_state["scheduler"])
+        state.scaler.load_state_dict(saved_state["scaler"])
+        training_state.restore_rng(saved_state["rng"][state.context.rank])
     except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as error:
         # load_state_dict names the keys on the lines after its first: keep them, on one line.
         reason = " ".join(str(error).split()) or type(error).__name__
@@ -484,12 +584,12 @@ def _resume(run_dir: Path, resolved: dict[str, Any], explicit_lr: float | None,
     if explicit_lr is None or explicit_lr == saved_lr:
         resolved["lr"] = saved_lr
     else:
-        _change_peak_lr(optimizer, scheduler, explicit_lr)
+        _change_peak_lr(state.optimizer, state.scheduler, explicit_lr)
         resolved["lr_changes"].append({"step": step, "from": saved_lr, "to": explicit_lr})
         say(f"learning rate changed from {saved_lr:g} to {explicit_lr:g} at step {step} "
             "(recorded in run_config.json)")
     say(f"resumed from {directory} at step {step}")
-    return step
+    state.step = step
 
 
 def _check_same_train_file(saved: dict[str, Any], resolved: dict[str, Any],
@@ -518,26 +618,27 @@ def _change_peak_lr(optimizer: torch.optim.Optimizer, scheduler: Any, peak_lr: f
     scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
 
 
-def _finish(options: TrainOptions, run_dir: Path, raw_model: nn.Module, bert_config: Any,
-            num_labels: int | None, id2label: dict[int, str] | None, resolved: dict[str, Any],
-            log_path: Path) -> list[Path]:
+def _finish(state: TrainState, bert_config: Any, num_labels: int | None,
+            id2label: dict[int, str] | None, log_path: Path) -> list[Path]:
     from bertkit.train.export import save_model_dir
 
+    options, run_dir = state.options, state.run_dir
     # The run directory's model/ is what `bertkit predict` and `bertkit export` read.
     model_dir = run_dir / "model"
-    save_model_dir(raw_model, bert_config, model_dir, task=options.task,
+    save_model_dir(state.raw_model, bert_config, model_dir, task=options.task,
                    num_labels=num_labels, id2label=id2label, use_crf=options.use_crf,
                    vocab_path=find_vocab(options.train_file, options.init_checkpoint))
-    config_path = write_json_atomic(run_dir / "run_config.json", resolved)
+    config_path = write_json_atomic(run_dir / "run_config.json", state.resolved)
     return [log_path, config_path, model_dir]
 
 
-def _evaluate_after_training(options: TrainOptions, run_dir: Path, raw_model: nn.Module,
-                             context: DistContext, files: list[Path],
+def _evaluate_after_training(state: TrainState, files: list[Path],
                              id2label: dict[int, str] | None) -> dict[str, Any] | None:
     """`--do-eval`: predict and score on rank 0 while the others wait."""
     from bertkit.train.predict import PredictOptions, predict_with_model
 
+    options, run_dir, raw_model, context = (state.options, state.run_dir, state.raw_model,
+                                            state.context)
     outcome: Any = None
     if context.is_main:
         try:
