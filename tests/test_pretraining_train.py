@@ -354,3 +354,23 @@ def test_do_eval_is_an_option_error_for_pretraining(corpus, tmp_path):
     with pytest.raises(UsageError, match="pretrain task has no prediction step"):
         validate_options(TrainOptions(task="pretrain", train_file=corpus, output_dir=tmp_path,
                                       config_file=corpus, do_eval=True, eval_file=corpus))
+
+
+@pytest.mark.parametrize("spec, needle", [
+    ("{tmp}/nothing-*.tf_record", "the pattern matches no file"),
+    ("{corpus}/manifest.json", "manifest.json: record 0 at byte 0: length CRC mismatch"),
+    ("{corpus},{tmp}/absent.tf_record", "absent.tf_record: no such file or directory"),
+])
+def test_cli_bad_shard_sets_are_one_line_and_exit_1(corpus, init_dir, tmp_path, spec, needle):
+    from typer.testing import CliRunner
+
+    from bertkit.cli import app
+
+    result = CliRunner().invoke(app, [
+        "train", "--task", "pretrain", "--train-file", spec.format(tmp=tmp_path, corpus=corpus),
+        "--init-checkpoint", str(init_dir), "-o", str(tmp_path / "run"), "--max-steps", "1",
+        "--device", "cpu"])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    assert needle in " ".join(result.stderr.split())
