@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from bertkit.commands._common import JsonOption, OutputDirOption, VerboseOption, guarded, print_json
+from bertkit.train.options import DEFAULT_DDP_TIMEOUT_S  # torch-free, like every option check
 
 HELP = """Fine-tune BERT for SQuAD, classification or NER on TFRecords written by `bertkit prep`.
 
@@ -19,6 +20,9 @@ model/ (the fine-tuned model that `bertkit predict` and `bertkit export` read),
 run_config.json, train_results.json, report.md and learning_curve.png. --train-file and
 --eval-file take the TFRecord or the prep folder holding it.
 Multi-device: torchrun --nproc_per_node N -m bertkit train ... (--batch-size is per device).
+Under torchrun --max-restarts N, a restarted worker group resumes from the latest complete
+checkpoint by itself (no --resume). A rank that dies or hangs stops the run within
+--ddp-timeout seconds.
 Under torchrun a failure prints the worker's one error: line, then torchrun's own report
 (traceback, exit code 1); the error: line is the one that says what went wrong.
 """
@@ -53,6 +57,8 @@ def command(
     num_workers: Annotated[int, typer.Option("--workers", "--num-workers", help="DataLoader worker processes (--num-workers is the old name).")] = 0,
     group_by_length: Annotated[bool, typer.Option(
         "--group-by-length", help="Batch records of similar length together (epoch order stays random; less padding to compute).")] = False,
+    ddp_timeout: Annotated[float, typer.Option(
+        "--ddp-timeout", help="Under torchrun: seconds a rank waits for the others before the run stops with an error (must outlast saving the model and --do-eval on rank 0).")] = DEFAULT_DDP_TIMEOUT_S,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -66,7 +72,7 @@ def command(
             weight_decay=weight_decay, max_grad_norm=max_grad_norm, precision=precision,
             seed=seed, save_steps=save_steps, resume=resume, device=device, use_crf=use_crf,
             eval_file=eval_file, do_eval=do_eval, num_workers=num_workers,
-            group_by_length=group_by_length)
+            group_by_length=group_by_length, ddp_timeout=ddp_timeout)
         validate_options(options)  # option errors before torch loads (seconds)
 
         from bertkit.train.distributed import launched_by_torchrun

@@ -4,20 +4,28 @@ Run under `torchrun` (RANK, LOCAL_RANK and WORLD_SIZE are set), the same command
 data-parallel: NCCL on CUDA devices (what the Iluvatar BI-V100's PyTorch exposes too),
 gloo on CPU. Run plainly, it is one process with no process group at all. Rank 0 is the
 only one that prints and writes files.
+
+Every collective waits at most the process group's timeout (--ddp-timeout): a rank that
+dies or hangs makes the others raise instead of waiting forever, and `peer_failures_reported`
+turns what gloo or NCCL raise then into one line that says so (torchrun then stops the rest).
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import os
+import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
-from bertkit.errors import UsageError
-from bertkit.train.options import DEVICE_CHOICES
-
+from bertkit.errors import BertkitError, UsageError
+from bertkit.train.options import DEFAULT_DDP_TIMEOUT_S, DEVICE_CHOICES
 
 
 @dataclass(frozen=True)
@@ -51,8 +59,13 @@ def resolve_device_type(choice: str) -> str:
     return choice
 
 
-def setup_distributed(device_choice: str = "auto") -> DistContext:
-    """Join the process group when launched by torchrun; otherwise a single-process context."""
+def setup_distributed(device_choice: str = "auto",
+                      timeout_s: float = DEFAULT_DDP_TIMEOUT_S) -> DistContext:
+    """Join the process group when launched by torchrun; otherwise a single-process context.
+
+    ``timeout_s`` bounds joining the group and every collective after it (gloo's per-op
+    timeout, NCCL's watchdog).
+    """
     device_type = resolve_device_type(device_choice)
     if not launched_by_torchrun():
         device = torch.device("cuda", torch.cuda.current_device()) if device_type == "cuda" \
@@ -70,12 +83,66 @@ def setup_distributed(device_choice: str = "auto") -> DistContext:
         device, backend = torch.device("cuda", local_rank), "nccl"
     else:
         device, backend = torch.device("cpu"), "gloo"
+    context = DistContext(rank, local_rank, world_size, device, backend)
     if not dist.is_initialized():
-        if device_type == "cuda":
-            dist.init_process_group(backend=backend, device_id=device)
-        else:
-            dist.init_process_group(backend=backend)
-    return DistContext(rank, local_rank, world_size, device, backend)
+        timeout = datetime.timedelta(seconds=timeout_s)
+        extra = {"device_id": device} if device_type == "cuda" else {}
+        with peer_failures_reported(context, timeout_s):
+            store = _attempt_store(timeout, rank, world_size)
+            dist.init_process_group(backend=backend, store=store, rank=rank,
+                                    world_size=world_size, timeout=timeout, **extra)
+    return context
+
+
+def _attempt_store(timeout: datetime.timedelta, rank: int, world_size: int) -> dist.Store:
+    """torchrun's key-value store, seen through a prefix that only this attempt uses.
+
+    torchrun keeps one store for the whole job, and a restarted group finds the previous
+    attempt's keys in it: gloo then reads a dead worker's address and waits for it until
+    the timeout (a restart hanging in ProcessGroupGloo's connectFullMesh). The restart count
+    cannot name the attempt: on several machines, a node whose workers were healthy restarts
+    them without counting. So rank 0 names it (see `agree_on_attempt`).
+    """
+    from torch.distributed.rendezvous import rendezvous
+
+    store, _, _ = next(rendezvous("env://", timeout=timeout))
+    nonce = agree_on_attempt(store, rank, world_size, timeout.total_seconds())
+    return dist.PrefixStore(f"bertkit/attempt/{nonce}", store)
+
+
+def agree_on_attempt(store: dist.Store, rank: int, world_size: int, timeout_s: float) -> str:
+    """A name for this attempt that every rank gets from rank 0, whatever old keys remain.
+
+    Each other rank posts a fresh random token; rank 0 answers every token it sees with its
+    own fresh nonce until the rank acknowledges under a key holding that nonce. A stale
+    token only gets an answer nobody reads, so nothing left by a previous attempt is taken
+    as this one's.
+    """
+    deadline = time.monotonic() + timeout_s
+    if rank != 0:
+        token = uuid.uuid4().hex
+        store.set(f"bertkit/ask/{rank}", token)
+        nonce = store.get(f"bertkit/answer/{token}").decode()  # waits up to the store timeout
+        store.set(f"bertkit/ack/{nonce}/{rank}", "1")
+        return nonce
+    nonce = uuid.uuid4().hex
+    answered: dict[int, str] = {}
+    waiting = set(range(1, world_size))
+    while waiting:
+        for peer in sorted(waiting):
+            if store.check([f"bertkit/ack/{nonce}/{peer}"]):
+                waiting.discard(peer)
+            elif store.check([f"bertkit/ask/{peer}"]):
+                token = store.get(f"bertkit/ask/{peer}").decode()
+                if answered.get(peer) != token:
+                    store.set(f"bertkit/answer/{token}", nonce)
+                    answered[peer] = token
+        if waiting and time.monotonic() > deadline:
+            raise PeerFailureError(f"rank 0: ranks {sorted(waiting)} did not join within "
+                                   f"--ddp-timeout {timeout_s:g} s")
+        if waiting:
+            time.sleep(0.05)
+    return nonce
 
 
 def cleanup(context: DistContext) -> None:
@@ -113,3 +180,44 @@ def broadcast_object(obj: Any, context: DistContext) -> Any:
     holder = [obj]
     dist.broadcast_object_list(holder, src=0)
     return holder[0]
+
+
+class PeerFailureError(BertkitError):
+    """Another rank died or stopped answering; this rank stops too instead of waiting."""
+
+
+# What gloo's RuntimeErrors say when the rank at the other end is gone or silent (the store
+# and NCCL raise DistError). Any other error is not a lost rank and keeps its traceback.
+_PEER_LOST_SIGNS = ("timed out", "timeout", "connection reset", "connection closed",
+                    "broken pipe", "socket closed", "connection refused")
+
+
+def describe_peer_failure(error: BaseException, rank: int, timeout_s: float) -> str | None:
+    """One line for a collective that failed because of another rank, or None for others."""
+    if not isinstance(error, RuntimeError):
+        return None
+    text = " ".join(str(error).split())
+    lowered = text.lower()
+    from_gloo = "gloo" in lowered and any(sign in lowered for sign in _PEER_LOST_SIGNS)
+    if not (isinstance(error, dist.DistError) or from_gloo):
+        return None
+    detail = text if len(text) <= 300 else text[:300] + "..."
+    if "timed out" in lowered or "timeout" in lowered:
+        what = (f"another rank did not answer within --ddp-timeout {timeout_s:g} s "
+                "(it hangs or died)")
+    else:
+        what = "lost the connection to another rank (it died, or the network failed)"
+    return f"rank {rank}: {what}; stopping the run ({detail})"
+
+
+@contextlib.contextmanager
+def peer_failures_reported(context: DistContext, timeout_s: float) -> Iterator[None]:
+    """Inside, a collective that fails because of another rank raises PeerFailureError."""
+    try:
+        yield
+    except RuntimeError as error:
+        message = describe_peer_failure(error, context.rank, timeout_s) \
+            if context.is_distributed else None
+        if message is None:
+            raise
+        raise PeerFailureError(message) from None

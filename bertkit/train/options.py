@@ -16,6 +16,10 @@ TASKS = ("squad", "classification", "ner", "pretrain")
 PRECISIONS = ("fp32", "fp16", "bf16")
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 DEFAULT_LR = 3e-5
+# How long a rank waits in a collective for the others before the run stops (torch's own
+# gloo default). It must outlast what rank 0 does alone while the others wait: saving the
+# model, --do-eval.
+DEFAULT_DDP_TIMEOUT_S = 1800.0
 
 
 @dataclass
@@ -47,6 +51,7 @@ class TrainOptions:
     group_by_length: bool = False
     trim_batches: bool = True
     pad_to_multiple_of: int = 1
+    ddp_timeout: float = DEFAULT_DDP_TIMEOUT_S  # seconds; see DEFAULT_DDP_TIMEOUT_S
     quiet: bool = False  # no human output (library use, --json keeps the log line off stdout)
 
 
@@ -113,6 +118,7 @@ def validate_options(options: TrainOptions) -> None:
                   low_inclusive=True, high=1.0, high_inclusive=False)
     _check_number("--weight-decay", options.weight_decay, low=0.0, low_inclusive=True)
     _check_number("--max-grad-norm", options.max_grad_norm, low=0.0, low_inclusive=True)
+    _check_number("--ddp-timeout", options.ddp_timeout, low=0.0, low_inclusive=False)
     if options.num_workers < 0:
         raise UsageError("--workers must be 0 or more")
     if options.seed < 0:

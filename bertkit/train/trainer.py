@@ -30,14 +30,16 @@ from bertkit.console import info
 from bertkit.errors import BertkitError, InputError, UsageError
 from bertkit.fsutil import write_json_atomic
 from bertkit.train import data as train_data
-from bertkit.train import training_state
+from bertkit.train import elastic, training_state
 from bertkit.train.distributed import (
     DistContext,
+    PeerFailureError,
     barrier,
     broadcast_object,
     cleanup,
     gather_objects,
     mean_over_ranks,
+    peer_failures_reported,
     setup_distributed,
 )
 from bertkit.train.options import DEFAULT_LR, TrainOptions, validate_options
@@ -146,14 +148,16 @@ def train(options: TrainOptions, *, on_step: StepCallback | None = None) -> Trai
     progress = {"training": False}
     try:
         validate_options(options)
-        context = setup_distributed(options.device)
+        context = setup_distributed(options.device, options.ddp_timeout)
         try:
-            return _train(options, context, on_step, progress)
+            with peer_failures_reported(context, options.ddp_timeout):
+                return _train(options, context, on_step, progress)
         finally:
             cleanup(context)
     except BertkitError as error:
         # Checks before the first step see the same options and files on every rank.
-        alike = not progress["training"] or isinstance(error, NonFiniteLossError)
+        alike = (not progress["training"] and not isinstance(error, PeerFailureError)) \
+            or isinstance(error, NonFiniteLossError)
         error.alike_on_every_rank = alike  # type: ignore[attr-defined]
         raise
 
@@ -175,7 +179,13 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
         for path, pid in training_state.remove_stale_temporaries(run_dir):
             say(f"removed {path}, left behind by process {pid}, which is no longer running")
     barrier(context)
-    _check_run_dir(run_dir, options.resume)
+    # Restarted by torchrun (--max-restarts), the run resumes by itself: see elastic.py.
+    attempt = broadcast_object(elastic.plan_attempt(run_dir, options.resume) if main else None,
+                               context)
+    if attempt.note:
+        say(attempt.note)
+    _check_run_dir(run_dir, attempt.resume or attempt.own_restart)
+    options = dataclasses.replace(options, resume=attempt.resume)
     if options.do_eval:
         from bertkit.train.predict import resolve_eval_file
 
@@ -272,6 +282,8 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
     trim_multiple_of = options.pad_to_multiple_of if options.trim_batches and \
         train_data.trims_training_batches(options.task) else None
     log_path = run_dir / "log.jsonl"
+    if main:
+        elastic.mark_run_dir(run_dir)
     reporter = StepReporter(run_dir, total_steps, state.step, enabled=main, quiet=options.quiet)
     read_every = _steps_per_read(context.device)
     started = time.perf_counter()
@@ -292,6 +304,7 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
                     record = _read_back(state, reporter)
                 if saving:
                     _save(state)
+                elastic.inject_test_fault(state.step, context.rank)
                 if on_step is not None:
                     on_step(state.step, record, raw_model)
     except BaseException:
