@@ -11,11 +11,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from bertkit.cli import app
 from bertkit.prep.pretrain import PretrainOptions, create_pretraining_data, shard_seed
-from bertkit.prep.pretrain.instances import CONTINUATION, candidate_groups, shuffle_exact
+from bertkit.prep.pretrain.instances import (
+    CONTINUATION,
+    candidate_groups,
+    randbelow,
+    shuffle_exact,
+    shuffle_prefix,
+)
 from bertkit.tfrecord import read_records
 
 runner = CliRunner()
@@ -116,6 +124,26 @@ def test_shuffle_exact_is_random_shuffle() -> None:
         b.shuffle(items_b)
         assert items_a == items_b
         assert a.random() == b.random()
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2**64), size=st.integers(0, 700), count=st.integers(0, 130))
+def test_shuffle_prefix_is_the_head_of_random_shuffle(seed, size, count) -> None:
+    # Sizes past the step table (4096) take shuffle_exact; the test above covers 5000.
+    a, b = random.Random(seed), random.Random(seed)
+    items_a, items_b = list(range(size)), list(range(size))
+    shuffle_prefix(a, items_a, count)
+    b.shuffle(items_b)
+    assert items_a[:count] == items_b[:count]
+    assert a.getstate() == b.getstate()  # the same number of draws
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2**64), low=st.integers(-5, 5), width=st.integers(1, 2**40))
+def test_randbelow_is_randint(seed, low, width) -> None:
+    a, b = random.Random(seed), random.Random(seed)
+    assert low + randbelow(a.getrandbits, width) == b.randint(low, low + width - 1)
+    assert a.getstate() == b.getstate()
 
 
 # ---------------------------------------------------------------- records and schema
@@ -529,3 +557,35 @@ def load_labels(vocab: Path, ids) -> list[str]:
     from bertkit.tokenization import load_tokenizer
 
     return load_tokenizer(vocab=vocab).convert_ids_to_tokens(ids)
+
+
+def test_a_literal_cls_or_sep_inside_a_segment_is_never_a_candidate() -> None:
+    # A tokenizer that keeps [CLS]/[SEP] as ids: Google's loop skips those positions, so
+    # the offset fast path (which assumes plain segments) must not be taken.
+    from bertkit.prep.pretrain.instances import MaskingRules, ShardTokens, create_instances
+
+    cls_id, sep_id, mask_id = 101, 102, 103
+    segments = [[5, 6, sep_id, 7], [8, cls_id, 9, 10, 11], [12, 13], [14, sep_id, 15]]
+    ids = np.array([token for segment in segments for token in segment], dtype=np.int32)
+    bounds, offset = [0], 0
+    for segment in segments:
+        offset += len(segment)
+        bounds.append(offset)
+    rules = MaskingRules(max_seq_length=12, max_predictions_per_seq=9, masked_lm_prob=0.9,
+                         short_seq_prob=0.1, cls_id=cls_id, sep_id=sep_id, mask_id=mask_id,
+                         random_word_ids=tuple(range(200, 230)), whole_word=False)
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.masked: list[int] = []
+
+        def add(self, a_begin, a_end, b_begin, b_end, positions, replacements,
+                is_random_next) -> None:
+            tokens = [cls_id, *ids[a_begin:a_end], sep_id, *ids[b_begin:b_end], sep_id]
+            self.masked += [int(tokens[position]) for position in positions]
+
+    recorder = Recorder()
+    create_instances(ShardTokens(ids, has_special=True), [bounds, bounds], rules, 50,
+                     random.Random(7), recorder)
+    assert len(recorder.masked) > 500
+    assert cls_id not in recorder.masked and sep_id not in recorder.masked

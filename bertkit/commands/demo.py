@@ -11,7 +11,6 @@ from rich.table import Table
 from bertkit.commands._common import JsonOption, VerboseOption, guarded, print_json
 from bertkit.console import info, stderr_console
 from bertkit.demo import DEFAULT_STEPS
-from bertkit.evaluate.report import format_score
 
 DEFAULT_OUTPUT = Path("bertkit-demo")
 SCORE_KEYS = ("exact_match", "f1")
@@ -79,4 +78,7 @@ def score_table(report: dict[str, Any]) -> Table:
 
 def _score(value: Any) -> str:
     """SQuAD scores as `bertkit eval` and `predict` show them."""
+    # Imported here: the scorers are 20 ms of every `bertkit` start otherwise.
+    from bertkit.evaluate.report import format_score
+
     return format_score(float(value), percent=True) if isinstance(value, (int, float)) else "-"

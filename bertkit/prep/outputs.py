@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -210,6 +209,9 @@ def ordered_parallel_map(
     """
     if workers <= 1 or len(chunks) <= 1:
         return [function(chunk) for chunk in chunks]
+    # Imported here: multiprocessing is tens of milliseconds of every one-worker start.
+    from concurrent.futures import ProcessPoolExecutor
+
     with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), initializer=initializer) as pool:
         return list(pool.map(function, chunks))
 

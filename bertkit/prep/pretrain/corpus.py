@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
+
+import numpy as np
 
 from bertkit.errors import InputError
 from bertkit.prep.input_text import read_input_text
-from bertkit.prep.pretrain.instances import Document
+from bertkit.prep.pretrain.instances import ID_BITS, DocumentBounds, ShardTokens
 
 _DOC_OPEN = re.compile(r"<doc(\s[^>]*)?>")
 _DOC_CLOSE = "</doc>"
@@ -105,16 +108,26 @@ def read_shard_text(path: Path, sentence_split: str | None) -> CorpusText:
     return CorpusText(texts, document_of, line_number_of)
 
 
-def group_documents(corpus: CorpusText, segments: list[tuple[int, ...]]) -> list[Document]:
-    """Documents in file order; empty segments and documents dropped (Google's rules)."""
-    documents: list[Document] = []
+def group_documents(corpus: CorpusText, segments: list[tuple[int, ...]],
+                    special_ids: tuple[int, ...] = ()
+                    ) -> tuple[ShardTokens, list[DocumentBounds]]:
+    """The shard's ids back to back, and each document as its segments' offsets in them,
+    in file order; empty segments and documents dropped (Google's rules)."""
+    documents: list[DocumentBounds] = []
+    kept: list[tuple[int, ...]] = []
+    offset = 0
     current = -1
     for segment, document in zip(segments, corpus.document_of):
         if not segment:
             continue
         if document != current:
-            documents.append([])
+            documents.append([offset])
             current = document
-        documents[-1].append(segment)
-    return documents
-
+        kept.append(segment)
+        offset += len(segment)
+        documents[-1].append(offset)
+    dtype = np.int32 if offset < 2**31 else np.int64
+    ids = np.fromiter(chain.from_iterable(kept), dtype=dtype, count=offset)
+    plain = ids & ID_BITS
+    has_special = any(bool((plain == special).any()) for special in special_ids)
+    return ShardTokens(ids, has_special), documents

@@ -6,11 +6,18 @@ and per document the target length, the A/B split, the random-next choice, the
 truncation and the masking, and finally the shuffle of every instance. Whatever we do
 differently for speed must draw exactly the same numbers:
 
-- tokens are vocab ids, not strings; a piece that continues a word (for whole-word
-  masking) carries the `CONTINUATION` bit, which is stripped before anything is written;
+- a shard's tokens are one flat array of vocab ids (`ShardTokens`) and a document is the
+  offsets of its segments in it, so an instance is four offsets (A and B are each one
+  contiguous run of the flat array) instead of lists of ids: building, truncating and
+  spilling an instance touches no token, and the records are assembled from the offsets
+  with numpy when they are written;
+- a piece that continues a word (for whole-word masking) carries the `CONTINUATION`
+  bit, which is stripped before anything is written;
 - `shuffle_exact` is `random.Random.shuffle` with its `_randbelow` inlined (CPython's
-  rejection sampling on `getrandbits`), because candidate shuffles are the hot loop;
-- truncation moves two indexes instead of deleting list heads.
+  rejection sampling on `getrandbits`), because candidate shuffles are the hot loop, and
+  `shuffle_prefix` the same draws when only the first `num_to_predict` candidates are
+  read; `randint(a, b)` is `a + randbelow(...)`, the same draw without three Python calls;
+- truncation moves the offsets instead of deleting list heads.
 
 Instances go to a sink (`InstanceSink`) as they are made, so a shard's instances can be
 spilled to disk instead of held as Python objects.
@@ -19,8 +26,12 @@ spilled to disk instead of held as Python objects.
 from __future__ import annotations
 
 import random
+from bisect import bisect_left
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # A token id with this bit set continues the previous candidate group (a `##` piece, or
 # a later character of a Chinese word). Ids stay below it (vocabularies are far smaller).
@@ -31,8 +42,23 @@ ID_BITS = CONTINUATION - 1
 # pairs is the cheapest loop header we found (about 2x `random.shuffle`).
 _SHUFFLE_STEPS = [(i, (i + 1).bit_length()) for i in range(4096)]
 
-Segment = tuple[int, ...]
-Document = list[Segment]
+# A document: the offsets of its segments in `ShardTokens.ids`, segment k being
+# ids[bounds[k]:bounds[k + 1]] (segments are never empty).
+DocumentBounds = list[int]
+
+
+@dataclass
+class ShardTokens:
+    """Every segment's ids back to back, and whether any of them is [CLS] or [SEP]."""
+
+    ids: np.ndarray  # int32 (int64 past 2**31 tokens), CONTINUATION bits included
+    # A segment may hold a literal [CLS]/[SEP] id (a tokenizer that keeps them): then
+    # the candidate positions must skip them, as Google's loop does; rare, so checked
+    # once per shard.
+    has_special: bool
+
+    def python_ids(self, begin: int, end: int) -> list[int]:
+        return self.ids[begin:end].tolist()
 
 
 @dataclass(frozen=True)
@@ -52,9 +78,15 @@ class MaskingRules:
     whole_word: bool
 
 
+# The id written at a masked position when Google keeps the original token.
+KEEP = -1
+
+
 class InstanceSink(Protocol):
-    def add(self, ids: list[int], len_a: int, positions: list[int], labels: list[int],
-            is_random_next: bool) -> None: ...
+    def add(self, a_begin: int, a_end: int, b_begin: int, b_end: int, positions: list[int],
+            replacements: list[int], is_random_next: bool) -> None:
+        """One instance: [CLS] ids[a_begin:a_end] [SEP] ids[b_begin:b_end] [SEP], with
+        positions[k] (in draw order) showing replacements[k] (an id, or KEEP)."""
 
 
 def shuffle_exact(rng: random.Random, items: list) -> None:
@@ -76,73 +108,100 @@ def shuffle_exact(rng: random.Random, items: list) -> None:
         items[i], items[j] = items[j], items[i]
 
 
-def create_instances(documents: list[Document], rules: MaskingRules, dupe_factor: int,
-                     rng: random.Random, sink: InstanceSink) -> None:
+def shuffle_prefix(rng: random.Random, items: list, count: int) -> None:
+    """`items[:count]` as `rng.shuffle(items)` leaves them, with the same draws.
+
+    The steps that fix positions >= count only need to move the element the draw picks
+    (items[j] = items[i]): what lands at position i is never read again.
+    """
+    getrandbits = rng.getrandbits
+    size = len(items)
+    if size > len(_SHUFFLE_STEPS):
+        shuffle_exact(rng, items)
+        return
+    for i, k in reversed(_SHUFFLE_STEPS[max(count, 1):size]):
+        j = getrandbits(k)
+        while j > i:
+            j = getrandbits(k)
+        items[j] = items[i]
+    for i, k in reversed(_SHUFFLE_STEPS[1:min(count, size)]):
+        j = getrandbits(k)
+        while j > i:
+            j = getrandbits(k)
+        items[i], items[j] = items[j], items[i]
+
+
+def randbelow(getrandbits, n: int) -> int:
+    """CPython's `Random._randbelow` (so `randint(a, b)` is `a + randbelow(.., b - a + 1)`):
+    `getrandbits(n.bit_length())` until below n, which draws even for n == 1."""
+    k = n.bit_length()
+    r = getrandbits(k)
+    while r >= n:
+        r = getrandbits(k)
+    return r
+
+
+def create_instances(tokens: ShardTokens, documents: list[DocumentBounds], rules: MaskingRules,
+                     dupe_factor: int, rng: random.Random, sink: InstanceSink) -> None:
     """Every pass over every document, in Google's order (documents already shuffled)."""
     for _ in range(dupe_factor):
         for document_index in range(len(documents)):
-            instances_from_document(documents, document_index, rules, rng, sink)
+            instances_from_document(tokens, documents, document_index, rules, rng, sink)
 
 
-def instances_from_document(documents: list[Document], document_index: int,
-                            rules: MaskingRules, rng: random.Random,
+def instances_from_document(tokens: ShardTokens, documents: list[DocumentBounds],
+                            document_index: int, rules: MaskingRules, rng: random.Random,
                             sink: InstanceSink) -> None:
-    document = documents[document_index]
+    bounds = documents[document_index]
     max_num_tokens = rules.max_seq_length - 3
     target_seq_length = max_num_tokens
-    if rng.random() < rules.short_seq_prob:
-        target_seq_length = rng.randint(2, max_num_tokens)
+    random_unit = rng.random
+    getrandbits = rng.getrandbits
+    if random_unit() < rules.short_seq_prob:
+        target_seq_length = 2 + randbelow(getrandbits, max_num_tokens - 1)
 
-    chunk: list[Segment] = []
-    current_length = 0
-    last = len(document) - 1
+    # The chunk is segments first..i; Google's current_length is their total length.
+    last = len(bounds) - 2
+    first = 0
     i = 0
     while i <= last:
-        segment = document[i]
-        chunk.append(segment)
-        current_length += len(segment)
-        if i == last or current_length >= target_seq_length:
-            a_end = 1
-            if len(chunk) >= 2:
-                a_end = rng.randint(1, len(chunk) - 1)
-            tokens_a: list[int] = []
-            for j in range(a_end):
-                tokens_a += chunk[j]
-            tokens_b: list[int] = []
-            if len(chunk) == 1 or rng.random() < 0.5:
+        if i == last or bounds[i + 1] - bounds[first] >= target_seq_length:
+            chunk_size = i - first + 1
+            a_segments = 1
+            if chunk_size >= 2:
+                a_segments = 1 + randbelow(getrandbits, chunk_size - 1)
+            a_begin, a_end = bounds[first], bounds[first + a_segments]
+            if chunk_size == 1 or random_unit() < 0.5:
                 is_random_next = True
-                target_b_length = target_seq_length - len(tokens_a)
+                target_b_length = target_seq_length - (a_end - a_begin)
                 # Ten tries at another document; a one-document corpus keeps its own.
                 for _ in range(10):
-                    random_document_index = rng.randint(0, len(documents) - 1)
+                    random_document_index = randbelow(getrandbits, len(documents))
                     if random_document_index != document_index:
                         break
-                random_document = documents[random_document_index]
-                random_start = rng.randint(0, len(random_document) - 1)
-                for j in range(random_start, len(random_document)):
-                    tokens_b += random_document[j]
-                    if len(tokens_b) >= target_b_length:
-                        break
+                random_bounds = documents[random_document_index]
+                random_start = randbelow(getrandbits, len(random_bounds) - 1)
+                b_begin = random_bounds[random_start]
+                # Whole segments from random_start until B reaches its target length.
+                stop = bisect_left(random_bounds, b_begin + target_b_length, random_start + 1)
+                b_end = random_bounds[min(stop, len(random_bounds) - 1)]
                 # The chunk's unused segments are read again by the next chunk.
-                i -= len(chunk) - a_end
+                i -= chunk_size - a_segments
             else:
                 is_random_next = False
-                for j in range(a_end, len(chunk)):
-                    tokens_b += chunk[j]
-            tokens_a, tokens_b = _truncate_pair(tokens_a, tokens_b, max_num_tokens, rng)
-            _mask_and_emit(tokens_a, tokens_b, is_random_next, rules, rng, sink)
-            chunk = []
-            current_length = 0
+                b_begin, b_end = a_end, bounds[i + 1]
+            if (a_end - a_begin) + (b_end - b_begin) > max_num_tokens:
+                a_begin, a_end, b_begin, b_end = _truncate_pair(
+                    a_begin, a_end, b_begin, b_end, max_num_tokens, random_unit)
+            _mask_and_emit(tokens, a_begin, a_end, b_begin, b_end, is_random_next, rules,
+                           rng, sink)
+            first = i + 1
         i += 1
 
 
-def _truncate_pair(tokens_a: list[int], tokens_b: list[int], max_num_tokens: int,
-                   rng: random.Random) -> tuple[list[int], list[int]]:
+def _truncate_pair(a_lo: int, a_hi: int, b_lo: int, b_hi: int, max_num_tokens: int,
+                   coin) -> tuple[int, int, int, int]:
     """Trim the longer side one token at a time, front or back by a coin flip."""
-    a_lo, a_hi, b_lo, b_hi = 0, len(tokens_a), 0, len(tokens_b)
-    if a_hi + b_hi <= max_num_tokens:
-        return tokens_a, tokens_b
-    coin = rng.random
     while (a_hi - a_lo) + (b_hi - b_lo) > max_num_tokens:
         if a_hi - a_lo > b_hi - b_lo:
             if coin() < 0.5:
@@ -153,7 +212,7 @@ def _truncate_pair(tokens_a: list[int], tokens_b: list[int], max_num_tokens: int
             b_lo += 1
         else:
             b_hi -= 1
-    return tokens_a[a_lo:a_hi], tokens_b[b_lo:b_hi]
+    return a_lo, a_hi, b_lo, b_hi
 
 
 def candidate_groups(tokens: list[int], cls_id: int, sep_id: int) -> list[list[int]]:
@@ -173,25 +232,31 @@ def candidate_groups(tokens: list[int], cls_id: int, sep_id: int) -> list[list[i
     return groups
 
 
-def _mask_and_emit(tokens_a: list[int], tokens_b: list[int], is_random_next: bool,
-                   rules: MaskingRules, rng: random.Random, sink: InstanceSink) -> None:
-    cls_id, sep_id = rules.cls_id, rules.sep_id
-    tokens = [cls_id, *tokens_a, sep_id, *tokens_b, sep_id]
-    length = len(tokens)
-    if rules.whole_word and max(tokens) >= CONTINUATION:
-        groups: list = candidate_groups(tokens, cls_id, sep_id)
-        tokens = [token & ID_BITS for token in tokens]
-    elif cls_id in tokens_a or sep_id in tokens_a or cls_id in tokens_b or sep_id in tokens_b:
-        groups = [index for index, token in enumerate(tokens)
-                  if token != cls_id and token != sep_id]
+def _mask_and_emit(tokens: ShardTokens, a_begin: int, a_end: int, b_begin: int, b_end: int,
+                   is_random_next: bool, rules: MaskingRules, rng: random.Random,
+                   sink: InstanceSink) -> None:
+    len_a = a_end - a_begin
+    length = len_a + (b_end - b_begin) + 3
+    groups: list
+    if rules.whole_word or tokens.has_special:
+        cls_id, sep_id = rules.cls_id, rules.sep_id
+        ids = [cls_id, *tokens.python_ids(a_begin, a_end), sep_id,
+               *tokens.python_ids(b_begin, b_end), sep_id]
+        if rules.whole_word and max(ids) >= CONTINUATION:
+            groups = candidate_groups(ids, cls_id, sep_id)
+        else:
+            groups = [index for index, token in enumerate(ids)
+                      if token != cls_id and token != sep_id]
+            if rules.whole_word and groups:
+                groups = [[index] for index in groups]  # no continuation: one piece each
     else:
-        len_a = len(tokens_a)
         groups = [*range(1, len_a + 1), *range(len_a + 2, length - 1)]
-    if rules.whole_word and groups and not isinstance(groups[0], list):
-        groups = [[index] for index in groups]  # no continuation: every group is one piece
-    shuffle_exact(rng, groups)
     num_to_predict = min(rules.max_predictions_per_seq,
                          max(1, int(round(length * rules.masked_lm_prob))))
+    if rules.whole_word:
+        shuffle_exact(rng, groups)
+    else:
+        shuffle_prefix(rng, groups, num_to_predict)
 
     random_unit = rng.random
     getrandbits = rng.getrandbits
@@ -199,7 +264,6 @@ def _mask_and_emit(tokens_a: list[int], tokens_b: list[int], is_random_next: boo
     words = rules.random_word_ids
     num_words = len(words)
     word_bits = num_words.bit_length()
-    output = list(tokens)
     positions: list[int] = []
     if rules.whole_word:
         for group in groups:
@@ -212,16 +276,16 @@ def _mask_and_emit(tokens_a: list[int], tokens_b: list[int], is_random_next: boo
         # Groups of one: Google's loop takes the first num_to_predict candidates.
         positions = groups[:num_to_predict]
     # The draws go position by position in the order the candidates were taken.
-    for index in positions:
+    replacements: list[int] = []
+    shown = replacements.append
+    for _ in positions:
         if random_unit() < 0.8:
-            output[index] = mask_id
+            shown(mask_id)
         elif random_unit() < 0.5:
-            pass  # keep the original token
+            shown(KEEP)
         else:
             draw = getrandbits(word_bits)
             while draw >= num_words:
                 draw = getrandbits(word_bits)
-            output[index] = words[draw]
-    positions.sort()
-    sink.add(output, len(tokens_a), positions, [tokens[index] for index in positions],
-             is_random_next)
+            shown(words[draw])
+    sink.add(a_begin, a_end, b_begin, b_end, positions, replacements, is_random_next)

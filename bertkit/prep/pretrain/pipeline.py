@@ -16,7 +16,6 @@ from __future__ import annotations
 import glob
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,6 +211,9 @@ def _run_tasks(tasks: list[ShardTask], workers: int,
         for task in tasks:
             yield run_shard(task)
         return
+    # Imported here: multiprocessing is tens of milliseconds of a one-worker run's start.
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
     with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
         pending = {pool.submit(run_shard, task) for task in tasks}
         try:

@@ -1,13 +1,14 @@
 """A shard's instances on disk, and the pretraining records written from them.
 
-Instances are appended as fixed-width int32 rows to a hidden spill file beside the
-output, a few thousand at a time, so memory holds the shard's documents but never its
-instances. After the last pass the rows are read back in the shuffled order (a memory
-map, random access) and written as records with the batch TFRecord writer.
+An instance is spilled as a fixed-width row of offsets into the shard's token array
+(`ShardTokens.ids`) and its masked positions, a few thousand rows at a time, so memory
+holds the shard's tokens but never its instances. After the last pass the rows are read
+back in the shuffled order (a memory map, random access) and the records are assembled
+from the token array with numpy and written with the batch TFRecord writer.
 
-Row layout (width `max_seq_length + 2 * max_predictions_per_seq + 4`):
-`input_ids (0-padded) | masked_lm_positions | masked_lm_ids | n_tokens, len_a, n_masked,
-next_sentence_label`.
+Row layout (width `6 + 2 * max_predictions_per_seq`):
+`a_begin, a_end, b_begin, b_end, n_masked, is_random_next | masked positions (draw order)
+| the id shown at each (KEEP: the original token)`.
 """
 
 from __future__ import annotations
@@ -18,54 +19,56 @@ from pathlib import Path
 
 import numpy as np
 
+from bertkit.prep.pretrain.instances import ID_BITS, KEEP
 from bertkit.tfrecord import FloatList, TFRecordWriter
 
 _FLUSH_EVERY = 4096
 _WRITE_BATCH = 8192
+_HEAD = 6
 
 
 class InstanceSpill:
     """`InstanceSink` that streams instances to ``path`` and counts what it saw."""
 
-    def __init__(self, path: Path, max_seq_length: int, max_predictions_per_seq: int):
+    def __init__(self, path: Path, max_seq_length: int, max_predictions_per_seq: int,
+                 dtype: type = np.int32):
         self.path = path
         self.seq = max_seq_length
         self.preds = max_predictions_per_seq
-        self.width = max_seq_length + 2 * max_predictions_per_seq + 4
+        self.width = _HEAD + 2 * max_predictions_per_seq
+        self.dtype = dtype
         self.instances = 0
         self.masked_positions = 0
         self.random_next = 0
-        self._ids: list[list[int]] = []
+        self._heads: list[tuple[int, int, int, int, int, bool]] = []
         self._positions: list[list[int]] = []
-        self._labels: list[list[int]] = []
-        self._tail: list[tuple[int, int, int, int]] = []
+        self._replacements: list[list[int]] = []
         self._handle = open(path, "wb")
 
-    def add(self, ids: list[int], len_a: int, positions: list[int], labels: list[int],
-            is_random_next: bool) -> None:
-        self._ids.append(ids)
+    def add(self, a_begin: int, a_end: int, b_begin: int, b_end: int, positions: list[int],
+            replacements: list[int], is_random_next: bool) -> None:
+        self._heads.append((a_begin, a_end, b_begin, b_end, len(positions), is_random_next))
         self._positions.append(positions)
-        self._labels.append(labels)
-        self._tail.append((len(ids), len_a, len(positions), int(is_random_next)))
-        if len(self._tail) >= _FLUSH_EVERY:
+        self._replacements.append(replacements)
+        if len(self._heads) >= _FLUSH_EVERY:
             self._flush()
 
     def _flush(self) -> None:
-        count = len(self._tail)
+        count = len(self._heads)
         if not count:
             return
-        rows = np.zeros((count, self.width), dtype=np.int32)
-        tail = np.asarray(self._tail, dtype=np.int32)
-        rows[:, -4:] = tail
-        seq, preds = self.seq, self.preds
-        _fill_ragged(rows[:, :seq], self._ids, tail[:, 0])
-        _fill_ragged(rows[:, seq:seq + preds], self._positions, tail[:, 2])
-        _fill_ragged(rows[:, seq + preds:seq + 2 * preds], self._labels, tail[:, 2])
+        rows = np.zeros((count, self.width), dtype=self.dtype)
+        heads = np.array(self._heads, dtype=np.int64)
+        rows[:, :_HEAD] = heads
+        preds = self.preds
+        masked = heads[:, 4]
+        _fill_ragged(rows[:, _HEAD:_HEAD + preds], self._positions, masked)
+        _fill_ragged(rows[:, _HEAD + preds:], self._replacements, masked)
         rows.tofile(self._handle)
         self.instances += count
-        self.masked_positions += int(tail[:, 2].sum())
-        self.random_next += int(tail[:, 3].sum())
-        self._ids, self._positions, self._labels, self._tail = [], [], [], []
+        self.masked_positions += int(masked.sum())
+        self.random_next += int(heads[:, 5].sum())
+        self._heads, self._positions, self._replacements = [], [], []
 
     def finish(self) -> None:
         self._flush()
@@ -77,39 +80,79 @@ class InstanceSpill:
 
     def rows(self) -> np.ndarray:
         if self.instances == 0:
-            return np.zeros((0, self.width), dtype=np.int32)
-        return np.memmap(self.path, dtype=np.int32, mode="r", shape=(self.instances, self.width))
+            return np.zeros((0, self.width), dtype=self.dtype)
+        return np.memmap(self.path, dtype=self.dtype, mode="r",
+                         shape=(self.instances, self.width))
 
 
 def _fill_ragged(target: np.ndarray, lists: Sequence[list[int]], lengths: np.ndarray) -> None:
     """Left-align each list in its row of ``target`` (the rest stays 0)."""
-    flat = np.fromiter(chain.from_iterable(lists), dtype=np.int32, count=int(lengths.sum()))
+    flat = np.fromiter(chain.from_iterable(lists), dtype=target.dtype, count=int(lengths.sum()))
     target[np.arange(target.shape[1])[None, :] < lengths[:, None]] = flat
 
 
-def pretraining_columns(rows: np.ndarray, max_seq_length: int,
-                        max_predictions_per_seq: int) -> dict[str, object]:
-    """Google's seven features for a block of spilled rows."""
+def padded_plain_ids(ids: np.ndarray, max_seq_length: int) -> np.ndarray:
+    """The shard's ids without continuation bits, then max_seq_length zeros: what
+    `pretraining_columns` reads (a padding position may read past the last real id)."""
+    return np.concatenate([ids & ID_BITS, np.zeros(max_seq_length, dtype=ids.dtype)])
+
+
+def pretraining_columns(rows: np.ndarray, plain_ids: np.ndarray, max_seq_length: int,
+                        max_predictions_per_seq: int, cls_id: int,
+                        sep_id: int) -> dict[str, object]:
+    """Google's seven features for a block of spilled rows, from `padded_plain_ids`."""
     seq, preds = max_seq_length, max_predictions_per_seq
-    n_tokens, len_a, n_masked, label = (rows[:, seq + 2 * preds + k] for k in range(4))
-    position = np.arange(seq)[None, :]
+    rows = np.asarray(rows, dtype=np.intp)
+    a_begin, a_end, b_begin, b_end, n_masked, label = (rows[:, k] for k in range(_HEAD))
+    count = rows.shape[0]
+    len_a = a_end - a_begin
+    n_tokens = len_a + (b_end - b_begin) + 3
+    position = np.arange(seq)
     real = position < n_tokens[:, None]
+    # [CLS] A [SEP] B [SEP]: position p reads ids[a_begin - 1 + p] in A and
+    # ids[b_begin - len_a - 2 + p] in B (position 0 reads ids[-1] at worst, a valid
+    # index); [CLS], the [SEP]s and padding are set after.
+    source = np.where(position <= len_a[:, None], (a_begin - 1)[:, None],
+                      (b_begin - len_a - 2)[:, None])
+    source += position
+    input_ids = plain_ids[source]
+    input_ids *= real
+    record = np.arange(count)
+    input_ids[:, 0] = cls_id
+    input_ids[record, len_a + 1] = sep_id
+    input_ids[record, n_tokens - 1] = sep_id
+
+    # Masked positions in increasing order (Google sorts them), each with its shown id.
+    slot = np.arange(preds) < n_masked[:, None]
+    positions = rows[:, _HEAD:_HEAD + preds]
+    shown = rows[:, _HEAD + preds:_HEAD + 2 * preds]
+    order = np.argsort(np.where(slot, positions, seq), axis=1, kind="stable")
+    positions = np.take_along_axis(positions, order, axis=1)
+    shown = np.take_along_axis(shown, order, axis=1)
+    labels = input_ids[record[:, None], positions]
+    labels *= slot
+    where = np.nonzero(slot)
+    masked = positions[where]
+    input_ids[where[0], masked] = np.where(shown[where] == KEEP, labels[where], shown[where])
+    positions *= slot
     return {
-        "input_ids": rows[:, :seq],
-        "input_mask": real.astype(np.int32),
-        "segment_ids": (real & (position >= len_a[:, None] + 2)).astype(np.int32),
-        "masked_lm_positions": rows[:, seq:seq + preds],
-        "masked_lm_ids": rows[:, seq + preds:seq + 2 * preds],
-        "masked_lm_weights": FloatList(
-            (np.arange(preds)[None, :] < n_masked[:, None]).astype(np.float32)),
+        "input_ids": input_ids,
+        "input_mask": real.view(np.int8),
+        "segment_ids": (real & (position >= (len_a + 2)[:, None])).view(np.int8),
+        "masked_lm_positions": positions,
+        "masked_lm_ids": labels,
+        "masked_lm_weights": FloatList(slot.astype(np.float32)),
         "next_sentence_labels": label,
     }
 
 
-def write_records(spill: InstanceSpill, order: Sequence[int], path: Path) -> None:
+def write_records(spill: InstanceSpill, order: Sequence[int], path: Path, ids: np.ndarray,
+                  cls_id: int, sep_id: int) -> None:
     """Write the spilled instances in ``order`` to ``path`` (atomically, with sidecars)."""
     rows = spill.rows()
+    plain_ids = padded_plain_ids(ids, spill.seq)
     with TFRecordWriter(path) as writer:
         for begin in range(0, len(order), _WRITE_BATCH):
             block = rows[np.asarray(order[begin:begin + _WRITE_BATCH], dtype=np.int64)]
-            writer.write_batch(pretraining_columns(block, spill.seq, spill.preds))
+            writer.write_batch(pretraining_columns(block, plain_ids, spill.seq, spill.preds,
+                                                   cls_id, sep_id))

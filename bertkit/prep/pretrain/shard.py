@@ -149,25 +149,26 @@ def _run(task: ShardTask, result: ShardResult) -> None:
     else:
         segments = segments_plain(tokenizer, corpus)
     del corpus.texts[:]  # the ids are all that is needed from here on
-    documents = group_documents(corpus, segments)
+    tokens, documents = group_documents(corpus, segments, (rules.cls_id, rules.sep_id))
     del segments
     if not documents:
         raise InputError(path, "no text: the corpus has no non-empty line to make "
                                "pretraining instances from")
-    num_documents, num_sentences = len(documents), sum(map(len, documents))
+    num_documents = len(documents)
+    num_sentences = sum(len(bounds) - 1 for bounds in documents)
     output_dir = Path(task.output_dir)
     final = output_dir / shard_file_name(task.index, task.count)
     spill = InstanceSpill(output_dir / f".{final.name}.instances", options.max_seq_length,
-                          options.max_predictions_per_seq)
+                          options.max_predictions_per_seq, tokens.ids.dtype.type)
     try:
         rng = random.Random(shard_seed(options.random_seed, task.index))
         shuffle_exact(rng, documents)
-        create_instances(documents, rules, options.dupe_factor, rng, spill)
+        create_instances(tokens, documents, rules, options.dupe_factor, rng, spill)
         spill.finish()
         del documents
         order = list(range(spill.instances))
         shuffle_exact(rng, order)
-        write_records(spill, order, final)
+        write_records(spill, order, final, tokens.ids, rules.cls_id, rules.sep_id)
     finally:
         spill.discard()
     result.file = final.name
