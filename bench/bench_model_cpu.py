@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bertkit.train.config import BertConfig
-from bertkit.train.model import BertForQuestionAnswering
+from bertkit.train.heads import BertForQuestionAnswering
 
 MINILM_SHAPE = {"vocab_size": 30522, "hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12,
                     "intermediate_size": 1536, "max_position_embeddings": 512}

@@ -122,7 +122,7 @@ def models(task: str, num_labels: int) -> tuple[torch.nn.Module, torch.nn.Module
     import transformers
 
     from bertkit.train.config import BertConfig
-    from bertkit.train.model import build_model
+    from bertkit.train.tasks import build_model
 
     kind = TASK_KIND[task]
     peer_class = {"classification": transformers.BertForSequenceClassification,
@@ -179,10 +179,11 @@ def dynamic_collator(kind: str, vocab: Path):
 def bench_training(task: str, prep_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     from bertkit.train import data as train_data
     from bertkit.train.optim import make_optimizer
+    from bertkit.train.tasks import layout_for
 
     kind = TASK_KIND[task]
     dataset = train_data.TFRecordDataset(prep_dir / "train.tf_record",
-                                         train_data.layout_for(kind, training=True), task=kind)
+                                         layout_for(kind, training=True), task=kind)
     num_labels = len(json.loads((prep_dir / "label2id.json").read_text()))
     ours, peer = models(task, num_labels)
     vocab = CHINESE_VOCAB if task in ("tnews", "cluener") else minilm_dir() / "vocab.txt"
@@ -239,11 +240,12 @@ def _peer_predict(model: torch.nn.Module, batches: list[dict[str, torch.Tensor]]
 def bench_prediction(task: str, prep_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     from bertkit.train import data as train_data
     from bertkit.train.predict import PredictOptions, _run_model
+    from bertkit.train.tasks import layout_for
 
     kind = TASK_KIND[task]
     name = "eval.tf_record" if kind == "squad" else "dev.tf_record"
     dataset = train_data.TFRecordDataset(prep_dir / name,
-                                         train_data.layout_for(kind, training=False), task=kind)
+                                         layout_for(kind, training=False), task=kind)
     label_map = prep_dir / "label2id.json"
     num_labels = len(json.loads(label_map.read_text())) if label_map.is_file() else 2
     ours, peer = models(task, num_labels)

@@ -52,7 +52,7 @@ def main() -> None:
     from transformers import BertForQuestionAnswering
 
     from bertkit.train.config import BertConfig
-    from bertkit.train.model import build_model
+    from bertkit.train.tasks import build_model
     from bertkit.train.optim import make_optimizer
 
     hf_config = HFConfig(vocab_size=args.vocab, hidden_size=args.hidden,

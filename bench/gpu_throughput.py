@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> dict:
                          "False); run it on a GPU machine, or use --dry-run to check the script")
     sys.path.insert(0, str(ROOT))
     from bertkit.train.config import BertConfig
-    from bertkit.train.model import build_model
+    from bertkit.train.tasks import build_model
     from bertkit.train.optim import make_optimizer
 
     started = time.perf_counter()

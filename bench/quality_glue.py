@@ -320,7 +320,8 @@ def transformers_glue(task: str, prep_dir: Path, gold: Path, out_dir: Path, reci
     from transformers import BertForSequenceClassification
 
     from bertkit.fsutil import write_text_atomic
-    from bertkit.train.data import TFRecordDataset, layout_for, prediction_loader
+    from bertkit.train.data import TFRecordDataset, prediction_loader
+    from bertkit.train.tasks import layout_for
 
     started = time.perf_counter()
     label2id = json.loads((prep_dir / "label2id.json").read_text(encoding="utf-8"))

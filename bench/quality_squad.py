@@ -126,7 +126,8 @@ def transformers_squad(train_dir: Path, eval_dir: Path, gold: Path, out_dir: Pat
     from transformers import BertForQuestionAnswering
 
     from bertkit.prep.squad_features import load_squad_eval_data
-    from bertkit.train.data import TFRecordDataset, layout_for, prediction_loader
+    from bertkit.train.data import TFRecordDataset, prediction_loader
+    from bertkit.train.tasks import layout_for
     from bertkit.train.squad_postprocess import (
         PostprocessOptions,
         SpanLogits,

@@ -228,7 +228,7 @@ def score_untrained(output_dir: Path, eval_dir: Path, *, checkpoint: Path | None
     import torch
 
     from bertkit.train.checkpoints import load_init_checkpoint
-    from bertkit.train.model import build_model
+    from bertkit.train.tasks import build_model
     from bertkit.train.predict import PredictOptions, predict_with_model
     from bertkit.train.run_setup import resolve_bert_config, seed_everything
 

@@ -27,12 +27,12 @@ from bertkit.train.checkpoints import (
 from bertkit.train.checkpoints.mindspore import read_mindspore_checkpoint
 from bertkit.train.checkpoints.protowire import iter_fields, read_varint
 from bertkit.train.config import BertConfig
-from bertkit.train.model import (
+from bertkit.train.heads import (
     BertForQuestionAnswering,
     BertForSequenceClassification,
     BertForTokenClassification,
-    BertModel,
 )
+from bertkit.train.model import BertModel
 
 FIXTURES = Path(__file__).parent / "fixtures" / "checkpoints"
 GOOGLE = FIXTURES / "google_tf" / "bert_model.ckpt"

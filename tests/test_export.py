@@ -16,7 +16,7 @@ from bertkit.errors import BertkitError, InputError
 from bertkit.train.checkpoints import load_init_checkpoint, load_model_dir, save_model_dir
 from bertkit.train.config import BertConfig
 from bertkit.train.export import export_run, guess_do_lower_case
-from bertkit.train.model import build_model
+from bertkit.train.tasks import build_model
 
 TINY = BertConfig(vocab_size=60, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                   intermediate_size=64, max_position_embeddings=48, type_vocab_size=16,

@@ -47,7 +47,7 @@ def test_dry_run_prints_the_check_and_writes_json(tmp_path, capsys):
 def test_flops_count_matmuls_not_embedding_lookups():
     gpu = _module()
     from bertkit.train.config import BertConfig
-    from bertkit.train.model import build_model
+    from bertkit.train.tasks import build_model
 
     import torch
 

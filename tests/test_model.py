@@ -10,13 +10,13 @@ import transformers  # an oracle: conftest stops the run when it is missing
 
 from bertkit.errors import BertkitError, UsageError
 from bertkit.train.config import BertConfig
-from bertkit.train.model import (
+from bertkit.train.heads import (
     BertForQuestionAnswering,
     BertForSequenceClassification,
     BertForTokenClassification,
-    BertModel,
-    build_model,
 )
+from bertkit.train.model import BertModel
+from bertkit.train.tasks import build_model
 
 # One torch thread for every test here (conftest.one_torch_thread): they backprop.
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

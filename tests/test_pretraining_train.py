@@ -347,13 +347,13 @@ def test_two_processes_sum_the_accuracy_counts_over_ranks(corpus, init_dir, tmp_
                                                          rel=0.05)
 
 
-def test_do_eval_is_an_option_error_for_pretraining(corpus, tmp_path):
+def test_do_eval_is_refused_for_pretraining(corpus, init_dir, tmp_path):
     from bertkit.errors import UsageError
-    from bertkit.train.options import validate_options
 
-    with pytest.raises(UsageError, match="pretrain task has no prediction step"):
-        validate_options(TrainOptions(task="pretrain", train_file=corpus, output_dir=tmp_path,
-                                      config_file=corpus, do_eval=True, eval_file=corpus))
+    with pytest.raises(UsageError, match="the pretrain task has no prediction step"):
+        train(TrainOptions(task="pretrain", train_file=corpus, output_dir=tmp_path / "run",
+                           init_checkpoint=init_dir, do_eval=True, eval_file=corpus,
+                           max_steps=1, device="cpu", quiet=True))
 
 
 @pytest.mark.parametrize("spec, needle", [

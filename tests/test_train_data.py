@@ -19,9 +19,9 @@ from bertkit.train.data import (
     batches_per_epoch,
     collate,
     epoch_batches,
-    layout_for,
     prediction_loader,
 )
+from bertkit.train.tasks import layout_for
 
 
 def test_squad_records_become_model_arguments(tmp_path):

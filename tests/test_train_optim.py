@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from bertkit.train.config import BertConfig
-from bertkit.train.model import build_model
+from bertkit.train.tasks import build_model
 from bertkit.train.optim import (
     ADAM_EPSILON,
     clip_global_norm,

@@ -9,6 +9,7 @@ import typer
 
 from bertkit.commands._common import JsonOption, OutputDirOption, VerboseOption, guarded, print_json
 from bertkit.train.options import DEFAULT_DDP_TIMEOUT_S  # torch-free, like every option check
+from bertkit.train.tasks import TASK_NAMES
 
 HELP = """Fine-tune BERT for SQuAD, classification or NER on TFRecords written by `bertkit prep`.
 
@@ -29,7 +30,7 @@ Under torchrun a failure prints the worker's one error: line, then torchrun's ow
 
 
 def command(
-    task: Annotated[str, typer.Option("--task", help="squad, classification, ner or pretrain.")],
+    task: Annotated[str, typer.Option("--task", help=f"{', '.join(TASK_NAMES)}.")],
     train_file: Annotated[Path, typer.Option(
         "--train-file", help="Training TFRecord from prep (or the prep folder holding train.tf_record); "
                              "pretrain: a prep pretrain folder, shard files, globs or a comma list.")],

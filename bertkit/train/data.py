@@ -15,6 +15,8 @@ classification and token losses ignore padded positions). `length_grouped_batche
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -26,54 +28,36 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from bertkit.errors import InputError
+from bertkit.fsutil import sha256_of_file
 from bertkit.tfrecord import TFRecordReader
 
-# Record feature name -> model argument name.
+# Record feature name -> model argument name, where they differ; every other feature
+# (start_positions, unique_ids, a task's own columns) keeps its name.
 MODEL_ARGUMENT = {
-    "input_ids": "input_ids",
     "input_mask": "attention_mask",
     "segment_ids": "token_type_ids",
-    "start_positions": "start_positions",
-    "end_positions": "end_positions",
     "label_ids": "labels",
-    "unique_ids": "unique_ids",
-    "masked_lm_positions": "masked_lm_positions",
-    "masked_lm_ids": "masked_lm_ids",
-    "masked_lm_weights": "masked_lm_weights",
-    "next_sentence_labels": "next_sentence_labels",
 }
 
-_INPUTS = ("input_ids", "input_mask", "segment_ids")
+# The encoder's inputs, which every task's records hold.
+INPUT_FEATURES = ("input_ids", "input_mask", "segment_ids")
 
 
 @dataclass(frozen=True)
 class RecordLayout:
-    """Which features a task reads, and which of them are one number per record."""
+    """Which features a task reads, and which of them are one number per record.
+
+    Each task declares its layouts (``bertkit.train.tasks``): for training, the inputs and
+    the labels its loss needs; for prediction, the inputs and the ids to join outputs on.
+    """
 
     required: tuple[str, ...]
     optional: tuple[str, ...] = ()
     scalars: tuple[str, ...] = ()
 
 
-def layout_for(task: str, training: bool) -> RecordLayout:
-    """The features `task` needs for training (labels) or prediction (ids to join on)."""
-    if task == "squad":
-        if training:
-            return RecordLayout(_INPUTS + ("start_positions", "end_positions"),
-                                scalars=("start_positions", "end_positions"))
-        return RecordLayout(("unique_ids",) + _INPUTS, scalars=("unique_ids",))
-    if task == "classification":
-        labels = ("label_ids",)
-        return RecordLayout(_INPUTS + labels if training else _INPUTS,
-                            optional=() if training else labels, scalars=labels)
-    if task == "ner":
-        labels = ("label_ids",)
-        return RecordLayout(_INPUTS + labels if training else _INPUTS,
-                            optional=() if training else labels)
-    raise ValueError(f"unknown task {task!r}")
-
-
 TRAIN_FILE_NAME = "train.tf_record"
+LABEL_MAP_NAME = "label2id.json"
 
 
 # Records checked for out-of-range ids before the first step; every later record is checked
@@ -110,18 +94,61 @@ def resolve_train_file(path: str | Path) -> Path:
     return file_in_prep_dir(path, (TRAIN_FILE_NAME,))
 
 
+# Files up to this size are hashed whole; larger ones by FINGERPRINT_SAMPLES evenly spread blocks.
+FINGERPRINT_FULL_LIMIT = 256 << 20
+FINGERPRINT_SAMPLES = 64
+FINGERPRINT_BLOCK = 1 << 20
+
+
+def file_fingerprint(path: Path) -> dict[str, object]:
+    """Size and sha256 of a training file, so `--resume` notices it changed under its name.
+
+    A large file is hashed over 64 blocks of 1 MiB spread from its start to its end (plus the
+    size): resume stays quick with gigabyte inputs, and a re-prep changes sizes or blocks.
+    """
+    size = path.stat().st_size
+    if size <= FINGERPRINT_FULL_LIMIT:
+        return {"size": size, "sha256": sha256_of_file(path)}
+    digest = hashlib.sha256(str(size).encode())
+    stride = (size - FINGERPRINT_BLOCK) // (FINGERPRINT_SAMPLES - 1)
+    with open(path, "rb") as handle:
+        for block in range(FINGERPRINT_SAMPLES):
+            handle.seek(block * stride)
+            digest.update(handle.read(FINGERPRINT_BLOCK))
+    return {"size": size, "sampled_sha256": digest.hexdigest()}
+
+
+def read_label_map(train_file: Path) -> dict[str, int]:
+    """The label map prep wrote next to the records: label -> id, ids 0..n-1."""
+    path = train_file.parent / LABEL_MAP_NAME
+    if not path.is_file():
+        raise InputError(path, "label map not found (prep writes it next to the TFRecords)")
+    try:
+        label2id = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise InputError(path, f"not JSON: {error}") from None
+    if not isinstance(label2id, dict) or not label2id:
+        raise InputError(path, "expected a non-empty JSON object label -> id")
+    ids = sorted(label2id.values())
+    if ids != list(range(len(ids))):
+        raise InputError(path, f"label ids must be 0..{len(ids) - 1} without gaps")
+    return label2id
+
+
+def labels_from_data(train_file: Path, dataset_probe: TFRecordDataset
+                     ) -> tuple[int | None, dict[int, str] | None]:
+    """(num_labels, id2label) from the data's label map; float labels mean regression.
+
+    The label resolution of the tasks whose head is sized by prep's label map.
+    """
+    if np.asarray(dataset_probe.reader[0]["label_ids"]).dtype.kind == "f":
+        return 1, {0: "score"}
+    label2id = read_label_map(train_file)
+    return len(label2id), {index: label for label, index in label2id.items()}
+
+
 # Per-position features: the ones `trim_batch` cuts to the batch's real length.
 _SEQUENCE_ARGUMENTS = ("input_ids", "attention_mask", "token_type_ids", "labels", "label_mask")
-
-
-def trims_training_batches(task: str) -> bool:
-    """Whether training batches of ``task`` are trimmed without changing the loss.
-
-    Not SQuAD: Google's span loss is a softmax over all max-seq-length positions, padding
-    included, so dropping padded columns would change the objective (and every loss).
-    Classification and token losses never see a padded position.
-    """
-    return task != "squad"
 
 
 def real_length(attention_mask: torch.Tensor) -> int:
@@ -199,7 +226,7 @@ class TFRecordDataset(Dataset):
             value = np.asarray(record[name])
             if name in self.layout.scalars:
                 value = value.reshape(())
-            item[MODEL_ARGUMENT[name]] = value
+            item[MODEL_ARGUMENT.get(name, name)] = value
         if self.num_labels is not None and "labels" in item:
             self._check_labels(item["labels"], item.get("attention_mask"), index)
         self._check_ids(record, index)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bertkit.errors import UsageError
+from bertkit.train import tasks
 
-TASKS = ("squad", "classification", "ner", "pretrain")
 PRECISIONS = ("fp32", "fp16", "bf16")
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 DEFAULT_LR = 3e-5
@@ -123,8 +123,9 @@ def validate_options(options: TrainOptions) -> None:
         raise UsageError("--workers must be 0 or more")
     if options.seed < 0:
         raise UsageError("--seed must be 0 or more")
-    if options.task not in TASKS:
-        raise UsageError(f"--task must be one of {', '.join(TASKS)}, got {options.task!r}")
+    if options.task not in tasks.TASK_NAMES:
+        raise UsageError(f"--task must be one of {', '.join(tasks.TASK_NAMES)}, "
+                         f"got {options.task!r}")
     if options.precision not in PRECISIONS:
         raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}")
     if options.device not in DEVICE_CHOICES:
@@ -139,9 +140,6 @@ def validate_options(options: TrainOptions) -> None:
         raise UsageError("--save-steps must be at least 1")
     if options.do_eval and options.eval_file is None:
         raise UsageError("--do-eval needs --eval-file")
-    if options.do_eval and options.task == "pretrain":
-        raise UsageError("--do-eval: the pretrain task has no prediction step (its log holds "
-                         "the masked-LM and next-sentence accuracies)")
     if options.init_checkpoint is None and options.config_file is None:
         raise UsageError("give --init-checkpoint (and optionally --config), or --config alone "
                          "to train from random weights")

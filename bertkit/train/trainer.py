@@ -44,17 +44,16 @@ from bertkit.train.distributed import (
 )
 from bertkit.train.options import DEFAULT_LR, TrainOptions, validate_options
 from bertkit.train.optim import clip_global_norm, make_optimizer, make_scheduler, warmup_steps_for
-from bertkit.train.pretraining import StepMetrics
 from bertkit.train.reporting import StepReporter
 from bertkit.train.run_setup import (
     autocast_for,
     check_head_matches_labels,
-    file_fingerprint,
     find_vocab,
-    labels_for_task,
     resolve_bert_config,
     seed_everything,
 )
+from bertkit.train.tasks import build_model, get_task
+from bertkit.train.tasks.base import StepMetrics
 
 # Options that shape the trajectory: a resumed run must use the same values. The learning
 # rate may change on resume when given explicitly (a way out of divergence): the change is
@@ -102,7 +101,7 @@ class _UnreadStep:
     grad_norm: torch.Tensor
     lr: float
     started: float  # time.perf_counter() when the step began
-    metrics: torch.Tensor | None = None  # the task's step metrics (StepMetrics.total)
+    metrics: StepMetrics | None = None  # the task's figures besides the loss, if it has any
 
 
 @dataclass
@@ -125,8 +124,6 @@ class TrainState:
     scaler: torch.amp.GradScaler
     step: int = 0  # optimizer steps done
     unread: list[_UnreadStep] = field(default_factory=list)
-    # The task's accumulator of figures logged beside the loss (pretraining's accuracies).
-    step_metrics: Callable[[], Any] | None = None
 
     @property
     def global_batch(self) -> int:
@@ -164,15 +161,11 @@ def train(options: TrainOptions, *, on_step: StepCallback | None = None) -> Trai
 
 def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | None,
            progress: dict[str, bool]) -> TrainResult:
-    from bertkit.train.model import build_model
-
     main = context.is_main
     say = info if (main and not options.quiet) else (lambda message: None)
     run_dir = Path(options.output_dir)
-    pretraining = options.task == "pretrain"
-    if not pretraining:
-        options = dataclasses.replace(
-            options, train_file=train_data.resolve_train_file(options.train_file))
+    task = get_task(options.task)
+    options = dataclasses.replace(options, train_file=task.resolve_train_file(options.train_file))
 
     # --- config and data, checked against each other before any weights are loaded
     if main:
@@ -191,26 +184,19 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
 
         resolve_eval_file(Path(options.eval_file), options.task)  # type: ignore[arg-type]
     bert_config, config_path = resolve_bert_config(options.config_file, options.init_checkpoint)
-    if pretraining:
-        from bertkit.train import pretraining_data
-
-        shards = pretraining_data.resolve_shards(options.train_file)
-        probe = pretraining_data.ShardedRecords(
-            shards, id_limits=pretraining_data.pretraining_id_limits(bert_config))
-    else:
-        layout = train_data.layout_for(options.task, training=True)
-        probe = train_data.TFRecordDataset(options.train_file, layout, task=options.task)
+    layout = task.layout(training=True)
+    probe = task.open_train_data(options.train_file, layout, task=options.task)
     if probe.seq_length > bert_config.max_position_embeddings:
         raise InputError(
             options.train_file,
             f"sequence length {probe.seq_length} is larger than the model's "
             f"max_position_embeddings {bert_config.max_position_embeddings} ({config_path})",
         )
-    num_labels, id2label = labels_for_task(options.task, options.train_file, probe)
+    num_labels, id2label = task.resolve_labels(options.train_file, probe)
     check_head_matches_labels(options.init_checkpoint, options.train_file, num_labels)
-    dataset = probe if pretraining else train_data.TFRecordDataset(
-        options.train_file, layout, task=options.task, num_labels=num_labels,
-        id_limits=train_data.id_limits_for(bert_config))
+    dataset = task.open_train_data(options.train_file, layout, task=options.task,
+                                   num_labels=num_labels,
+                                   id_limits=train_data.id_limits_for(bert_config))
     dataset.check_all_labels()
     dataset.check_ids(limit=train_data.IDS_CHECKED_UPFRONT)
 
@@ -230,8 +216,7 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
         **{k: (str(Path(v).resolve()) if isinstance(v, Path) else v)
            for k, v in asdict(options).items()},
         "lr": options.lr if options.lr is not None else DEFAULT_LR, "lr_changes": [],
-        "train_file_fingerprint": pretraining_data.shards_fingerprint(shards) if pretraining
-        else file_fingerprint(options.train_file),
+        "train_file_fingerprint": task.train_file_fingerprint(options.train_file),
         "world_size": world, "global_batch": global_batch, "total_steps": total_steps,
         "warmup_steps": warmup_steps, "steps_per_epoch": steps_per_epoch,
         "seq_length": dataset.seq_length, "num_labels": num_labels,
@@ -258,8 +243,7 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
     scheduler = make_scheduler(optimizer, warmup_steps=warmup_steps, total_steps=total_steps)
     scaler = torch.amp.GradScaler(context.device.type, enabled=options.precision == "fp16")
     state = TrainState(options, context, run_dir, resolved, model, raw_model, optimizer,
-                       scheduler, scaler,
-                       step_metrics=StepMetrics if options.task == "pretrain" else None)
+                       scheduler, scaler)
 
     # --- resume: weights, optimizer, scheduler, scaler and RNG of the latest checkpoint
     if options.resume:
@@ -280,7 +264,7 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
         f"{options.precision}")
 
     trim_multiple_of = options.pad_to_multiple_of if options.trim_batches and \
-        train_data.trims_training_batches(options.task) else None
+        task.trims_training_batches else None
     log_path = run_dir / "log.jsonl"
     if main:
         elastic.mark_run_dir(run_dir)
@@ -404,7 +388,8 @@ def _one_step(state: TrainState, micro_batches: Iterator[dict[str, torch.Tensor]
     started = time.perf_counter()
     model.train()
     loss_sum = torch.zeros((), device=context.device)
-    metrics = state.step_metrics() if state.step_metrics is not None else None
+    new_metrics = get_task(options.task).step_metrics
+    metrics = new_metrics() if new_metrics is not None else None
     for micro in range(options.grad_accum):
         batch = _model_inputs(next(micro_batches), context.device)
         last = micro == options.grad_accum - 1
@@ -426,11 +411,9 @@ def _one_step(state: TrainState, micro_batches: Iterator[dict[str, torch.Tensor]
     state.optimizer.zero_grad(set_to_none=True)
     state.scheduler.step()
     state.step += 1
-    total = None if metrics is None else \
-        metrics.total(context.world_size, lambda sums: mean_over_ranks(sums, context))
     state.unread.append(_UnreadStep(state.step, mean_over_ranks(loss_sum, context),
                                     torch.as_tensor(grad_norm, device=context.device), lr,
-                                    started, total))
+                                    started, metrics))
 
 
 # Steps between reads of the loss back to the host (each read waits for the device).
@@ -468,8 +451,9 @@ def _read_back(state: TrainState, reporter: StepReporter) -> dict[str, float]:
             _stop_diverged(state, f"gradient norm is {norm}", entry.step)
         record = {"step": entry.step, "loss": loss, "lr": entry.lr, "step_time": step_time,
                   "seq_per_s": state.global_batch / step_time}
-        if entry.metrics is not None and state.step_metrics is not None:
-            record.update(state.step_metrics.fields(entry.metrics.tolist()))
+        if entry.metrics is not None:
+            record.update(entry.metrics.finish(
+                state.context.world_size, lambda sums: mean_over_ranks(sums, state.context)))
         reporter.report(record)
     return record
 

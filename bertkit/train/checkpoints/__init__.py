@@ -34,6 +34,7 @@ from bertkit.train.checkpoints.name_maps import (
     MINDSPORE_HEADS,
     MINDSPORE_IGNORED,
 )
+from bertkit.train.tasks import hf_head_prefixes
 
 __all__ = [
     "LoadReport",
@@ -46,8 +47,9 @@ __all__ = [
 ]
 
 FORMATS = ("hf", "google_tf", "mindspore")
-# Modules a checkpoint may lack: they start from their fresh initialisation, as in HF.
-HEAD_PREFIXES = ("qa_outputs.", "classifier.", "crf.", "cls.", "bert.pooler.", "pooler.")
+# Besides every task's head, modules a checkpoint may lack: they start from their fresh
+# initialisation, as in HF.
+OPTIONAL_PREFIXES = ("bert.pooler.", "pooler.")
 # Pretraining heads a checkpoint may carry (Google, MindSpore zoo, HF BertForPreTraining):
 # loaded into a BertForPreTraining, skipped by a fine-tuning model that has no place for them.
 PRETRAINING_HEAD_PREFIX = "cls."
@@ -65,8 +67,9 @@ class LoadReport:
 
     @property
     def initialised(self) -> list[str]:
-        """Every tensor the checkpoint lacked, which keeps its fresh initialisation."""
-        return [name for name in self.missing if name.startswith(HEAD_PREFIXES)]
+        """Every tensor the checkpoint lacked, which keeps its fresh initialisation (a
+        missing encoder tensor is an error, so these are heads and the pooler)."""
+        return list(self.missing)
 
     def summary(self) -> str:
         parts = [f"loaded {len(self.loaded)} tensors from {self.format} checkpoint {self.source}"]
@@ -170,7 +173,8 @@ def load_init_checkpoint(model: nn.Module, path: str | Path, *, announce: bool =
         tensors[target] = tensor
         sources[target] = mapped.source_names[name]
     missing = [name for name in expected if name not in tensors]
-    heads = [name for name in missing if name.startswith(HEAD_PREFIXES)]
+    optional = (*hf_head_prefixes().values(), *OPTIONAL_PREFIXES)
+    heads = [name for name in missing if name.startswith(optional)]
     encoder_missing = [name for name in missing if name not in heads]
     if encoder_missing:
         shown = ", ".join(encoder_missing[:6]) + (" ..." if len(encoder_missing) > 6 else "")

@@ -15,26 +15,20 @@ from torch import nn
 
 from bertkit.errors import BertkitError, InputError
 from bertkit.fsutil import atomic_path, write_json_atomic
+from bertkit.train import tasks
 from bertkit.train.checkpoints.mapping import ENCODER_PREFIX, MappedWeights
-from bertkit.train.checkpoints.name_maps import (
-    HF_ENCODER_ROOTS,
-    HF_HEADS,
-    HF_IGNORED,
-    HF_LEGACY_SUFFIXES,
-)
+from bertkit.train.checkpoints.name_maps import HF_ENCODER_ROOTS, HF_IGNORED, HF_LEGACY_SUFFIXES
 from bertkit.train.config import BertConfig
+from bertkit.train.tasks import (
+    build_model,
+    find_task,
+    get_task,
+    hf_head_prefixes,
+    task_of_architecture,
+)
 
 HF_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 SHARD_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
-
-# transformers class per bertkit task: written to `architectures` so AutoModel picks it.
-ARCHITECTURES = {
-    "squad": "BertForQuestionAnswering",
-    "classification": "BertForSequenceClassification",
-    "ner": "BertForTokenClassification",
-    "pretrain": "BertForPreTraining",
-}
-TASK_OF_ARCHITECTURE = {name: task for task, name in ARCHITECTURES.items()}
 
 
 def hf_weights_file(path: Path) -> Path | None:
@@ -75,7 +69,9 @@ def read_hf_state(weights_file: Path) -> dict[str, torch.Tensor]:
 
 
 def map_hf_state(state: dict[str, torch.Tensor]) -> MappedWeights:
-    """HF names are our names; only the optional `bert.` prefix and old gamma/beta differ."""
+    """HF names are our names; only the optional `bert.` prefix, old gamma/beta and the
+    heads' prefixes (each task's ``hf_heads``) may differ."""
+    heads = hf_head_prefixes()
     mapped = MappedWeights()
     for name, tensor in state.items():
         canonical = name
@@ -83,14 +79,17 @@ def map_hf_state(state: dict[str, torch.Tensor]) -> MappedWeights:
             if canonical.endswith(old):
                 canonical = canonical[: -len(old)] + new
         bare = canonical.removeprefix(ENCODER_PREFIX)
+        head = max((prefix for prefix in heads if canonical.startswith(prefix)), key=len,
+                   default=None)
         if HF_IGNORED.match(bare):
             mapped.ignored.append(name)
         elif bare.startswith(HF_ENCODER_ROOTS):
             mapped.tensors[ENCODER_PREFIX + bare] = tensor
             mapped.source_names[ENCODER_PREFIX + bare] = name
-        elif canonical.startswith(HF_HEADS):
-            mapped.tensors[canonical] = tensor
-            mapped.source_names[canonical] = name
+        elif head is not None:
+            ours = heads[head] + canonical[len(head):]
+            mapped.tensors[ours] = tensor
+            mapped.source_names[ours] = name
         else:
             mapped.unexpected.append(name)
     return mapped
@@ -174,11 +173,12 @@ def hf_config_dict(
     use_crf: bool,
     do_lower_case: bool | None,
 ) -> dict[str, Any]:
-    if task not in ARCHITECTURES:
+    spec = find_task(task)
+    if spec is None:
         raise BertkitError(f"unknown task {task!r}")
     labels = _label_names(task, num_labels, id2label)
-    hf = {**config.to_hf_dict(), "architectures": [ARCHITECTURES[task]], "dtype": "float32"}
-    if task not in ("squad", "pretrain"):  # QA's two outputs are not labels; HF's default num_labels is 2
+    hf = {**config.to_hf_dict(), "architectures": [spec.hf_architecture], "dtype": "float32"}
+    if spec.output_names is None:  # fixed outputs (QA's two) are not labels
         hf["id2label"] = {str(i): name for i, name in enumerate(labels)}
         hf["label2id"] = {name: i for i, name in enumerate(labels)}
         if len(labels) == 1:
@@ -193,10 +193,9 @@ def hf_config_dict(
 
 
 def _label_names(task: str, num_labels: int | None, id2label: dict[int, str] | list[str] | None) -> list[str]:
-    if task == "squad":
-        return ["start", "end"]
-    if task == "pretrain":
-        return []
+    fixed = get_task(task).output_names
+    if fixed is not None:
+        return list(fixed)
     if id2label is None:
         if num_labels is None:
             raise BertkitError(f"task {task!r} needs num_labels or id2label")
@@ -212,7 +211,7 @@ def _label_names(task: str, num_labels: int | None, id2label: dict[int, str] | l
 
 def read_model_dir_meta(model_dir: Path) -> tuple[BertConfig, dict[str, Any]]:
     """(config, meta) of a run-dir model or a plain HF directory. meta: task, num_labels,
-    use_crf, do_lower_case, id2label (list of names, or None for squad)."""
+    use_crf, do_lower_case, id2label (list of names, or None for a head without labels)."""
     config_path = model_dir / "config.json"
     if not config_path.is_file():
         raise InputError(model_dir, "no config.json: not a saved model directory")
@@ -222,26 +221,29 @@ def read_model_dir_meta(model_dir: Path) -> tuple[BertConfig, dict[str, Any]]:
     task = block.get("task")
     if task is None:
         architecture = next(iter(raw.get("architectures") or []), None)
-        task = TASK_OF_ARCHITECTURE.get(architecture or "")
+        task = task_of_architecture(architecture or "")
         if task is None:
             raise InputError(config_path, f"cannot tell the task from architectures {raw.get('architectures')}")
     id2label = raw.get("id2label")
     labels = [id2label[k] for k in sorted(id2label, key=int)] if id2label else None
+    spec = find_task(task)
+    if spec is None:
+        raise InputError(config_path, f"unknown task {task!r} (this bertkit knows "
+                                      f"{', '.join(tasks.TASK_NAMES)})")
     num_labels = block.get("num_labels") or (len(labels) if labels else 2)
+    fixed = spec.output_names
     meta = {
         "task": task,
-        "num_labels": 2 if task == "squad" else num_labels,
+        "num_labels": len(fixed) if fixed is not None else num_labels,
         "use_crf": bool(block.get("use_crf", False)),
         "do_lower_case": block.get("do_lower_case"),
-        "id2label": None if task == "squad" else labels,
+        "id2label": None if fixed is not None else labels,
     }
     return config, meta
 
 
 def load_model_dir(model_dir: str | Path) -> tuple[nn.Module, BertConfig, dict[str, Any]]:
     """Rebuild the model saved by ``save_model_dir`` (or an HF BertFor* directory)."""
-    from bertkit.train.model import build_model
-
     model_dir = Path(model_dir)
     config, meta = read_model_dir_meta(model_dir)
     model = build_model(meta["task"], config, num_labels=meta["num_labels"], use_crf=meta["use_crf"])

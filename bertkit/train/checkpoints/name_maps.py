@@ -163,7 +163,7 @@ HF_LEGACY_SUFFIXES: tuple[tuple[str, str], ...] = (
     ("LayerNorm.beta", "LayerNorm.bias"),
 )
 HF_ENCODER_ROOTS = ("embeddings.", "encoder.", "pooler.")
-HF_HEADS = ("qa_outputs.", "classifier.", "crf.", "cls.")
-# cls.predictions.decoder.{weight,bias} are aliases of the word embeddings and of
-# cls.predictions.bias (tied in transformers; older files store them twice).
+# The heads' names are each task's (`bertkit.train.tasks`, ``hf_heads``; pretraining's are
+# ``cls.*``). cls.predictions.decoder.{weight,bias} are aliases of the word embeddings and
+# of cls.predictions.bias (tied in transformers; older files store them twice).
 HF_IGNORED = re.compile(r"(.*position_ids|cls\.predictions\.decoder\..*|.*\.num_batches_tracked)$")
