@@ -145,7 +145,7 @@ def make_pretraining_batch(batch: int, seq: int, predictions: int, vocab: int,
 def pretraining_runs(args: argparse.Namespace, config, device: torch.device,
                      peak: float | None) -> list[dict]:
     """BertForPreTraining training steps, bertkit and (by default) transformers."""
-    from bertkit.train.model import build_model
+    from bertkit.train.tasks import build_model
 
     makers = [("bertkit", lambda: build_model("pretrain", config), False)]
     if args.with_transformers:

@@ -24,8 +24,7 @@ from bertkit.train.checkpoints.name_maps import (
     MINDSPORE_IGNORED,
 )
 from bertkit.train.config import BertConfig
-from bertkit.train.model import BertForSequenceClassification
-from bertkit.train.pretraining import BertForPreTraining
+from bertkit.train.heads import BertForPreTraining, BertForSequenceClassification
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

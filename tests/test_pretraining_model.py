@@ -13,7 +13,7 @@ import transformers  # an oracle: conftest stops the run when it is missing
 from bertkit.prep.pretrain import PretrainOptions, create_pretraining_data
 from bertkit.tfrecord import read_columns
 from bertkit.train.config import BertConfig
-from bertkit.train.pretraining import BertForPreTraining, accuracies
+from bertkit.train.heads import BertForPreTraining, accuracies
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -19,8 +19,8 @@ from bertkit.prep.pretrain import PretrainOptions, create_pretraining_data
 from bertkit.tfrecord import read_columns
 from bertkit.train.checkpoints import load_init_checkpoint
 from bertkit.train.config import BertConfig
-from bertkit.train.model import BertForSequenceClassification
-from bertkit.train.pretraining_data import ShardedRecords, resolve_shards
+from bertkit.train.heads import BertForPreTraining, BertForSequenceClassification
+from bertkit.train.tasks.pretrain import ShardedRecords, resolve_shards
 from bertkit.train.trainer import TrainOptions, train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -276,8 +276,6 @@ def test_phase_two_continues_from_phase_one_with_every_tensor(corpus, init_dir, 
                                                      max_seq_length=96,
                                                      max_predictions_per_seq=14))
     assert longer.manifest["options"]["max_seq_length"] == 96
-    from bertkit.train.pretraining import BertForPreTraining
-
     report = load_init_checkpoint(BertForPreTraining(BertConfig.from_json_file(
         phase1 / "config.json")), phase1)
     assert report.initialised == [] and report.unexpected == []

@@ -1,11 +1,19 @@
-"""Pretraining records from many `prep pretrain` shards, as one map-style dataset.
+"""Pretraining (masked LM + next sentence) on `prep pretrain` shards: `--task pretrain`.
 
-`--train-file` for pretraining names a prep pretrain folder (its manifest lists the shards
-in order), shard files, glob patterns, or a comma list of those (Google's ``input_file``
-takes comma lists and globs too). Every shard is a `TFRecordDataset` with random access
-through its index; `ShardedRecords` puts them end to end, so the DistributedSampler's one
-seeded permutation spans the whole corpus: the order is the same on any number of ranks,
-and a resumed run skips straight to the batch where it stopped, as for fine-tuning.
+The head is `heads.BertForPreTraining` (transformers' names, Google's loss). What this task
+adds to the common loop:
+
+- **Data from many shards.** `--train-file` names a prep pretrain folder (its manifest lists
+  the shards in order), shard files, glob patterns, or a comma list of those (Google's
+  ``input_file`` takes comma lists and globs too). Every shard is a `TFRecordDataset` with
+  random access through its index; `ShardedRecords` puts them end to end, so the
+  DistributedSampler's one seeded permutation spans the whole corpus: the order is the same
+  on any number of ranks, and a resumed run skips straight to the batch where it stopped.
+- **Accuracies beside the loss.** Each step logs ``mlm_accuracy`` (weighted by
+  ``masked_lm_weights``, as run_pretraining.py's eval) and ``nsp_accuracy``, from counts
+  summed over the step's micro-batches and over ranks (`StepMetrics`).
+- No prediction step: a pretrained model is fine-tuned (``--init-checkpoint RUN/model``) or
+  exported (`transformers.BertForPreTraining`).
 """
 
 from __future__ import annotations
@@ -14,22 +22,25 @@ import bisect
 import glob
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
+import torch
 from torch.utils.data import Dataset
 
 from bertkit.errors import InputError
-from bertkit.train.data import RecordLayout, TFRecordDataset
+from bertkit.train.config import BertConfig
+from bertkit.train.data import INPUT_FEATURES, RecordLayout, TFRecordDataset, file_fingerprint
+from bertkit.train.heads import METRIC_SUMS, BertForPreTraining, accuracies
+from bertkit.train.tasks.base import Task, no_labels
 
 MANIFEST_NAME = "manifest.json"
 SHARD_SUFFIX = ".tf_record"
 MLM_FEATURES = ("masked_lm_positions", "masked_lm_ids", "masked_lm_weights")
 NSP_FEATURE = "next_sentence_labels"
-PRETRAINING_LAYOUT = RecordLayout(
-    ("input_ids", "input_mask", "segment_ids", *MLM_FEATURES, NSP_FEATURE),
-    scalars=(NSP_FEATURE,))
+PRETRAINING_LAYOUT = RecordLayout(INPUT_FEATURES + MLM_FEATURES + (NSP_FEATURE,),
+                                  scalars=(NSP_FEATURE,))
 
 
 def resolve_shards(spec: str | Path) -> list[Path]:
@@ -159,8 +170,6 @@ class ShardedRecords(Dataset):
 def shards_fingerprint(shards: list[Path]) -> dict[str, object]:
     """Sizes and one digest over every shard's fingerprint: `--resume` sees a changed,
     added, removed or reordered shard."""
-    from bertkit.train.run_setup import file_fingerprint
-
     parts = [file_fingerprint(shard) for shard in shards]
     digest = hashlib.sha256(json.dumps(
         [[shard.name, part] for shard, part in zip(shards, parts)], sort_keys=True).encode())
@@ -168,9 +177,78 @@ def shards_fingerprint(shards: list[Path]) -> dict[str, object]:
     return {"shards": len(shards), "size": size, "sha256": digest.hexdigest()}
 
 
-def pretraining_id_limits(config: object) -> dict[str, tuple[int, str]]:
-    """Embedding-table sizes for the id features, masked-LM labels included."""
-    from bertkit.train.data import id_limits_for
+def resolve_train_file(spec: str | Path) -> Path:
+    """`--train-file` as the run records it: every part made absolute (a comma list stays a
+    comma list, a folder or pattern stays itself), after checking it names shards."""
+    resolve_shards(spec)
+    return Path(",".join(str(Path(part.strip()).absolute()) for part in str(spec).split(",")
+                         if part.strip()))
 
-    vocab = int(config.vocab_size)  # type: ignore[attr-defined]
-    return {**id_limits_for(config), "masked_lm_ids": (vocab, "vocab_size")}
+
+def open_train_data(path: Path, layout: RecordLayout, *, task: str,
+                    num_labels: int | None = None,
+                    id_limits: Mapping[str, tuple[int, str]] | None = None) -> ShardedRecords:
+    """The corpus' records; the masked-LM labels are checked against the vocabulary too."""
+    limits = dict(id_limits or {})
+    if "input_ids" in limits:
+        limits["masked_lm_ids"] = limits["input_ids"]
+    return ShardedRecords(resolve_shards(path), layout, id_limits=limits)
+
+
+def train_file_fingerprint(path: Path) -> dict[str, object]:
+    return shards_fingerprint(resolve_shards(path))
+
+
+class StepMetrics:
+    """The accuracy counts of one optimizer step: summed over its micro-batches, then over
+    ranks. The total stays on the device until the loop reads the step's loss back."""
+
+    def __init__(self) -> None:
+        self.sums: torch.Tensor | None = None
+
+    def add(self, outputs: Mapping[str, torch.Tensor]) -> None:
+        values = torch.stack([outputs[name].detach().float() for name in METRIC_SUMS])
+        self.sums = values if self.sums is None else self.sums + values
+
+    def total(self, world_size: int = 1,
+              mean_over_ranks: Callable[[torch.Tensor], torch.Tensor] | None = None
+              ) -> torch.Tensor:
+        """The counts over every rank: under DDP pass the world size and
+        ``distributed.mean_over_ranks`` bound to the run's context (mean x size = sum)."""
+        assert self.sums is not None, "no micro-batch was added"
+        return self.sums if mean_over_ranks is None else mean_over_ranks(self.sums) * world_size
+
+    @staticmethod
+    def fields(total: list[float]) -> dict[str, float]:
+        """The step's log fields (mlm_accuracy, nsp_accuracy) from ``total``'s values."""
+        return accuracies(dict(zip(METRIC_SUMS, total)))
+
+    def finish(self, world_size: int,
+               mean_over_ranks: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, float]:
+        """`total` and `fields` at once (reads the counts back from the device)."""
+        return self.fields(self.total(world_size, mean_over_ranks).tolist())
+
+
+def build_head(config: BertConfig, num_labels: int | None, use_crf: bool) -> BertForPreTraining:
+    if use_crf:
+        from bertkit.errors import UsageError
+
+        raise UsageError("--use-crf applies to the ner task only")
+    return BertForPreTraining(config)
+
+
+TASK = Task(
+    name="pretrain",
+    train_layout=PRETRAINING_LAYOUT,
+    predict_layout=None,
+    build_head=build_head,
+    resolve_labels=no_labels,
+    hf_architecture="BertForPreTraining",
+    hf_heads={"cls.": "cls."},
+    # The next-sentence classes (Google's label 1 is a random next sentence).
+    output_names=("is_next", "random_next"),
+    resolve_train_file=resolve_train_file,
+    open_train_data=open_train_data,
+    train_file_fingerprint=train_file_fingerprint,
+    step_metrics=StepMetrics,
+)
