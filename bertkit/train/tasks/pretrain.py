@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from bertkit.errors import InputError
+from bertkit.errors import InputError, UsageError
 from bertkit.train.config import BertConfig
 from bertkit.train.data import INPUT_FEATURES, RecordLayout, TFRecordDataset, file_fingerprint
 from bertkit.train.heads import METRIC_SUMS, BertForPreTraining, accuracies
@@ -200,8 +200,8 @@ def train_file_fingerprint(path: Path) -> dict[str, object]:
 
 
 class StepMetrics:
-    """The accuracy counts of one optimizer step: summed over its micro-batches, then over
-    ranks. The total stays on the device until the loop reads the step's loss back."""
+    """The accuracy counts of one optimizer step: summed over its micro-batches on the
+    device, then over ranks when the loop reads the step back."""
 
     def __init__(self) -> None:
         self.sums: torch.Tensor | None = None
@@ -210,29 +210,17 @@ class StepMetrics:
         values = torch.stack([outputs[name].detach().float() for name in METRIC_SUMS])
         self.sums = values if self.sums is None else self.sums + values
 
-    def total(self, world_size: int = 1,
-              mean_over_ranks: Callable[[torch.Tensor], torch.Tensor] | None = None
-              ) -> torch.Tensor:
-        """The counts over every rank: under DDP pass the world size and
-        ``distributed.mean_over_ranks`` bound to the run's context (mean x size = sum)."""
-        assert self.sums is not None, "no micro-batch was added"
-        return self.sums if mean_over_ranks is None else mean_over_ranks(self.sums) * world_size
-
-    @staticmethod
-    def fields(total: list[float]) -> dict[str, float]:
-        """The step's log fields (mlm_accuracy, nsp_accuracy) from ``total``'s values."""
-        return accuracies(dict(zip(METRIC_SUMS, total)))
-
     def finish(self, world_size: int,
                mean_over_ranks: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, float]:
-        """`total` and `fields` at once (reads the counts back from the device)."""
-        return self.fields(self.total(world_size, mean_over_ranks).tolist())
+        """mlm_accuracy and nsp_accuracy from the counts of every rank (mean x size = sum);
+        the one read back from the device, done when the loop reads the step's loss."""
+        assert self.sums is not None, "no micro-batch was added"
+        total = mean_over_ranks(self.sums) * world_size
+        return accuracies(dict(zip(METRIC_SUMS, total.tolist())))
 
 
 def build_head(config: BertConfig, num_labels: int | None, use_crf: bool) -> BertForPreTraining:
     if use_crf:
-        from bertkit.errors import UsageError
-
         raise UsageError("--use-crf applies to the ner task only")
     return BertForPreTraining(config)
 
