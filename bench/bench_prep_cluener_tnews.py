@@ -152,8 +152,8 @@ def run_bertkit(outdir: Path, workers: int) -> dict[str, tuple[float, float]]:
 
 
 def run_bertkit_in_process(outdir: Path, workers: int) -> dict[str, tuple[float, float]]:
-    from bertkit.prep.cluener import convert_cluener
-    from bertkit.prep.tnews import convert_tnews
+    from bertkit.prep.ner.cluener import convert_cluener
+    from bertkit.prep.classification.tnews import convert_tnews
 
     timings = {}
     began, cpu = time.perf_counter(), time.process_time()
@@ -189,7 +189,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         google = run_google(tmp_path)
-        for module in ("bertkit.prep.cluener", "bertkit.prep.tnews"):
+        for module in ("bertkit.prep.ner.cluener", "bertkit.prep.classification.tnews"):
             importlib.import_module(module)  # imported outside the in-process timing
 
         in_process_runs = [run_bertkit_in_process(tmp_path / f"in{k}", args.workers)

@@ -76,7 +76,7 @@ def run_bertkit(vocab: Path, outdir: Path, workers: int) -> tuple[float, float]:
 
 def run_bertkit_in_process(vocab: Path, outdir: Path, workers: int) -> tuple[float, float]:
     """`convert_glue` called in this process, after imports, timed like Google's loop."""
-    from bertkit.prep.glue import convert_glue
+    from bertkit.prep.classification.glue import convert_glue
 
     began, began_cpu = time.perf_counter(), time.process_time()
     for task, _ in TASKS:

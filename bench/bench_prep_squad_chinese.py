@@ -26,8 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("BERTKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 sys.path.insert(0, str(REPO))
 
-from bertkit.prep.squad_convert import SquadPrepOptions, prep_squad  # noqa: E402
-from bertkit.prep.squad_reader import load_json  # noqa: E402
+from bertkit.prep.squad.convert import SquadPrepOptions, prep_squad  # noqa: E402
+from bertkit.prep.squad.reader import load_json  # noqa: E402
 from bertkit.train.squad_oracle import first_answers_only  # noqa: E402
 
 ENGLISH_VOCAB = SHARED / "vocab" / "bert-base-uncased" / "vocab.txt"

@@ -266,7 +266,7 @@ def first_rows(source: Path, target: Path, limit: int | None) -> Path:
 def prep_glue_task(task: str, data_dir: Path, work: Path, max_train: int | None,
                    max_eval: int | None, seq_length: int) -> tuple[Path, Path]:
     """`bertkit prep glue` of train + dev (cut for a smoke run). -> (prep dir, gold dev.tsv)."""
-    from bertkit.prep.glue import convert_glue
+    from bertkit.prep.classification.glue import convert_glue
 
     source = data_dir / "glue" / task
     train_tsv = first_rows(source / "train.tsv", work / "data" / task / "train.tsv", max_train)

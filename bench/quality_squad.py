@@ -74,7 +74,7 @@ def first_questions(source: Path, target: Path, limit: int | None) -> Path:
 def prep_squad_splits(data_dir: Path, work: Path, args: argparse.Namespace
                       ) -> tuple[Path, Path, Path]:
     """`bertkit prep squad` of train and eval. -> (train prep dir, eval prep dir, gold json)."""
-    from bertkit.prep.squad_convert import SquadPrepOptions, prep_squad
+    from bertkit.prep.squad.convert import SquadPrepOptions, prep_squad
 
     source = data_dir / "squad_v1.1"
     train_json = first_questions(source / TRAIN_NAME, work / "data" / TRAIN_NAME,
@@ -125,7 +125,7 @@ def transformers_squad(train_dir: Path, eval_dir: Path, gold: Path, out_dir: Pat
     import torch
     from transformers import BertForQuestionAnswering
 
-    from bertkit.prep.squad_features import load_squad_eval_data
+    from bertkit.prep.squad.sidecar import load_squad_eval_data
     from bertkit.train.data import TFRecordDataset, prediction_loader
     from bertkit.train.tasks import layout_for
     from bertkit.train.squad_postprocess import (

@@ -134,7 +134,7 @@ def run_demo(output_dir: Path, *, steps: int = DEFAULT_STEPS, seed: int = 42,
              say: Callable[[str], None] = lambda message: None) -> DemoResult:
     if steps < 1:
         raise UsageError("--steps must be at least 1")
-    from bertkit.prep.squad_convert import SquadPrepOptions, prep_squad
+    from bertkit.prep.squad.convert import SquadPrepOptions, prep_squad
     from bertkit.tfrecord.summary import summarize_file
     from bertkit.train.predict import PredictOptions, predict
     from bertkit.train.trainer import TrainOptions, train

@@ -267,8 +267,9 @@ def test_unknown_gold_is_not_overruled_by_tag_looking_predictions(tmp_path: Path
 def test_glue_tnews_cluener_lists_come_from_evaluate_benchmarks() -> None:
     from bertkit import submission
     from bertkit.evaluate import cluener, detect, glue
-    from bertkit.prep import glue as prep_glue
-    from bertkit.prep import ner_tags, tnews
+    from bertkit.prep.classification import glue as prep_glue
+    from bertkit.prep.classification import tnews
+    from bertkit.prep.ner import tags as ner_tags
 
     assert set(prep_glue.GLUE_TASKS) == set(benchmarks.GLUE)
     for key, task in prep_glue.GLUE_TASKS.items():
@@ -289,8 +290,8 @@ def test_glue_tnews_cluener_lists_come_from_evaluate_benchmarks() -> None:
 def test_prep_reads_the_task_tables_without_loading_the_scorers() -> None:
     import subprocess
 
-    code = ("import sys, bertkit.prep.glue, bertkit.prep.tnews, bertkit.prep.outputs; "
-            "print('bertkit.evaluate.api' in sys.modules)")
+    code = ("import sys, bertkit.prep.classification.glue, bertkit.prep.classification.tnews, "
+            "bertkit.prep.outputs; print('bertkit.evaluate.api' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "False"

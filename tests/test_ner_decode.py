@@ -10,14 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from seqeval.metrics.sequence_labeling import get_entities
 
-from bertkit.prep.ner_decode import (
+from bertkit.prep.ner.decode import (
     decode_cluener_line,
     decode_tags,
     load_id2label,
     load_ner_sidecar,
 )
-from bertkit.prep.ner_sidecar import NerSidecarEntry
-from bertkit.prep.ner_tags import (
+from bertkit.prep.ner.sidecar import NerSidecarEntry
+from bertkit.prep.ner.tags import (
     CLUENER_TYPES,
     SCHEMES,
     Entity,

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from bertkit.cli import app
-from bertkit.prep.chinesener import convert_chinesener
-from bertkit.prep.ner_decode import decode_tags, load_id2label, load_ner_sidecar
-from bertkit.prep.ner_tags import Entity
+from bertkit.prep.ner.chinesener import convert_chinesener
+from bertkit.prep.ner.decode import decode_tags, load_id2label, load_ner_sidecar
+from bertkit.prep.ner.tags import Entity
 from bertkit.tfrecord import read_records
 
 runner = CliRunner()
@@ -282,9 +282,9 @@ def tagged_sentences(draw: st.DrawFn) -> tuple[list[str], list[Entity]]:
 @settings(max_examples=200, deadline=None)
 @given(sentence=tagged_sentences(), iob1=st.booleans())
 def test_parser_reads_back_the_entities_it_was_given(sentence, iob1: bool) -> None:
-    from bertkit.prep.chinesener import parse_chinesener_sentence
-    from bertkit.prep.ner_convert import NerSettings
-    from bertkit.prep.ner_tags import get_scheme
+    from bertkit.prep.ner.chinesener import parse_chinesener_sentence
+    from bertkit.prep.ner.convert import NerSettings
+    from bertkit.prep.ner.tags import get_scheme
 
     chars, entities = sentence
     tags = get_scheme("iob2").encode(len(chars), entities)

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from bertkit.cli import app
-from bertkit.prep.cluener import convert_cluener
-from bertkit.prep.ner_decode import decode_cluener_line, load_id2label, load_ner_sidecar
-from bertkit.prep.ner_tags import CLUENER_TYPES
+from bertkit.prep.ner.cluener import convert_cluener
+from bertkit.prep.ner.decode import decode_cluener_line, load_id2label, load_ner_sidecar
+from bertkit.prep.ner.tags import CLUENER_TYPES
 from bertkit.tfrecord import read_records
 
 runner = CliRunner()
@@ -315,7 +315,7 @@ def test_invalid_json_and_usage_errors(tmp_path: Path, chinese_vocab: Path) -> N
 
 def test_an_interrupted_run_leaves_no_complete_looking_file(
         tmp_path: Path, shared_data: Path, chinese_vocab: Path, monkeypatch) -> None:
-    from bertkit.prep import ner_convert
+    from bertkit.prep.ner import convert as ner_convert
 
     out = tmp_path / "out"
     data = shared_data / "cluener2020"
@@ -388,10 +388,10 @@ def cluener_lines(draw: st.DrawFn) -> dict:
 @given(obj=cluener_lines(), max_seq_length=st.sampled_from([16, 128]))
 def test_any_line_round_trips_through_records_and_sidecar(obj: dict,
                                                           max_seq_length: int) -> None:
-    from bertkit.prep.cluener import parse_cluener_line
-    from bertkit.prep.ner_convert import NerSettings, _builder
-    from bertkit.prep.ner_features import NerStats
-    from bertkit.prep.ner_sidecar import NerSidecarEntry
+    from bertkit.prep.ner.cluener import parse_cluener_line
+    from bertkit.prep.ner.convert import NerSettings, _builder
+    from bertkit.prep.ner.features import NerStats
+    from bertkit.prep.ner.sidecar import NerSidecarEntry
 
     settings_ = NerSettings(vocab=str(CHINESE_VOCAB), spm_model=None, do_lower_case=True,
                             scheme="cluener", types=CLUENER_TYPES, max_seq_length=max_seq_length)

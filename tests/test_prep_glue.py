@@ -16,15 +16,15 @@ from typer.testing import CliRunner
 
 from bertkit.cli import app
 from bertkit.errors import InputError, UsageError
-from bertkit.prep import classification
-from bertkit.prep.classification import (
+from bertkit.prep.classification import convert as classification
+from bertkit.prep.classification.convert import (
     EncodeJob,
     TokenizerSpec,
     build_features,
     encode_chunk,
     truncated_pair_lengths,
 )
-from bertkit.prep.glue import GLUE_TASKS, convert_glue, glue_task, output_split_for, read_glue_file
+from bertkit.prep.classification.glue import GLUE_TASKS, convert_glue, glue_task, output_split_for, read_glue_file
 from bertkit.tfrecord import read_records
 
 runner = CliRunner()

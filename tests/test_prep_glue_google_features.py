@@ -18,7 +18,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from bertkit.prep.glue import convert_glue
+from bertkit.prep.classification.glue import convert_glue
 from bertkit.tfrecord import read_records
 
 MAX_SEQ_LENGTH = 128

@@ -15,11 +15,11 @@ from typer.testing import CliRunner
 
 from bertkit.cli import app
 from bertkit.errors import InputError, UsageError
-from bertkit.prep import squad_convert
-from bertkit.prep.squad_convert import SquadPrepOptions, prep_squad
-from bertkit.prep.squad_features import load_squad_eval_data
-from bertkit.prep.squad_reader import split_doc_tokens, word_of_char
-from bertkit.prep.squad_windows import doc_spans, improve_answer_span, max_context_owner
+from bertkit.prep.squad import convert as squad_convert
+from bertkit.prep.squad.convert import SquadPrepOptions, prep_squad
+from bertkit.prep.squad.sidecar import load_squad_eval_data
+from bertkit.prep.squad.reader import split_doc_tokens, word_of_char
+from bertkit.prep.squad.windows import doc_spans, improve_answer_span, max_context_owner
 from bertkit.tfrecord import read_records
 from bertkit.tokenization import load_tokenizer
 
@@ -641,7 +641,7 @@ def test_real_ctrl_c_leaves_complete_output_or_nothing(
 def test_any_truncation_is_an_input_error_with_line_and_column(cut: int) -> None:
     import tempfile
 
-    from bertkit.prep.squad_reader import load_json, read_squad_data
+    from bertkit.prep.squad.reader import load_json, read_squad_data
 
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "cut.json"

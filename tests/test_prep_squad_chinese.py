@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from bertkit.cli import app
 from bertkit.errors import InputError
-from bertkit.prep.squad_chinese import (
+from bertkit.prep.squad.chinese import (
     CJK_CHARS,
     WHITESPACE,
     _cjk_doc_tokens_by_char,
@@ -22,9 +22,9 @@ from bertkit.prep.squad_chinese import (
     place_answer,
     resolve_doc_tokens,
 )
-from bertkit.prep.squad_convert import SquadPrepOptions, prep_squad
-from bertkit.prep.squad_encode import WindowOptions, encode_paragraphs
-from bertkit.prep.squad_reader import load_json, read_squad_data, word_of_char
+from bertkit.prep.squad.convert import SquadPrepOptions, prep_squad
+from bertkit.prep.squad.encode import WindowOptions, encode_paragraphs
+from bertkit.prep.squad.reader import load_json, read_squad_data, word_of_char
 from bertkit.tfrecord import read_records
 from bertkit.tokenization import load_tokenizer
 from bertkit.tokenization.reference import is_cjk, is_control, is_punctuation, is_whitespace

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from bertkit.prep.squad_convert import SquadPrepOptions, prep_squad
-from bertkit.prep.squad_features import load_squad_eval_data
+from bertkit.prep.squad.convert import SquadPrepOptions, prep_squad
+from bertkit.prep.squad.sidecar import load_squad_eval_data
 from bertkit.tfrecord import read_records
 
 DEV_V1 = Path("squad_v1.1/dev-v1.1.json")

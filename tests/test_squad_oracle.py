@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from bertkit.evaluate import evaluate
-from bertkit.prep.squad_chinese import cjk_doc_tokens
+from bertkit.prep.squad.chinese import cjk_doc_tokens
 from bertkit.tokenization import load_tokenizer
 from bertkit.train.squad_oracle import INSIDE_PIECE, miss_counts, run_oracle
 from bertkit.train.squad_postprocess import (

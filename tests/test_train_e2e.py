@@ -42,7 +42,7 @@ def _sample(source: Path, tmp_path: Path, paragraphs: int, training: bool) -> Pa
 
 
 def _prep(sample: Path, out: Path, split: str, v2: bool) -> None:
-    from bertkit.prep.squad_convert import SquadPrepOptions, prep_squad
+    from bertkit.prep.squad.convert import SquadPrepOptions, prep_squad
 
     prep_squad(sample, out, SquadPrepOptions(split=split, max_seq_length=128, doc_stride=64,
                                              max_query_length=32, version_2_with_negative=v2),

@@ -79,7 +79,7 @@ def _prep(task: str, root: Path) -> Path:
     vocab = str(TINY_BERT / "vocab.txt")
     prep = root / f"prep-{task}"
     if task == "squad":
-        from bertkit.prep.squad_convert import SquadPrepOptions, prep_squad
+        from bertkit.prep.squad.convert import SquadPrepOptions, prep_squad
 
         # Two prep runs, two folders: one -o holds one output set.
         for split, training in (("train", True), ("eval", False)):

@@ -1,19 +1,19 @@
 """The one runner behind every `bertkit prep CONVERTER` command.
 
-How to plug a converter in (the whole command module is a few lines)::
+How to plug a converter in (the whole command module is a few lines; CONTRIBUTING.md
+walks through a real one)::
 
-    from bertkit.commands._prep_runner import PrepContext, PrepOutcome, prep_command
+    from bertkit.commands._prep_runner import PrepContext, prep_command
 
     @prep_command("mydata", summary="Convert MyData JSON lines into NER records.",
                   help=HELP)
     def command(prep: PrepContext, inputs: InputsArgument,
                 strict: Annotated[bool, typer.Option("--strict", help="...")] = False
-                ) -> PrepOutcome:
-        from bertkit.prep.mydata import convert_mydata  # heavy imports stay inside
-        result = convert_mydata(inputs, prep.output, vocab=prep.vocab, ...,
-                                split=prep.split, workers=prep.workers,
-                                show_progress=prep.progress)
-        return PrepOutcome(result.manifest, summary=lambda: print_my_summary(result))
+                ) -> PrepResult:
+        from bertkit.prep.ner.mydata import convert_mydata  # heavy imports stay inside
+        return convert_mydata(inputs, prep.output, vocab=prep.vocab, ...,
+                              split=prep.split, workers=prep.workers,
+                              show_progress=prep.progress)
 
 then add the module's ``command`` to `PREP_COMMANDS` in `bertkit/commands/prep_registry.py`
 (the order there is the order of `bertkit prep --help`).
@@ -26,10 +26,11 @@ then add the module's ``command`` to `PREP_COMMANDS` in `bertkit/commands/prep_r
 - The runner checks the shared ``--max-seq-length`` against BERT's 512 positions (SQuAD
   and pretrain, which declare their own, apply the same `check_bert_positions`) and -o
   (exit 2 if it is a file, under a file or a dangling link) before any work, turns every
-  error into
-  one line (exit 1; 2 for option errors; 130 for Ctrl-C), prints the manifest for
-  ``--json``, else the converter's summary followed by the list of files written, and
-  the converter's ``preview`` with ``--verbose``.
+  error into one line (exit 1; 2 for option errors; 130 for Ctrl-C), prints the manifest
+  for ``--json``, else the converter's summary followed by the list of files written,
+  and the converter's preview with ``--verbose`` (the result's `print_summary` and
+  `print_preview`: `bertkit.prep.result.PrepResult`). ``--workers`` goes to the
+  library as given; the library resolves 0 (every core).
 - The library side of a converter writes through `bertkit.prep.staging.staged_output`
   (lock on -o, staging folder, no output over an input, journalled commit with the
   manifest last, cleanup on failure), validates ``--split`` against its split names
@@ -66,6 +67,7 @@ from bertkit.commands._common import (
     guarded,
     print_json,
 )
+from bertkit.prep.result import PrepResult
 
 # Shared option name -> (annotation, default); `inspect.Parameter.empty` means required.
 SHARED_OPTIONS: dict[str, tuple[Any, Any]] = {
@@ -109,11 +111,19 @@ class PrepContext:
 
 @dataclass(frozen=True)
 class PrepOutcome:
-    """What a converter's command hands back to the runner."""
+    """A `PrepResult` made of a manifest and callables, for a converter whose library
+    result does not print itself (prep pretrain)."""
 
     manifest: dict[str, Any]
     summary: Callable[[], None]  # the tables for people, on stderr
     preview: Callable[[], None] | None = None  # --verbose: the first records, decoded
+
+    def print_summary(self) -> None:
+        self.summary()
+
+    def print_preview(self) -> None:
+        if self.preview is not None:
+            self.preview()
 
 
 @dataclass(frozen=True)
@@ -131,7 +141,7 @@ class PrepCommand:
 
 def prep_command(
     name: str, *, summary: str, help: str, shared: Sequence[str] = ALL_SHARED
-) -> Callable[[Callable[..., PrepOutcome]], PrepCommand]:
+) -> Callable[[Callable[..., PrepResult]], PrepCommand]:
     """Make a `prep NAME` command from ``convert(prep: PrepContext, **own options)``.
 
     ``convert``'s own parameters (after the first) become the command's arguments and
@@ -142,7 +152,7 @@ def prep_command(
         raise ValueError(f"shared options must start with output and come from "
                          f"{list(SHARED_OPTIONS)}; got {list(shared)}")
 
-    def decorate(convert: Callable[..., PrepOutcome]) -> PrepCommand:
+    def decorate(convert: Callable[..., PrepResult]) -> PrepCommand:
         own = list(inspect.signature(convert, eval_str=True).parameters.values())[1:]
         clash = {parameter.name for parameter in own} & set(shared)
         if clash:
@@ -186,7 +196,7 @@ def _reflow(text: str) -> str:
     return "\n\n".join(" ".join(paragraph.split()) for paragraph in text.strip().split("\n\n"))
 
 
-def run_prep(context: PrepContext, convert: Callable[[], PrepOutcome]) -> None:
+def run_prep(context: PrepContext, convert: Callable[[], PrepResult]) -> None:
     """Check -o, convert, then print the manifest (--json) or the summary and file list."""
 
     def run() -> None:
@@ -196,13 +206,13 @@ def run_prep(context: PrepContext, convert: Callable[[], PrepOutcome]) -> None:
         if context.max_seq_length is not None:
             check_bert_positions(context.max_seq_length)
         check_output_dir(context.output)
-        outcome = convert()
-        if context.verbose and outcome.preview is not None:
-            outcome.preview()
+        result = convert()
+        if context.verbose:
+            result.print_preview()
         if context.json_output:
-            print_json(outcome.manifest)  # every file and count, for machines
+            print_json(result.manifest)  # every file and count, for machines
             return
-        outcome.summary()
-        print_files_written(outcome.manifest)
+        result.print_summary()
+        print_files_written(result.manifest)
 
     guarded(context.verbose, run)

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from bertkit.commands._prep_runner import InputsArgument, PrepContext, PrepOutcome, prep_command
+from bertkit.commands._prep_runner import InputsArgument, PrepContext, prep_command
+from bertkit.prep.result import PrepResult
 
 SUMMARY = "ChineseNER CHAR TAG lines -> per-character NER records."
 HELP = "\n\n".join((
@@ -32,16 +33,12 @@ def command(
     word_features: Annotated[str | None, typer.Option(
         "--word-features", help="jieba: add seg_ids (0 single, 1 first, 2 inner, 3 last "
                                 "character of a jieba word).")] = None,
-) -> PrepOutcome:
-    from bertkit.prep.chinesener import convert_chinesener
-    from bertkit.prep.ner_report import print_first_records, print_ner_summary
-    from bertkit.prep.outputs import resolve_workers
+) -> PrepResult:
+    from bertkit.prep.ner.chinesener import convert_chinesener
 
-    result = convert_chinesener(
+    return convert_chinesener(
         inputs, prep.output, vocab=prep.vocab, spm_model=prep.spm_model,
         do_lower_case=prep.do_lower_case, scheme=scheme,
         types=[name.strip() for name in types.split(",") if name.strip()],
         max_seq_length=prep.max_seq_length, word_features=word_features, split=prep.split,
-        workers=resolve_workers(prep.workers), show_progress=prep.progress)
-    return PrepOutcome(result.manifest, summary=lambda: print_ner_summary(result, "ChineseNER"),
-                       preview=lambda: print_first_records(result))
+        workers=prep.workers, show_progress=prep.progress)

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from bertkit.commands._prep_runner import InputsArgument, PrepContext, PrepOutcome, prep_command
+from bertkit.commands._prep_runner import InputsArgument, PrepContext, prep_command
+from bertkit.prep.result import PrepResult
 
 SUMMARY = "CLUENER2020 JSON lines -> per-character NER records."
 HELP = "\n\n".join((
@@ -31,15 +32,10 @@ def command(
         "--scheme", help="cluener (CLUENER's 41-label BMES label2id), bio or bioes.")] = "cluener",
     strict: Annotated[bool, typer.Option(
         "--strict", help="Overlapping entities are an error instead of a warning.")] = False,
-) -> PrepOutcome:
-    from bertkit.prep.cluener import convert_cluener
-    from bertkit.prep.ner_report import print_first_records, print_ner_summary
-    from bertkit.prep.outputs import resolve_workers
+) -> PrepResult:
+    from bertkit.prep.ner.cluener import convert_cluener
 
-    result = convert_cluener(
+    return convert_cluener(
         inputs, prep.output, vocab=prep.vocab, spm_model=prep.spm_model,
         do_lower_case=prep.do_lower_case, scheme=scheme, max_seq_length=prep.max_seq_length,
-        strict=strict, split=prep.split, workers=resolve_workers(prep.workers),
-        show_progress=prep.progress)
-    return PrepOutcome(result.manifest, summary=lambda: print_ner_summary(result, "CLUENER"),
-                       preview=lambda: print_first_records(result))
+        strict=strict, split=prep.split, workers=prep.workers, show_progress=prep.progress)

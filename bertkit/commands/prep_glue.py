@@ -10,9 +10,9 @@ from bertkit.commands._prep_runner import (
     ALL_SHARED,
     InputsArgument,
     PrepContext,
-    PrepOutcome,
     prep_command,
 )
+from bertkit.prep.result import PrepResult
 
 SUMMARY = "GLUE TSV files -> Google's run_classifier.py records."
 HELP = """Convert GLUE TSV files (or a task directory) into OUTPUT_DIR/SPLIT.tf_record with
@@ -39,15 +39,10 @@ def command(
         "--split", metavar="SPLIT",
         help="train, dev or test (MNLI: train, dev_matched, dev_mismatched, test_matched, "
              "test_mismatched), when the file name does not say.")] = None,
-) -> PrepOutcome:
-    from bertkit.prep.classification import print_conversion_summary, print_preview
-    from bertkit.prep.glue import convert_glue
+) -> PrepResult:
+    from bertkit.prep.classification.glue import convert_glue
 
-    result = convert_glue(
+    return convert_glue(
         task, inputs, prep.output, vocab=prep.vocab, spm_model=prep.spm_model,
         do_lower_case=prep.do_lower_case, max_seq_length=prep.max_seq_length, split=split,
         workers=prep.workers, progress=prep.progress)
-    return PrepOutcome(
-        result.manifest,
-        summary=lambda: print_conversion_summary(result, f"prep glue {result.manifest['task']}"),
-        preview=lambda: print_preview(result))

@@ -10,9 +10,9 @@ import typer
 from bertkit.commands._prep_runner import (
     ALL_SHARED,
     PrepContext,
-    PrepOutcome,
     prep_command,
 )
+from bertkit.prep.result import PrepResult
 
 SUMMARY = "SQuAD v1.1/v2.0 JSON -> Google's run_squad.py features."
 HELP = """Convert a SQuAD v1.1/v2.0 JSON file into BERT features (TFRecord).
@@ -66,10 +66,9 @@ def command(
         "--strict",
         help="An answer that must be repaired (its text is not at answer_start) or skipped "
              "is an error naming the question.")] = False,
-) -> PrepOutcome:
+) -> PrepResult:
     from bertkit.console import make_progress
-    from bertkit.prep.squad_convert import PHASES, SquadPrepOptions, prep_squad
-    from bertkit.prep.squad_summary import print_first_features, print_squad_summary
+    from bertkit.prep.squad.convert import PHASES, SquadPrepOptions, prep_squad
 
     options = SquadPrepOptions(
         split=split, max_seq_length=max_seq_length, doc_stride=doc_stride,
@@ -83,10 +82,5 @@ def command(
         def on_phase(name: str) -> None:
             progress.update(task, description=name, completed=PHASES.index(name))
 
-        result = prep_squad(input_path, prep.output, options, vocab=prep.vocab,
-                            spm_model=prep.spm_model, workers=prep.workers, on_phase=on_phase)
-    return PrepOutcome(
-        result.manifest,
-        summary=lambda: print_squad_summary(result),
-        preview=lambda: print_first_features(result, vocab=prep.vocab, spm_model=prep.spm_model,
-                                             do_lower_case=prep.do_lower_case))
+        return prep_squad(input_path, prep.output, options, vocab=prep.vocab,
+                          spm_model=prep.spm_model, workers=prep.workers, on_phase=on_phase)

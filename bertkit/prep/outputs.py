@@ -4,16 +4,17 @@
   and sha256), every option, the tokenizer (and vocab sha256), the counts and the list
   of files. Its presence marks an output directory as complete.
 - a summary table for people on stderr.
-- ordered parallel map over chunks, so `--workers` never changes the output bytes.
+
+The parallel map and the tokenizer cache every converter shares are in `pipeline`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -24,8 +25,8 @@ from bertkit.errors import InputError, UsageError
 from bertkit.evaluate.contract import manifest_eval_block
 from bertkit.fsutil import sha256_of_file
 
-T = TypeVar("T")
-R = TypeVar("R")
+if TYPE_CHECKING:
+    from bertkit.prep.pipeline import Tokenizer
 
 MANIFEST_NAME = "manifest.json"
 
@@ -42,7 +43,7 @@ def describe_input(path: str | Path) -> dict[str, str]:
     return {"path": recorded_path(path), "sha256": sha256_of_file(path)}
 
 
-def describe_tokenizer(tokenizer: Any) -> dict[str, Any]:
+def describe_tokenizer(tokenizer: Tokenizer) -> dict[str, Any]:
     """The tokenizer's own description, its vocab/model path recorded like every input."""
     description = dict(tokenizer.describe())
     for key in ("vocab", "spm_model"):
@@ -195,25 +196,6 @@ def split_name_from_path(
         if re.search(pattern, name):
             return split
     raise UsageError(f"cannot tell the split from the file name {Path(path).name!r}; pass --split")
-
-
-def ordered_parallel_map(
-    function: Callable[[T], R], chunks: Sequence[T], workers: int,
-    initializer: Callable[[], None] | None = None,
-) -> list[R]:
-    """`[function(c) for c in chunks]`, spread over processes, results in input order.
-
-    Order is kept so the output bytes never depend on the number of workers.
-    ``function`` (and ``initializer``, run once in each worker) must be picklable
-    top-level functions.
-    """
-    if workers <= 1 or len(chunks) <= 1:
-        return [function(chunk) for chunk in chunks]
-    # Imported here: multiprocessing is tens of milliseconds of every one-worker start.
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), initializer=initializer) as pool:
-        return list(pool.map(function, chunks))
 
 
 def expand_input_files(

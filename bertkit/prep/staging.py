@@ -47,6 +47,9 @@ from pathlib import Path
 from typing import Any
 
 from bertkit.errors import BertkitError, InputError, UsageError
+
+# check_output_dir is re-exported: prep pretrain and the prep runner import it from here.
+from bertkit.fsutil import check_output_dir as check_output_dir
 from bertkit.fsutil import write_json_atomic
 from bertkit.prep.outputs import MANIFEST_NAME, build_manifest
 
@@ -88,22 +91,6 @@ def check_no_interrupted_commit(directory: Path) -> None:
         raise InputError(directory, "a prep run into this directory was interrupted while "
                                     "publishing its files; rerun that prep command first (it "
                                     "completes the interrupted commit)")
-
-
-def check_output_dir(output_dir: Path) -> None:
-    """-o must be a directory or not exist yet, under directories; checked before any work
-    (exit 2, naming the path at fault)."""
-    output_dir = Path(output_dir)
-    for path in [output_dir, *output_dir.absolute().parents]:
-        shown = f"-o {output_dir}:" if path == output_dir else f"-o {output_dir}: {path}"
-        if path.is_symlink() and not path.exists():
-            raise UsageError(f"{shown} is a symbolic link to {os.readlink(path)}, "
-                             "which does not exist")
-        if path.exists():
-            if not path.is_dir():
-                raise UsageError(f"{shown} exists and is not a directory" if path == output_dir
-                                 else f"{shown} is a file, not a directory")
-            return
 
 
 def refuse_overwriting_inputs(output_dir: Path, names: Iterable[str],

@@ -1,7 +1,8 @@
 """Tokenizers behind one interface: BERT WordPiece (exactly Google's) and SentencePiece (ALBERT's).
 
 `load_tokenizer(vocab=..., spm_model=..., do_lower_case=...)` returns an object with
-`tokenize(text) -> list[str]`, `tokenize_many(texts) -> list[list[str]]`,
+`tokenize(text) -> list[str]`, `tokenize_exact(text)` (no fast path), `tokenize_many(texts) ->
+list[list[str]]`, `ids_many(texts)`,
 `convert_tokens_to_ids`, `convert_ids_to_tokens`, `vocab`, the special tokens and ids
 (`cls_id`, `sep_id`, `pad_id`, `unk_id`, `mask_id`), `do_lower_case`, `kind` and
 `describe()` for manifests. Module map:

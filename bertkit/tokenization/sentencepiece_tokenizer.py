@@ -107,6 +107,14 @@ class SentencePieceTokenizer:
         batch = self._sp.Encode(prepared, out_type=str)
         return [self._split_digit_commas(pieces) for pieces in batch]
 
+    def tokenize_exact(self, text: str) -> list[str]:
+        """SentencePiece has one path; the name matches the WordPiece tokenizer's."""
+        return self.tokenize(text)
+
+    def ids_many(self, texts: Sequence[str]) -> list[list[int]]:
+        """The ids of many texts (WordPiece has a faster path under the same name)."""
+        return [self.convert_tokens_to_ids(pieces) for pieces in self.tokenize_many(texts)]
+
     def convert_tokens_to_ids(self, tokens: Iterable[str]) -> list[int]:
         # ALBERT maps through the model, where an unknown piece becomes <unk>.
         return [self._sp.PieceToId(token) for token in tokens]

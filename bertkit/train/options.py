@@ -13,6 +13,9 @@ from pathlib import Path
 from bertkit.errors import UsageError
 from bertkit.train import tasks
 
+# One -o check for every command (fsutil); predict and export import it from here.
+from bertkit.fsutil import check_output_dir as check_output_dir
+
 PRECISIONS = ("fp32", "fp16", "bf16")
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 DEFAULT_LR = 3e-5
@@ -53,33 +56,6 @@ class TrainOptions:
     pad_to_multiple_of: int = 1
     ddp_timeout: float = DEFAULT_DDP_TIMEOUT_S  # seconds; see DEFAULT_DDP_TIMEOUT_S
     quiet: bool = False  # no human output (library use, --json keeps the log line off stdout)
-
-
-def check_output_dir(path: Path | None) -> None:
-    """An -o that cannot become a folder is an option error, found before any model loads.
-
-    An existing file, a dangling symlink, or a file (or dangling link) on the way up would
-    otherwise fail only when the first output is written, after the model is built.
-    """
-    if path is None:
-        return
-    path = Path(path)
-    if path.is_symlink() and not path.exists():
-        raise UsageError(f"-o {path}: a symbolic link to {path.readlink()}, which does not "
-                         "exist; give a folder (it is created if missing)")
-    if path.exists():
-        if not path.is_dir():
-            raise UsageError(f"-o {path}: exists and is not a directory; give a folder "
-                             "(it is created if missing)")
-        return
-    for parent in path.parents:
-        if parent.is_symlink() and not parent.exists():
-            raise UsageError(f"-o {path}: {parent} is a symbolic link to "
-                             f"{parent.readlink()}, which does not exist")
-        if parent.exists():
-            if not parent.is_dir():
-                raise UsageError(f"-o {path}: {parent} is a file, not a directory")
-            return
 
 
 def check_output_apart_from_inputs(output: Path, inputs: dict[str, Path | None]) -> None:

@@ -110,7 +110,7 @@ def label_names(model: Any, eval_file: Path, saved: dict[int, str] | None) -> di
     head's size), else the names saved with the model."""
     label_map = eval_file.parent / "label2id.json"
     if label_map.is_file():
-        from bertkit.prep.ner_decode import load_id2label
+        from bertkit.prep.ner.decode import load_id2label
 
         id2label = load_id2label(label_map)
         head = getattr(model, "num_labels", len(id2label))

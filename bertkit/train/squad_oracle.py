@@ -8,7 +8,7 @@ cannot express (it starts or ends inside a word piece). Each question is convert
 its first gold answer, which for DRCD is the annotated one (answer id "1").
 
 Google's code scores 96.83 EM on CMRC dev this way (reference-formats I); character doc
-tokens (`bertkit.prep.squad_chinese`) bring Chinese to the level of English SQuAD.
+tokens (`bertkit.prep.squad.chinese`) bring Chinese to the level of English SQuAD.
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ import numpy as np
 
 from bertkit.evaluate.cmrc import score_cmrc
 from bertkit.evaluate.squad_v1 import GoldQuestion, iter_gold_questions, score_squad_v1
-from bertkit.prep import squad_convert
-from bertkit.prep.squad_chinese import WHITESPACE
-from bertkit.prep.squad_encode import WindowOptions, encode_paragraphs
-from bertkit.prep.squad_features import squad_eval_data_from_sidecar
-from bertkit.prep.squad_reader import load_json, read_squad_data
+from bertkit.prep.squad.chinese import WHITESPACE
+from bertkit.prep.squad.convert import SquadPrepOptions
+from bertkit.prep.squad.encode import WindowOptions, encode_paragraphs
+from bertkit.prep.squad.reader import load_json, read_squad_data
+from bertkit.prep.squad.records import FIRST_UNIQUE_ID
+from bertkit.prep.squad.sidecar import build_eval_sidecar, squad_eval_data_from_sidecar
 from bertkit.tokenization.reference import basic_tokenize
 from bertkit.train.squad_postprocess import (
     PostprocessOptions,
@@ -98,15 +99,15 @@ def run_oracle(
         max_query_length=max_query_length, is_training=True, keep_eval_details=True,
     )
     chunk = encode_paragraphs(read.paragraphs, tokenizer, window)
-    merged = squad_convert._merge([chunk])
-    unique_ids = squad_convert.FIRST_UNIQUE_ID + np.arange(len(chunk.input_ids))
-    options = squad_convert.SquadPrepOptions(
+    unique_ids = FIRST_UNIQUE_ID + np.arange(len(chunk.input_ids))
+    options = SquadPrepOptions(
         split="eval", max_seq_length=max_seq_length, doc_stride=doc_stride,
         max_query_length=max_query_length, do_lower_case=do_lower_case,
         doc_tokens=read.doc_tokens,
     )
-    eval_data = squad_eval_data_from_sidecar(squad_convert._eval_sidecar(
-        path, read, [chunk], merged, unique_ids, options, tokenizer))
+    eval_data = squad_eval_data_from_sidecar(build_eval_sidecar(
+        path, read, chunk, unique_ids, options.recorded(read.doc_tokens),
+        tokenizer.cls_token, tokenizer.sep_token))
 
     results = {}
     longest = 1

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-from bertkit.errors import InputError
 from bertkit.prep.input_text import read_input_text
 from bertkit.prep.pretrain.instances import ID_BITS, DocumentBounds, ShardTokens
 
@@ -59,33 +58,8 @@ class CorpusText:
     line_number_of: list[int]
 
 
-def _binary_file_error(path: Path, text: str | None = None) -> InputError | None:
-    """The NUL byte that marks a binary file (text never holds one), as an error."""
-    if text is None:
-        try:
-            with open(path, "rb") as handle:
-                head = handle.read(1 << 16)
-        except OSError:  # unreadable: the reader's own error already says so
-            return None
-        nul = head.find(b"\x00")
-        line = head.count(b"\n", 0, nul) + 1
-    else:
-        nul = text.find("\x00")
-        line = text.count("\n", 0, nul) + 1
-    if nul < 0:
-        return None
-    return InputError(path, "binary file (NUL character); expected UTF-8 text", position=line)
-
-
 def read_shard_text(path: Path, sentence_split: str | None) -> CorpusText:
-    try:
-        text = read_input_text(path)
-    except InputError as error:
-        binary = _binary_file_error(path) if path.is_file() else None
-        raise (binary or error) from None
-    binary = _binary_file_error(path, text)
-    if binary is not None:
-        raise binary
+    text = read_input_text(path)  # a binary file (NUL byte) is an error naming its line
     texts: list[str] = []
     document_of: list[int] = []
     line_number_of: list[int] = []

@@ -55,7 +55,7 @@ def write_ner_predictions(outputs: dict[str, list[Any]], context: PredictionCont
     sidecar = eval_file.parent / f"{split}.offsets.jsonl"
     files: list[Path] = []
     if sidecar.is_file():
-        from bertkit.prep.ner_decode import decode_cluener_line, decode_tags, load_ner_sidecar
+        from bertkit.prep.ner.decode import decode_cluener_line, decode_tags, load_ner_sidecar
 
         entries = load_ner_sidecar(sidecar)
         if len(entries) != len(predicted):

@@ -39,7 +39,7 @@ def build_head(config: BertConfig, num_labels: int | None, use_crf: bool
 
 def write_squad_predictions(outputs: dict[str, list[Any]], context: PredictionContext
                             ) -> PredictResult:
-    from bertkit.prep.squad_features import load_squad_eval_data
+    from bertkit.prep.squad.sidecar import load_squad_eval_data
 
     eval_file, output_dir, options = context.eval_file, context.output_dir, context.options
     eval_data = load_squad_eval_data(eval_file.parent)

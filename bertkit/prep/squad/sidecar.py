@@ -1,4 +1,4 @@
-"""What SQuAD prediction needs besides the records: examples, features and the eval sidecar.
+"""The SQuAD eval sidecar, `squad_eval.json`: built by prep, read back by predict.
 
 `bertkit prep squad --split eval` writes `squad_eval.json` beside `eval.tf_record`, so
 post-processing (Google's `write_predictions`, reference-formats A.5) never re-reads or
@@ -7,16 +7,27 @@ doc tokens and word pieces are stored once and each feature is stored as a windo
 (start, length) over them plus a "0"/"1" string of max-context flags; the loader expands
 that back into Google's per-feature `tokens`, `token_to_orig_map` and
 `token_is_max_context`.
+
+`build_eval_sidecar` makes the object (from the read file and its encoded features),
+`save_squad_eval_sidecar` writes it, `load_squad_eval_data` reads a file back and
+`squad_eval_data_from_sidecar` expands an object (the oracle check uses it without a file).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bertkit.errors import InputError
+from bertkit.prep.outputs import recorded_path
+from bertkit.prep.squad.chinese import WHITESPACE
+from bertkit.prep.squad.encode import ChunkFeatures
+from bertkit.prep.squad.reader import SquadReadResult
 
 EVAL_SIDECAR_NAME = "squad_eval.json"
 EVAL_SIDECAR_FORMAT = "bertkit.squad_eval/1"
@@ -59,6 +70,55 @@ class SquadEvalData:
     doc_stride: int
     max_query_length: int
     input_path: str  # the source JSON, i.e. the gold file for scoring
+
+
+def build_eval_sidecar(
+    input_path: str | Path,
+    read: SquadReadResult,
+    features: ChunkFeatures,
+    unique_ids: np.ndarray,
+    options: Mapping[str, Any],
+    cls_token: str,
+    sep_token: str,
+) -> dict[str, Any]:
+    """The sidecar object for ``features`` (in file order, numbered ``unique_ids``);
+    ``options`` are the conversion's options as recorded (doc_tokens resolved)."""
+    paragraphs = [
+        {"doc_tokens": paragraph.doc_tokens, "pieces": pieces, "piece_to_word": words}
+        for paragraph, pieces, words in zip(
+            read.paragraphs, features.paragraph_pieces, features.paragraph_piece_to_word)
+    ]
+    if read.doc_tokens != WHITESPACE:
+        # Character doc tokens: answers are cut from the context itself (squad_postprocess).
+        for entry, paragraph in zip(paragraphs, read.paragraphs):
+            entry["context"] = paragraph.context
+            entry["token_starts"] = paragraph.token_starts
+    questions = [(index, q) for index, p in enumerate(read.paragraphs) for q in p.questions]
+    example_index = np.repeat(np.arange(len(questions)), features.windows_per_question)
+    return {
+        "format": EVAL_SIDECAR_FORMAT,
+        "input_path": recorded_path(input_path),
+        "options": dict(options),
+        "cls_token": cls_token,
+        "sep_token": sep_token,
+        "paragraphs": paragraphs,
+        "examples": {
+            "id": [q.qas_id for _, q in questions],
+            "question": [q.question_text for _, q in questions],
+            "paragraph": [index for index, _ in questions],
+            "answers": [q.answers for _, q in questions],
+            "is_impossible": [q.is_impossible for _, q in questions],
+            "query_pieces": list(features.query_pieces),
+        },
+        "features": {
+            "unique_id": unique_ids.reshape(-1).tolist(),
+            "example_index": example_index.tolist(),
+            "doc_span_index": features.doc_span_index.tolist(),
+            "span_start": features.span_start.tolist(),
+            "span_length": features.span_length.tolist(),
+            "max_context": list(features.max_context),
+        },
+    }
 
 
 def save_squad_eval_sidecar(path: Path, payload: dict[str, Any]) -> None:

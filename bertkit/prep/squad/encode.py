@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bertkit.prep.squad_reader import SquadParagraph
-from bertkit.prep.squad_windows import doc_spans, improve_answer_span, max_context_owner
+from bertkit.prep.squad.reader import SquadParagraph
+from bertkit.prep.squad.windows import doc_spans, improve_answer_span, max_context_owner
+
+if TYPE_CHECKING:
+    from bertkit.prep.pipeline import Tokenizer
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class PieceCache:
     already tokenized (by worker processes) or are tokenized here in one batch.
     """
 
-    def __init__(self, tokenizer: Any):
+    def __init__(self, tokenizer: Tokenizer):
         self.tokenizer = tokenizer
         self.index: dict[str, int] = {}  # doc token -> row
         self._pieces: list[str] = []
@@ -162,7 +165,7 @@ def texts_to_tokenize(
 
 
 def tokenize_texts(
-    paragraphs: list[SquadParagraph], tokenizer: Any, options: WindowOptions
+    paragraphs: list[SquadParagraph], tokenizer: Tokenizer, options: WindowOptions
 ) -> TokenizedTexts:
     words, questions, answers = texts_to_tokenize(paragraphs, options)
     return TokenizedTexts(
@@ -175,7 +178,7 @@ def tokenize_texts(
 
 def encode_paragraphs(
     paragraphs: list[SquadParagraph],
-    tokenizer: Any,
+    tokenizer: Tokenizer,
     options: WindowOptions,
     tokenized: TokenizedTexts | None = None,
 ) -> ChunkFeatures:
@@ -226,7 +229,7 @@ def encode_paragraphs(
     return builder.finish()
 
 
-def _convert_many(tokenizer: Any, token_lists: list[list[str]]) -> list[list[int]]:
+def _convert_many(tokenizer: Tokenizer, token_lists: list[list[str]]) -> list[list[int]]:
     """`convert_tokens_to_ids` of many lists through one call."""
     flat = tokenizer.convert_tokens_to_ids([token for tokens in token_lists for token in tokens])
     out = []
@@ -259,7 +262,7 @@ def _answer_piece_span(
 class _RowBuilder:
     """Accumulates feature rows for one chunk."""
 
-    def __init__(self, tokenizer: Any, options: WindowOptions):
+    def __init__(self, tokenizer: Tokenizer, options: WindowOptions):
         self.options = options
         self.cls_id = tokenizer.cls_id
         self.sep_id = tokenizer.sep_id

@@ -16,34 +16,32 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bertkit.errors import InputError, UsageError
+from bertkit.errors import InputError
 from bertkit.evaluate.benchmarks import TNEWS_LABELS as TNEWS_LABELS  # label ids, in id order
 from bertkit.evaluate.contract import TNEWS_JSONL
-from bertkit.prep.classification import (
+from bertkit.prep.classification.convert import (
+    ClassificationDataset,
+    ClassificationRunOptions,
     ConversionResult,
     ParsedSplit,
     TextExamples,
-    TokenizerSpec,
-    check_distinct_splits,
-    check_max_seq_length,
-    tokenizer_for,
-    write_classification_dataset,
+    convert_classification,
 )
 from bertkit.prep.input_text import read_input_lines
 from bertkit.prep.outputs import (
     STANDARD_SPLITS,
-    check_split_option,
     eval_block,
     expand_input_files,
     recorded_path,
-    resolve_workers,
     split_name_from_path,
 )
-from bertkit.prep.staging import staged_output
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 LABELS_FILE_NAME = "labels.json"
 SPLIT_FILES = ("train.json", "dev.json", "test.json")
@@ -162,53 +160,35 @@ def convert_tnews(
     inputs: Sequence[str | Path],
     output_dir: str | Path,
     *,
-    vocab: str | Path | None = None,
-    spm_model: str | Path | None = None,
-    do_lower_case: bool = True,
-    max_seq_length: int = 128,
     with_keywords: bool = False,
     labels_file: str | Path | None = None,
-    split: str | None = None,
-    workers: int | None = 1,
-    progress: bool = False,
+    **options: Unpack[ClassificationRunOptions],
 ) -> ConversionResult:
     """Convert TNEWS files (or a directory of them) into `OUTPUT_DIR/<split>.tf_record` + sidecars.
 
-    ``split`` overrides the split name taken from the file name (one input only).
-    ``workers`` None or 0 means every core.
+    ``options`` are those of every classification converter (`ClassificationRunOptions`:
+    vocab, split, workers...); ``split`` overrides the split name taken from the file name
+    (one input only).
     """
-    check_max_seq_length(max_seq_length, with_keywords)
-    check_split_option(split, STANDARD_SPLITS)
-    workers = resolve_workers(workers)
-    files = tnews_input_files([Path(p) for p in inputs])
-    if split and len(files) > 1:
-        raise UsageError("--split names one output, but more than one input file was given")
-    splits = [(split_name_from_path(path, split), path) for path in files]
-    check_distinct_splits(splits)
-    spec = TokenizerSpec(vocab=Path(vocab) if vocab else None,
-                         spm_model=Path(spm_model) if spm_model else None,
-                         do_lower_case=do_lower_case)
-    with staged_output(output_dir) as stage:
-        tokenizer_for(spec)  # a bad vocab fails before the data are read
+
+    def describe(splits: list[tuple[str, Path]], max_seq_length: int,
+                 do_lower_case: bool) -> tuple[dict[str, Any], dict[str, Any]]:
         if labels_file is None:
-            beside = files[0].parent / LABELS_FILE_NAME
+            beside = splits[0][1].parent / LABELS_FILE_NAME
             labels_path: Path | None = beside if beside.is_file() else None
         else:
             labels_path = Path(labels_file)
         descriptions = (read_label_descriptions(labels_path) if labels_path is not None
                         else {code: "" for code in TNEWS_LABELS})
-        parsed = [read_tnews_file(path, split_name, with_keywords=with_keywords)
-                  for split_name, path in splits]
-        options = {
-            "max_seq_length": max_seq_length, "with_keywords": with_keywords,
-            "do_lower_case": do_lower_case,
-            "labels_file": recorded_path(labels_path) if labels_path else None,
-            "split": split, "workers": workers,
-        }
-        return write_classification_dataset(
-            parsed, stage, command="prep tnews", label_names=TNEWS_LABELS,
-            tokenizer_spec=spec, max_seq_length=max_seq_length, options=options,
-            workers=workers, progress=progress,
-            extra_manifest={"label_desc": descriptions, **eval_block(
-                "tnews", {p.split: p.input_path for p in parsed}, TNEWS_JSONL)},
-        )
+        return ({"max_seq_length": max_seq_length, "with_keywords": with_keywords,
+                 "do_lower_case": do_lower_case,
+                 "labels_file": recorded_path(labels_path) if labels_path else None},
+                {"label_desc": descriptions,
+                 **eval_block("tnews", dict(splits), TNEWS_JSONL)})
+
+    dataset = ClassificationDataset(
+        command="prep tnews", label_names=TNEWS_LABELS, pairs=with_keywords,
+        splits=STANDARD_SPLITS, input_files=tnews_input_files, split_of=split_name_from_path,
+        read_split=lambda path, split: read_tnews_file(path, split, with_keywords=with_keywords),
+        describe=describe)
+    return convert_classification(dataset, inputs, output_dir, **options)

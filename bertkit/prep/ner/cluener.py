@@ -16,24 +16,27 @@ counted as ``overlapping_dropped``; ``strict=True`` makes it an error instead.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bertkit.errors import InputError
 from bertkit.evaluate.contract import CLUENER_JSONL
 from bertkit.prep.input_text import read_input_lines
-from bertkit.prep.ner_convert import (
+from bertkit.prep.ner.convert import (
     Block,
     NerConversion,
     NerDataset,
+    NerRunOptions,
     NerSettings,
     ParsedBlock,
     convert_ner,
 )
-from bertkit.prep.ner_features import NerExample
-from bertkit.prep.outputs import warn_verbatim
-from bertkit.prep.ner_tags import CLUENER_TYPES, Entity, resolve_overlaps
+from bertkit.prep.ner.features import NerExample
+from bertkit.prep.ner.tags import CLUENER_TYPES, Entity, resolve_overlaps
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 CLUENER_SCHEMES = ("cluener", "bio", "bioes")
 DEFAULT_MAX_SEQ_LENGTH = 128
@@ -152,6 +155,7 @@ def _types_file(settings: NerSettings) -> dict[str, str]:
 
 CLUENER = NerDataset(
     command="prep cluener",
+    title="CLUENER",
     read_blocks=read_cluener_blocks,
     parse_block=parse_cluener_line,
     schemes=CLUENER_SCHEMES,
@@ -165,27 +169,12 @@ def convert_cluener(
     inputs: Sequence[str | Path],
     output_dir: str | Path,
     *,
-    vocab: str | Path | None = None,
-    spm_model: str | Path | None = None,
-    do_lower_case: bool = True,
     scheme: str = "cluener",
     max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
     strict: bool = False,
-    split: str | None = None,
-    workers: int = 1,
-    show_progress: bool = False,
-    on_warning: Callable[[str], None] | None = warn_verbatim,
+    **options: Unpack[NerRunOptions],
 ) -> NerConversion:
-    """Convert CLUENER2020 files (train/dev/test.json) into ``output_dir``."""
-    settings = NerSettings(
-        vocab=None if vocab is None else str(vocab),
-        spm_model=None if spm_model is None else str(spm_model),
-        do_lower_case=do_lower_case,
-        scheme=scheme,
-        types=CLUENER_TYPES,
-        max_seq_length=max_seq_length,
-        strict=strict,
-    )
-    return convert_ner(CLUENER, [Path(path) for path in inputs], Path(output_dir), settings,
-                       split=split, workers=workers, show_progress=show_progress,
-                       on_warning=on_warning)
+    """Convert CLUENER2020 files (train/dev/test.json) into ``output_dir``; ``options`` are
+    those of every NER converter (`NerRunOptions`: vocab, split, workers...)."""
+    return convert_ner(CLUENER, inputs, output_dir, scheme=scheme, types=CLUENER_TYPES,
+                       max_seq_length=max_seq_length, strict=strict, **options)

@@ -19,12 +19,11 @@ come back in input order, so the output bytes never depend on the number of work
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -33,47 +32,22 @@ from bertkit.errors import UsageError
 from bertkit.fsutil import write_json_atomic
 from bertkit.prep.outputs import check_max_seq_length as check_seq_length_bounds
 from bertkit.prep.outputs import (
+    check_split_option,
     describe_tokenizer,
     print_distribution,
     print_summary,
     recorded_path,
+    resolve_workers,
 )
-from bertkit.prep.staging import StagedOutput
+from bertkit.prep.pipeline import TokenizerSpec, ordered_map, tokenizer_for
+from bertkit.prep.staging import StagedOutput, staged_output
 from bertkit.tfrecord import FloatList, TFRecordWriter
-from bertkit.tokenization import load_tokenizer
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 # Examples per worker job: large enough to amortise pickling, small enough for a live bar.
 CHUNK_SIZE = 2048
 # Below this many examples, starting processes costs more than it saves.
 MIN_EXAMPLES_FOR_PROCESSES = 4 * CHUNK_SIZE
 PREVIEW_EXAMPLES = 3
-
-
-@dataclass(frozen=True)
-class TokenizerSpec:
-    """What a worker process needs to rebuild the tokenizer (tokenizers do not pickle cheaply)."""
-
-    vocab: Path | None
-    spm_model: Path | None
-    do_lower_case: bool
-
-    def load(self) -> Any:
-        return load_tokenizer(vocab=self.vocab, spm_model=self.spm_model,
-                              do_lower_case=self.do_lower_case)
-
-
-_TOKENIZERS: dict[TokenizerSpec, Any] = {}
-
-
-def tokenizer_for(spec: TokenizerSpec) -> Any:
-    """One tokenizer per process and spec (the vocab is read once, not once per chunk)."""
-    tokenizer = _TOKENIZERS.get(spec)
-    if tokenizer is None:
-        tokenizer = _TOKENIZERS[spec] = spec.load()
-    return tokenizer
 
 
 @dataclass
@@ -216,13 +190,7 @@ class EncodeJob:
 def encode_chunk(job: EncodeJob) -> ClassificationFeatures:
     """Tokenize one chunk and lay it out (top-level so worker processes can run it)."""
     tokenizer = tokenizer_for(job.tokenizer)
-    ids_many = getattr(tokenizer, "ids_many", None)
-    if ids_many is None:  # a tokenizer without the text -> ids fast path (SentencePiece)
-        to_ids = tokenizer.convert_tokens_to_ids
-
-        def ids_many(texts: Sequence[str]) -> list[list[int]]:
-            return [to_ids(tokens) for tokens in tokenizer.tokenize_many(texts)]
-
+    ids_many = tokenizer.ids_many
     ids_a = ids_many(job.texts_a)
     ids_b: list[Sequence[int] | None] | None = None
     if job.texts_b is not None:
@@ -231,15 +199,6 @@ def encode_chunk(job: EncodeJob) -> ClassificationFeatures:
         for i, ids in zip(present, ids_many([job.texts_b[i] for i in present])):
             ids_b[i] = ids
     return build_features(ids_a, ids_b, job.max_seq_length, tokenizer.cls_id, tokenizer.sep_id)
-
-
-def _ordered_lazy_map(function: Callable[[T], R], jobs: Sequence[T], workers: int) -> Iterator[R]:
-    """Results in job order as they become ready, so a progress bar can follow them."""
-    if workers <= 1 or len(jobs) <= 1:
-        yield from map(function, jobs)
-        return
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        yield from pool.map(function, jobs)
 
 
 def check_max_seq_length(max_seq_length: int, pairs: bool) -> None:
@@ -324,7 +283,7 @@ def write_classification_records(
     preview: list[dict[str, list[int]]] = []
     with TFRecordWriter(record_path) as writer:
         offset = 0
-        for features in _ordered_lazy_map(encode_chunk, jobs, workers):
+        for features in ordered_map(encode_chunk, jobs, workers):
             count = len(features)
             labels = examples.labels[offset : offset + count].reshape(count, 1)
             writer.write_batch({
@@ -366,6 +325,82 @@ class ConversionResult:
     splits: list[SplitResult]
     manifest: dict[str, Any]
     tokenizer_spec: TokenizerSpec
+
+    def print_summary(self) -> None:
+        # TNEWS's manifest carries a readable name per label code.
+        print_conversion_summary(self, self.manifest["command"], self.manifest.get("label_desc"))
+
+    def print_preview(self) -> None:
+        print_preview(self)
+
+
+class ClassificationRunOptions(TypedDict, total=False):
+    """The options every classification converter takes (`convert_classification`'s
+    defaults)."""
+
+    vocab: str | Path | None
+    spm_model: str | Path | None
+    do_lower_case: bool
+    max_seq_length: int
+    split: str | None  # the split of the one input (default: from its file name)
+    workers: int | None  # processes; None or 0: every core
+    progress: bool
+
+
+@dataclass(frozen=True)
+class ClassificationDataset:
+    """What differs between the classification converters (GLUE tasks, TNEWS)."""
+
+    command: str  # e.g. "prep tnews", for the manifest and the summary title
+    label_names: Sequence[str] | None  # in label-id order; None: a regression task
+    pairs: bool  # a second segment (text_b)
+    splits: Sequence[str]  # the split names --split takes
+    # directories given as inputs -> the split files they hold
+    input_files: Callable[[Sequence[Path]], list[Path]]
+    # (input, --split) -> its split name
+    split_of: Callable[[Path, str | None], str]
+    # (input, split name) -> its examples, read and checked
+    read_split: Callable[[Path, str], ParsedSplit]
+    # ((split, input) pairs, max_seq_length, do_lower_case) -> (the manifest's options
+    # before --split and --workers, the manifest's extra fields)
+    describe: Callable[[list[tuple[str, Path]], int, bool],
+                       tuple[dict[str, Any], dict[str, Any]]]
+
+
+def convert_classification(
+    dataset: ClassificationDataset,
+    inputs: Sequence[str | Path],
+    output_dir: str | Path,
+    *,
+    vocab: str | Path | None = None,
+    spm_model: str | Path | None = None,
+    do_lower_case: bool = True,
+    max_seq_length: int = 128,
+    split: str | None = None,
+    workers: int | None = 1,
+    progress: bool = False,
+) -> ConversionResult:
+    """Convert ``inputs`` (files, or directories of split files) into
+    ``output_dir/<split>.tf_record`` + sidecars. Options are checked (exit 2) and the
+    splits named before any data is read; the set is published at once, manifest last."""
+    check_max_seq_length(max_seq_length, dataset.pairs)
+    check_split_option(split, dataset.splits)
+    workers = resolve_workers(workers)
+    files = dataset.input_files([Path(path) for path in inputs])
+    if split and len(files) > 1:
+        raise UsageError("--split names one output, but more than one input file was given")
+    splits = [(dataset.split_of(path, split), path) for path in files]
+    check_distinct_splits(splits)
+    options, extra_manifest = dataset.describe(splits, max_seq_length, do_lower_case)
+    tokenizer = TokenizerSpec(vocab, spm_model, do_lower_case)
+    with staged_output(output_dir) as stage:
+        tokenizer_for(tokenizer)  # a bad vocab fails before the data are read
+        parsed = [dataset.read_split(path, name) for name, path in splits]
+        return write_classification_dataset(
+            parsed, stage, command=dataset.command, label_names=dataset.label_names,
+            tokenizer_spec=tokenizer, max_seq_length=max_seq_length,
+            options={**options, "split": split, "workers": workers}, workers=workers,
+            progress=progress, extra_manifest=extra_manifest)
 
 
 def check_distinct_splits(splits: Sequence[tuple[str, Path]]) -> None:

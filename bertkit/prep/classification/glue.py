@@ -21,31 +21,31 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bertkit.errors import InputError, UsageError
 from bertkit.evaluate.benchmarks import GLUE, GlueBenchmarkTask, glue_key
 from bertkit.evaluate.contract import GLUE_TSV
-from bertkit.prep.classification import (
+from bertkit.prep.classification.convert import (
+    ClassificationDataset,
+    ClassificationRunOptions,
     ConversionResult,
     ParsedSplit,
     TextExamples,
-    TokenizerSpec,
-    check_distinct_splits,
-    check_max_seq_length,
-    tokenizer_for,
-    write_classification_dataset,
+    convert_classification,
 )
 from bertkit.prep.input_text import read_input_text
 from bertkit.prep.outputs import (
     check_split_option,
     eval_block,
     expand_input_files,
-    resolve_workers,
     split_name_from_path,
 )
-from bertkit.prep.staging import staged_output
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 @dataclass(frozen=True)
@@ -168,8 +168,10 @@ def output_split_for(task: GlueTask, path: Path, explicit: str | None) -> str:
 
 
 def read_tsv_rows(path: Path) -> list[tuple[int, list[str]]]:
-    """(line number, fields) per line, read as Google's `_read_tsv` does, BOM dropped."""
-    text = read_input_text(path)
+    """(line number, fields) per line, read as Google's `_read_tsv` does, BOM dropped.
+
+    A NUL inside a field is a character like any other, as in Python's csv reader."""
+    text = read_input_text(path, allow_nul=True)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t",
                         quoting=csv.QUOTE_NONE, quotechar=None)
     rows = []
@@ -255,41 +257,26 @@ def convert_glue(
     task_name: str,
     inputs: Sequence[str | Path],
     output_dir: str | Path,
-    *,
-    vocab: str | Path | None = None,
-    spm_model: str | Path | None = None,
-    do_lower_case: bool = True,
-    max_seq_length: int = 128,
-    split: str | None = None,
-    workers: int | None = 1,
-    progress: bool = False,
+    **options: Unpack[ClassificationRunOptions],
 ) -> ConversionResult:
     """Convert GLUE TSV files (or a task directory) into `OUTPUT_DIR/<split>.tf_record` + sidecars.
 
-    ``split`` overrides the split name taken from the file name (one input only).
-    ``workers`` None or 0 means every core.
+    ``options`` are those of every classification converter (`ClassificationRunOptions`:
+    vocab, split, workers...); ``split`` overrides the split name taken from the file name
+    (one input only).
     """
     task = glue_task(task_name)
-    check_max_seq_length(max_seq_length, task.pairs)
-    check_split_option(split, task.splits)
-    workers = resolve_workers(workers)
-    files = glue_input_files(task, [Path(p) for p in inputs])
-    if split and len(files) > 1:
-        raise UsageError("--split names one output, but more than one input file was given")
-    splits = [(output_split_for(task, path, split), path) for path in files]
-    check_distinct_splits(splits)
-    spec = TokenizerSpec(vocab=Path(vocab) if vocab else None,
-                         spm_model=Path(spm_model) if spm_model else None,
-                         do_lower_case=do_lower_case)
-    with staged_output(output_dir) as stage:
-        tokenizer_for(spec)  # a bad vocab fails before the data are read
-        parsed = [read_glue_file(task, path, split_name) for split_name, path in splits]
-        options = {"task": task.name, "max_seq_length": max_seq_length,
-                   "do_lower_case": do_lower_case, "split": split, "workers": workers}
-        return write_classification_dataset(
-            parsed, stage, command=f"prep glue {task.name}", label_names=task.labels,
-            tokenizer_spec=spec, max_seq_length=max_seq_length, options=options,
-            workers=workers, progress=progress,
-            extra_manifest={"task": task.name, **eval_block(
-                f"glue-{task.benchmark.key}", {p.split: p.input_path for p in parsed}, GLUE_TSV)},
-        )
+
+    def describe(splits: list[tuple[str, Path]], max_seq_length: int,
+                 do_lower_case: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+        return ({"task": task.name, "max_seq_length": max_seq_length,
+                 "do_lower_case": do_lower_case},
+                {"task": task.name, **eval_block(f"glue-{task.benchmark.key}", dict(splits),
+                                                 GLUE_TSV)})
+
+    dataset = ClassificationDataset(
+        command=f"prep glue {task.name}", label_names=task.labels, pairs=task.pairs,
+        splits=task.splits, input_files=lambda files: glue_input_files(task, files),
+        split_of=lambda path, given: output_split_for(task, path, given),
+        read_split=lambda path, split: read_glue_file(task, path, split), describe=describe)
+    return convert_classification(dataset, inputs, output_dir, **options)

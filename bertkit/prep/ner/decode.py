@@ -10,7 +10,7 @@ The trainer's predict step calls these once per record:
 
 Only positions that hold a unit (sidecar offsets not null) are read, so whatever a
 model predicts at ``[CLS]``, ``[SEP]`` or padding is ignored. Spans are rebuilt with
-conlleval's chunk rules (`ner_tags.decode_entities`).
+conlleval's chunk rules (`ner.tags.decode_entities`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from bertkit.errors import InputError
-from bertkit.prep.ner_sidecar import NerSidecarEntry, load_ner_sidecar
-from bertkit.prep.ner_tags import OUTSIDE, Entity, decode_entities, get_scheme, split_tag
+from bertkit.prep.ner.sidecar import NerSidecarEntry, load_ner_sidecar
+from bertkit.prep.ner.tags import OUTSIDE, Entity, decode_entities, get_scheme, split_tag
 
 __all__ = [
     "decode_cluener_line",

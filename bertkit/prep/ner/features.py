@@ -38,7 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from bertkit.prep.ner_tags import Entity, TagScheme, clip_entities
+from bertkit.prep.ner.tags import Entity, TagScheme, clip_entities
+from bertkit.prep.pipeline import Tokenizer
 
 # What happened to a unit on its way to one vocab id (counted in the summary).
 UNIT_SINGLE_PIECE = "single_piece"
@@ -101,11 +102,11 @@ class UnitIdMapper:
     instead of one per character, which is where most of the speed comes from.
     """
 
-    def __init__(self, tokenizer: Any):
+    def __init__(self, tokenizer: Tokenizer):
         self._tokenizer = tokenizer
         # A single character gains nothing from a whole-text fast path, and the plain
         # rules (same answers) skip that path's one-off set-up cost.
-        self._tokenize = getattr(tokenizer, "tokenize_exact", tokenizer.tokenize)
+        self._tokenize = tokenizer.tokenize_exact
         self.unk_id: int = tokenizer.unk_id
         self.ids: dict[str, int] = {}
         self.kinds: dict[str, str] = {}
@@ -130,7 +131,7 @@ class NerBatch:
     """Records as ``[N, L]`` int64 columns (for `write_batch`) and their sidecar entries.
 
     Sidecar entries come pre-serialized (the JSON members after ``"record"``), so the
-    parent process only numbers them; see `ner_sidecar`.
+    parent process only numbers them; see `ner.sidecar`.
     """
 
     columns: dict[str, np.ndarray]
@@ -143,7 +144,7 @@ class NerBatch:
 class NerRecordBuilder:
     """Turns NerExamples into record columns plus sidecar entries."""
 
-    def __init__(self, tokenizer: Any, scheme: TagScheme, label2id: dict[str, int],
+    def __init__(self, tokenizer: Tokenizer, scheme: TagScheme, label2id: dict[str, int],
                  max_seq_length: int):
         if max_seq_length < 3:
             raise ValueError("max_seq_length must leave room for [CLS], one unit and [SEP]")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bertkit.console import info
 from bertkit.prep.outputs import print_distribution, print_summary
-from bertkit.prep.squad_convert import SquadPrepResult
+from bertkit.prep.squad.convert import SquadPrepResult
 
 SKIPPED_SHOWN = 5
 
@@ -38,19 +36,12 @@ def _chinese_rows(result: SquadPrepResult) -> list[tuple[str, object]]:
     return [("doc tokens", result.doc_tokens), ("repaired answers", len(result.repaired))]
 
 
-def print_first_features(
-    result: SquadPrepResult,
-    *,
-    vocab: str | Path | None,
-    spm_model: str | Path | None,
-    do_lower_case: bool,
-    count: int = 3,
-) -> None:
+def print_first_features(result: SquadPrepResult, count: int = 3) -> None:
     """--verbose: the first features as tokens, the way Google's converter logs them."""
+    from bertkit.prep.pipeline import tokenizer_for
     from bertkit.tfrecord import read_records
-    from bertkit.tokenization import load_tokenizer
 
-    tokenizer = load_tokenizer(vocab=vocab, spm_model=spm_model, do_lower_case=do_lower_case)
+    tokenizer = tokenizer_for(result.tokenizer)
     for number, record in enumerate(read_records(result.record_path)):
         if number == count:
             break

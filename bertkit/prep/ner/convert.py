@@ -13,23 +13,22 @@ the manifest renamed into place last).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypedDict
 
 from bertkit.console import make_progress
 from bertkit.errors import InputError, UsageError
 from bertkit.fsutil import write_json_atomic, write_text_atomic
 from bertkit.prep.input_text import check_regular_file
-from bertkit.prep.ner_features import NerExample, NerRecordBuilder, NerStats
-from bertkit.prep.ner_sidecar import sidecar_path_for, write_ner_sidecar
-from bertkit.prep.ner_tags import get_scheme
+from bertkit.prep.ner.features import NerExample, NerRecordBuilder, NerStats
+from bertkit.prep.ner.sidecar import sidecar_path_for, write_ner_sidecar
+from bertkit.prep.ner.tags import get_scheme
 from bertkit.prep.outputs import (
-    check_max_seq_length,
     STANDARD_SPLITS,
+    check_max_seq_length,
     check_split_option,
     describe_tokenizer,
     eval_block,
@@ -38,10 +37,9 @@ from bertkit.prep.outputs import (
     split_name_from_path,
     warn_verbatim,
 )
+from bertkit.prep.pipeline import TokenizerSpec, ordered_map, resolve_workers, tokenizer_for
 from bertkit.prep.staging import StagedOutput, staged_output
-
-T = TypeVar("T")
-R = TypeVar("R")
+from bertkit.tfrecord import TFRecordWriter
 
 CHUNK_BLOCKS = 1000  # blocks per work unit: big enough to amortise process hand-offs
 Block = tuple[int, str]  # (1-based first line, raw text of the block)
@@ -51,14 +49,24 @@ Block = tuple[int, str]  # (1-based first line, raw text of the block)
 class NerSettings:
     """Everything a worker needs to convert a chunk the same way the parent would."""
 
-    vocab: str | None
-    spm_model: str | None
+    vocab: str | Path | None
+    spm_model: str | Path | None
     do_lower_case: bool
     scheme: str
     types: tuple[str, ...]
     max_seq_length: int
     strict: bool = False
     word_features: str | None = None  # None or "jieba"
+
+    def __post_init__(self) -> None:
+        # Plain strings, as before: settings travel to workers and key a cache.
+        object.__setattr__(self, "vocab", self.tokenizer.vocab)
+        object.__setattr__(self, "spm_model", self.tokenizer.spm_model)
+        object.__setattr__(self, "types", tuple(self.types))
+
+    @property
+    def tokenizer(self) -> TokenizerSpec:
+        return TokenizerSpec(self.vocab, self.spm_model, self.do_lower_case)
 
 
 @dataclass
@@ -80,6 +88,7 @@ class NerDataset:
     """What differs between the NER converters."""
 
     command: str  # e.g. "prep cluener", for the manifest
+    title: str  # e.g. "CLUENER", for the summary tables
     read_blocks: Callable[[Path], list[Block]]
     parse_block: BlockParser  # a top-level function, so worker processes can receive it
     schemes: tuple[str, ...]
@@ -117,20 +126,23 @@ class NerConversion:
     label2id: dict[str, int]
     files: list[Path]
     manifest: dict[str, Any]
+    title: str = "NER"
 
+    def print_summary(self) -> None:
+        from bertkit.prep.ner.report import print_ner_summary
 
-@lru_cache(maxsize=4)
-def _tokenizer(vocab: str | None, spm_model: str | None, do_lower_case: bool) -> Any:
-    from bertkit.tokenization import load_tokenizer
+        print_ner_summary(self, self.title)
 
-    return load_tokenizer(vocab=vocab, spm_model=spm_model, do_lower_case=do_lower_case)
+    def print_preview(self) -> None:
+        from bertkit.prep.ner.report import print_first_records
+
+        print_first_records(self)
 
 
 @lru_cache(maxsize=4)
 def _builder(settings: NerSettings) -> NerRecordBuilder:
     scheme = get_scheme(settings.scheme)
-    tokenizer = _tokenizer(settings.vocab, settings.spm_model, settings.do_lower_case)
-    return NerRecordBuilder(tokenizer, scheme, scheme.label2id(settings.types),
+    return NerRecordBuilder(tokenizer_for(settings.tokenizer), scheme, scheme.label2id(settings.types),
                             settings.max_seq_length)
 
 
@@ -160,19 +172,6 @@ def convert_chunk(task: tuple[BlockParser, str, NerSettings, list[Block]]) -> Ch
         word_features = [word_boundary_features(example.full_text()) for example in examples]
     batch = _builder(settings).build_batch(examples, stats, word_features)
     return ChunkResult(batch.columns, batch.sidecars, stats, warnings)
-
-
-def _ordered_map_lazily(function: Callable[[T], R], tasks: Sequence[T],
-                        workers: int) -> Iterator[R]:
-    """Results in task order as they become ready (so a progress bar can follow)."""
-    if workers <= 1 or len(tasks) <= 1:
-        yield from map(function, tasks)
-        return
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)))
-    try:
-        yield from pool.map(function, tasks)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def expand_inputs(dataset: NerDataset, inputs: Sequence[Path]) -> list[Path]:
@@ -207,25 +206,48 @@ def check_settings(dataset: NerDataset, settings: NerSettings) -> None:
         raise UsageError(f"entity types must be distinct and non-empty: {settings.types}")
 
 
+class NerRunOptions(TypedDict, total=False):
+    """The options every NER converter takes besides its own (`convert_ner`'s defaults)."""
+
+    vocab: str | Path | None
+    spm_model: str | Path | None
+    do_lower_case: bool
+    split: str | None  # the split of the one input (default: from its file name)
+    workers: int | None  # processes; None or 0: every core
+    show_progress: bool
+    on_warning: Callable[[str], None] | None
+
+
 def convert_ner(
     dataset: NerDataset,
-    inputs: Sequence[Path],
-    output_dir: Path,
-    settings: NerSettings,
+    inputs: Sequence[str | Path],
+    output_dir: str | Path,
     *,
+    scheme: str,
+    types: Sequence[str],
+    max_seq_length: int,
+    strict: bool = False,
+    word_features: str | None = None,
+    vocab: str | Path | None = None,
+    spm_model: str | Path | None = None,
+    do_lower_case: bool = True,
     split: str | None = None,
-    workers: int = 1,
+    workers: int | None = 1,
     show_progress: bool = False,
     on_warning: Callable[[str], None] | None = warn_verbatim,
 ) -> NerConversion:
     """Convert every input into ``output_dir/<split>.tf_record`` plus its sidecars."""
+    settings = NerSettings(vocab=vocab, spm_model=spm_model, do_lower_case=do_lower_case,
+                           scheme=scheme, types=tuple(types), max_seq_length=max_seq_length,
+                           strict=strict, word_features=word_features)
     check_settings(dataset, settings)
     check_split_option(split, STANDARD_SPLITS)
-    planned = plan_splits(expand_inputs(dataset, inputs), split)
+    workers = resolve_workers(workers)
+    planned = plan_splits(expand_inputs(dataset, [Path(path) for path in inputs]), split)
     for _name, path in planned:
         check_regular_file(path)  # missing, a directory, a device or a FIFO: one line
     with staged_output(output_dir) as stage:
-        tokenizer = _tokenizer(settings.vocab, settings.spm_model, settings.do_lower_case)
+        tokenizer = tokenizer_for(settings.tokenizer)
         label2id = get_scheme(settings.scheme).label2id(settings.types)
         results = [
             _convert_split(dataset, name, path, stage, settings, workers, show_progress,
@@ -263,14 +285,12 @@ def convert_ner(
             },
         )
         files = [Path(name) for name in manifest["files"]]
-    return NerConversion(output_dir, results, label2id, files, manifest)
+    return NerConversion(stage.output_dir, results, label2id, files, manifest, dataset.title)
 
 
 def _convert_split(dataset: NerDataset, split: str, path: Path, stage: StagedOutput,
                    settings: NerSettings, workers: int, show_progress: bool,
                    on_warning: Callable[[str], None] | None) -> NerSplitResult:
-    from bertkit.tfrecord import TFRecordWriter
-
     blocks = dataset.read_blocks(path)
     if not blocks:
         raise InputError(path, "file has no examples (it is empty or blank)")
@@ -286,7 +306,7 @@ def _convert_split(dataset: NerDataset, split: str, path: Path, stage: StagedOut
         names = ["input_ids", "input_mask", "segment_ids", "label_ids"]
         names += ["seg_ids"] if settings.word_features is not None else []
         writer.observe_columns({name: ("int64", settings.max_seq_length) for name in names})
-        for chunk, result in zip(tasks, _ordered_map_lazily(convert_chunk, tasks, workers)):
+        for chunk, result in zip(tasks, ordered_map(convert_chunk, tasks, workers)):
             for message in result.warnings:
                 if on_warning is not None:
                     on_warning(message)
@@ -306,13 +326,7 @@ def _convert_split(dataset: NerDataset, split: str, path: Path, stage: StagedOut
                           stats, warnings)
 
 
-def _write_columns(writer: Any, columns: dict[str, Any]) -> None:
-    """All records of one chunk, vectorised when the writer can."""
-    if not columns or len(next(iter(columns.values()))) == 0:
-        return
-    if hasattr(writer, "write_batch"):
+def _write_columns(writer: TFRecordWriter, columns: dict[str, Any]) -> None:
+    """All records of one chunk (none when every block of it was skipped)."""
+    if columns and len(next(iter(columns.values()))) > 0:
         writer.write_batch(columns)
-        return
-    count = len(next(iter(columns.values())))
-    for row in range(count):
-        writer.write({name: matrix[row] for name, matrix in columns.items()})

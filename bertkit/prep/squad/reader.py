@@ -7,7 +7,7 @@ The reading rules are those of Google's `read_squad_examples` (reference-formats
   to the doc tokens it touches; if those tokens do not contain the (whitespace-normalised)
   answer text the question is skipped and reported, exactly as Google skips it.
 
-With ``doc_tokens="cjk-chars"`` (Chinese files, see `squad_chinese`) contexts are split
+With ``doc_tokens="cjk-chars"`` (Chinese files, see `squad.chinese`) contexts are split
 into the CMRC baseline's character doc tokens instead, and answers whose text is not at
 their ``answer_start`` are repaired from the text or skipped, each counted.
 
@@ -26,7 +26,7 @@ from typing import Any
 
 from bertkit.errors import InputError
 from bertkit.prep.input_text import check_regular_file
-from bertkit.prep.squad_chinese import (
+from bertkit.prep.squad.chinese import (
     AUTO,
     CJK_CHARS,
     WHITESPACE,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bertkit.prep.ner_convert import NerConversion, NerSplitResult
-from bertkit.prep.ner_features import UNIT_DROPPED, UNIT_SEVERAL_PIECES
+from bertkit.prep.ner.convert import NerConversion, NerSplitResult
+from bertkit.prep.ner.features import UNIT_DROPPED, UNIT_SEVERAL_PIECES
 from bertkit.prep.outputs import print_distribution, print_summary
 
 
@@ -51,7 +51,7 @@ def print_first_records(result: NerConversion, count: int = 3) -> None:
     from itertools import islice
 
     from bertkit.console import info
-    from bertkit.prep.ner_sidecar import load_ner_sidecar
+    from bertkit.prep.ner.sidecar import load_ner_sidecar
     from bertkit.tfrecord import read_records
 
     id2label = {index: label for label, index in result.label2id.items()}

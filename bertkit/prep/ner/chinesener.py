@@ -17,23 +17,27 @@ them in a set, so its ids change between runs).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bertkit.errors import InputError, UsageError
 from bertkit.evaluate.contract import CONLL_BIO
 from bertkit.prep.input_text import read_input_lines
-from bertkit.prep.ner_convert import (
+from bertkit.prep.ner.convert import (
     Block,
     NerConversion,
     NerDataset,
+    NerRunOptions,
     NerSettings,
     ParsedBlock,
     convert_ner,
 )
-from bertkit.prep.ner_features import NerExample
-from bertkit.prep.outputs import warn_verbatim
-from bertkit.prep.ner_tags import CHINESENER_TYPES, OUTSIDE, Entity
+from bertkit.prep.ner.features import NerExample
+from bertkit.prep.ner.tags import CHINESENER_TYPES, OUTSIDE, Entity
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 CHINESENER_SCHEMES = ("iobes", "iob2")
 DEFAULT_MAX_SEQ_LENGTH = 128
@@ -116,6 +120,7 @@ def parse_chinesener_sentence(path: str, line: int, raw: str,
 
 CHINESENER = NerDataset(
     command="prep chinesener",
+    title="ChineseNER",
     read_blocks=read_chinesener_blocks,
     parse_block=parse_chinesener_sentence,
     schemes=CHINESENER_SCHEMES,
@@ -128,31 +133,16 @@ def convert_chinesener(
     inputs: Sequence[str | Path],
     output_dir: str | Path,
     *,
-    vocab: str | Path | None = None,
-    spm_model: str | Path | None = None,
-    do_lower_case: bool = True,
     scheme: str = "iobes",
     types: Sequence[str] = CHINESENER_TYPES,
     max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
     word_features: str | None = None,
-    split: str | None = None,
-    workers: int = 1,
-    show_progress: bool = False,
-    on_warning: Callable[[str], None] | None = warn_verbatim,
+    **options: Unpack[NerRunOptions],
 ) -> NerConversion:
-    """Convert ChineseNER files (example.train/dev/test) into ``output_dir``."""
+    """Convert ChineseNER files (example.train/dev/test) into ``output_dir``; ``options`` are
+    those of every NER converter (`NerRunOptions`: vocab, split, workers...)."""
     if word_features is not None and word_features not in WORD_FEATURES:
         raise UsageError(f"--word-features must be one of {', '.join(WORD_FEATURES)}, "
                          f"got {word_features!r}")
-    settings = NerSettings(
-        vocab=None if vocab is None else str(vocab),
-        spm_model=None if spm_model is None else str(spm_model),
-        do_lower_case=do_lower_case,
-        scheme=scheme,
-        types=tuple(types),
-        max_seq_length=max_seq_length,
-        word_features=word_features,
-    )
-    return convert_ner(CHINESENER, [Path(path) for path in inputs], Path(output_dir), settings,
-                       split=split, workers=workers, show_progress=show_progress,
-                       on_warning=on_warning)
+    return convert_ner(CHINESENER, inputs, output_dir, scheme=scheme, types=types,
+                       max_seq_length=max_seq_length, word_features=word_features, **options)
