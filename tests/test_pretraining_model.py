@@ -125,7 +125,8 @@ def test_loss_and_metrics_equal_googles_formulas_on_transformers_logits(sample_r
                        token_type_ids=batch["token_type_ids"])
     expected = google_loss_by_hand(reference.prediction_logits,
                                    reference.seq_relationship_logits, batch)
-    print(f"loss {out['loss'].item():.6f} vs by hand {expected.item():.6f}")
+    print(f"loss {out['loss'].item():.6f} vs by hand {expected.item():.6f}: abs diff "
+          f"{abs(out['loss'].item() - expected.item()):.2e}")
     assert abs(out["loss"].item() - expected.item()) <= TOLERANCE
 
     # transformers' own loss (-100 on the unmasked positions) is the plain mean: equal to
