@@ -15,6 +15,14 @@ master weights:
 
 A training step is forward, loss, backward, global-norm clip and fused AdamW step.
 
+`--mode pretrain` times BertForPreTraining instead (masked LM + next sentence, BERT-large,
+bf16): batch --pretrain-batch-128 at length 128 with 20 masked positions (phase 1 of Google's
+and NVIDIA's recipes) and --pretrain-batch-512 at length 512 with 80 (phase 2), against
+transformers' BertForPreTraining on the same records. bertkit computes the vocabulary logits
+at the masked positions only (Google's run_pretraining.py); transformers at every position,
+as its BertForPreTraining does. Both are credited the same model FLOPs: the decoder counts at
+the masked positions (2 x hidden x vocab each, x3 with backward). `--mode all` runs both.
+
 FLOPs. MFU = achieved model FLOP/s / the device's peak dense bf16 FLOP/s (--peak-tflops, or
 a table of known devices). Model FLOPs per token are counted from the matmuls only: 2 x the
 weights of every nn.Linear per token forward (x3 with backward), plus the attention term
@@ -24,6 +32,7 @@ lookups are gathers, not matmuls, so the embedding tables are not counted; count
 are elementwise and not counted either. Trimmed batches count the FLOPs of the shape computed.
 
 Run:  python bench/gpu_throughput.py            (needs a CUDA device; about 2-4 minutes)
+      python bench/gpu_throughput.py --mode pretrain   (the pretraining shapes; 1-2 minutes)
       python bench/gpu_throughput.py --dry-run  (tiny model on CPU, 1 step: checks the script)
 Results: printed, and as JSON in bench/results/gpu_throughput.json (--json-out).
 """
@@ -110,6 +119,96 @@ def make_batch(batch: int, seq: int, vocab: int, device: torch.device,
         "start_positions": starts, "end_positions": starts + 3}.items()}
 
 
+def make_pretraining_batch(batch: int, seq: int, predictions: int, vocab: int,
+                           device: torch.device, hf: bool) -> dict:
+    """Random pretraining records: ``predictions`` distinct masked positions per row (never
+    [CLS]), NSP labels alternating. transformers takes the masked ids as ``labels`` (-100
+    elsewhere) and ``next_sentence_label``; bertkit takes prep pretrain's columns."""
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(1000, vocab, (batch, seq), generator=generator)
+    positions = torch.stack([torch.randperm(seq - 1, generator=generator)[:predictions] + 1
+                             for _ in range(batch)]).sort(dim=1).values
+    masked = ids.gather(1, positions)
+    nsp = torch.arange(batch) % 2
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids),
+              "token_type_ids": (torch.arange(seq)[None, :] >= seq // 2).long().expand(batch, -1)}
+    if hf:
+        labels = torch.full_like(ids, -100).scatter(1, positions, masked)
+        inputs.update(labels=labels, next_sentence_label=nsp)
+    else:
+        inputs.update(masked_lm_positions=positions, masked_lm_ids=masked,
+                      masked_lm_weights=torch.ones(batch, predictions),
+                      next_sentence_labels=nsp[:, None])
+    return {name: tensor.to(device) for name, tensor in inputs.items()}
+
+
+def pretraining_runs(args: argparse.Namespace, config, device: torch.device,
+                     peak: float | None) -> list[dict]:
+    """BertForPreTraining training steps, bertkit and (by default) transformers."""
+    from bertkit.train.tasks import build_model
+
+    makers = [("bertkit", lambda: build_model("pretrain", config), False)]
+    if args.with_transformers:
+        from transformers import BertConfig as HFConfig
+        from transformers import BertForPreTraining
+
+        makers.append(("transformers", lambda: BertForPreTraining(
+            HFConfig(**config.to_hf_dict())), True))
+    layers, hidden, vocab = config.num_hidden_layers, config.hidden_size, config.vocab_size
+    runs = []
+    for name, make, hf in makers:
+        torch.manual_seed(0)
+        model = make().to(device)
+        from bertkit.train.optim import make_optimizer
+
+        optimizer = make_optimizer(model, lr=1e-4, weight_decay=0.01)
+        # Every nn.Linear but a vocabulary-sized decoder (bertkit's is the tied embedding
+        # matrix, not an nn.Linear; transformers' is one): the same count for both.
+        matmul = sum(module.weight.numel() for module in model.modules()
+                     if isinstance(module, torch.nn.Linear) and module.out_features != vocab)
+        for batch, seq, predictions in [(args.pretrain_batch_128, 128, 20),
+                                        (args.pretrain_batch_512, 512, 80)]:
+            seconds = time_steps(model, optimizer, make_pretraining_batch(
+                batch, seq, predictions, vocab, device, hf), args.steps, args.warmup, device, hf)
+            per_sequence = flops_per_sequence(matmul, layers, hidden, seq) \
+                + 3 * 2 * predictions * hidden * vocab
+            flops = per_sequence * batch / seconds
+            run = {"model": name, "mode": "pretrain", "batch": batch, "seq_length": seq,
+                   "masked_positions": predictions, "step_time_s": round(seconds, 4),
+                   "seq_per_s": round(batch / seconds, 1), "tflops": round(flops / 1e12, 2),
+                   "mfu": round(flops / 1e12 / peak, 3) if peak else None}
+            runs.append(run)
+            print(f"{name:12s} pretrain batch {batch:3d} x {seq}: {seconds * 1000:8.1f} ms/step "
+                  f"{batch / seconds:8.1f} seq/s {flops / 1e12:7.1f} TFLOP/s"
+                  + (f"  MFU {flops / 1e12 / peak:.1%}" if peak else ""), flush=True)
+        del model, optimizer
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    return runs
+
+
+def summarise_pretraining(runs: list[dict]) -> tuple[dict, list[str]]:
+    summary: dict = {}
+    lines = []
+    for seq in (128, 512):
+        ours = next((r for r in runs if r["model"] == "bertkit" and r["mode"] == "pretrain"
+                     and r["seq_length"] == seq), None)
+        peer = next((r for r in runs if r["model"] == "transformers"
+                     and r["mode"] == "pretrain" and r["seq_length"] == seq), None)
+        if ours is None:
+            continue
+        summary[f"pretrain_{seq}_seq_per_s"] = ours["seq_per_s"]
+        summary[f"pretrain_{seq}_mfu"] = ours["mfu"]
+        line = f"pretrain {ours['batch']} x {seq}: bertkit {ours['seq_per_s']} seq/s" + (
+            f", MFU {ours['mfu']:.1%}" if ours["mfu"] is not None else "")
+        if peer is not None:
+            summary[f"ratio_pretrain_{seq}"] = round(ours["seq_per_s"] / peer["seq_per_s"], 2)
+            line += (f"; transformers {peer['seq_per_s']} seq/s "
+                     f"(ratio {summary[f'ratio_pretrain_{seq}']}x)")
+        lines.append(line)
+    return summary, lines
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -185,6 +284,12 @@ def time_prediction(model, batches: list[dict], device: torch.device, rounds: in
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda")
+    parser.add_argument("--mode", choices=("squad", "pretrain", "all"), default="squad",
+                        help="squad fine-tuning and prediction shapes, pretraining, or both")
+    parser.add_argument("--pretrain-batch-128", type=int, default=64,
+                        help="pretraining batch at length 128")
+    parser.add_argument("--pretrain-batch-512", type=int, default=16,
+                        help="pretraining batch at length 512")
     parser.add_argument("--tiny", action="store_true", help="a 2-layer model (smoke test)")
     parser.add_argument("--batch", type=int, default=32, help="training batch at length 384")
     parser.add_argument("--steps", type=int, default=10)
@@ -204,6 +309,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.dry_run:
         args.device, args.tiny, args.steps, args.warmup, args.batch = "cpu", True, 1, 1, 4
         args.predict_features, args.predict_batch, args.predict_rounds = 24, 8, 1
+        args.pretrain_batch_128, args.pretrain_batch_512 = 4, 2
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("gpu_throughput: no CUDA device here (torch.cuda.is_available() is "
                          "False); run it on a GPU machine, or use --dry-run to check the script")
@@ -226,7 +332,9 @@ def main(argv: list[str] | None = None) -> dict:
                              "length per token, x3 for training; no embedding lookups",
                     "runs": []}
     makers = [("bertkit", lambda: build_model("squad", config), False)]
-    if args.with_transformers:
+    if args.mode == "pretrain":
+        makers = []
+    if args.with_transformers and makers:
         from transformers import BertConfig as HFConfig
         from transformers import BertForQuestionAnswering
 
@@ -274,7 +382,13 @@ def main(argv: list[str] | None = None) -> dict:
         del model
         if device.type == "cuda":
             torch.cuda.empty_cache()
-    report["summary"] = summarise(report["runs"], args.batch)
+    if args.mode in ("pretrain", "all"):
+        report["runs"].extend(pretraining_runs(args, config, device, peak))
+    report["summary"] = summarise(report["runs"], args.batch) if args.mode != "pretrain" \
+        else {"lines": []}
+    pretraining_summary, pretraining_lines = summarise_pretraining(report["runs"])
+    report["summary"].update(pretraining_summary)
+    report["summary"]["lines"] += pretraining_lines
     report["wall_s"] = round(time.perf_counter() - started, 1)
     for line in report["summary"]["lines"]:
         print(line)

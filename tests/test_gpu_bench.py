@@ -75,3 +75,26 @@ def test_squad_lengths_file_is_the_real_distribution():
     assert max(lengths) == 384 and min(lengths) > 0
     sampled = gpu.sample_lengths(1000, seed=0, cap=384)
     assert 100 < sum(sampled) / len(sampled) < 384
+
+
+def test_pretraining_mode_times_both_models_on_the_same_records(tmp_path):
+    gpu = _module()
+    import torch
+
+    ours = gpu.make_pretraining_batch(3, 16, 4, 1500, torch.device("cpu"), hf=False)
+    theirs = gpu.make_pretraining_batch(3, 16, 4, 1500, torch.device("cpu"), hf=True)
+    assert torch.equal(ours["input_ids"], theirs["input_ids"])
+    # transformers' labels hold the masked ids at the masked positions, -100 elsewhere.
+    rows = torch.arange(3)[:, None]
+    assert torch.equal(theirs["labels"][rows, ours["masked_lm_positions"]], ours["masked_lm_ids"])
+    assert int((theirs["labels"] != -100).sum()) == 12
+    assert (ours["masked_lm_positions"] > 0).all()  # never [CLS]
+    assert theirs["next_sentence_label"].tolist() == ours["next_sentence_labels"][:, 0].tolist()
+
+    report = gpu.main(["--dry-run", "--mode", "pretrain", "--json-out", str(tmp_path / "p.json")])
+    runs = {(run["model"], run["seq_length"], run["masked_positions"]) for run in report["runs"]}
+    assert runs == {("bertkit", 128, 20), ("bertkit", 512, 80), ("transformers", 128, 20),
+                    ("transformers", 512, 80)}
+    for key in ("pretrain_128_seq_per_s", "pretrain_512_seq_per_s", "ratio_pretrain_128",
+                "ratio_pretrain_512"):
+        assert report["summary"][key] > 0, key

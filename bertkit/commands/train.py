@@ -32,7 +32,8 @@ Under torchrun a failure prints the worker's one error: line, then torchrun's ow
 def command(
     task: Annotated[str, typer.Option("--task", help=f"{', '.join(TASK_NAMES)}.")],
     train_file: Annotated[Path, typer.Option(
-        "--train-file", help="Training TFRecord from prep (or the prep folder holding train.tf_record).")],
+        "--train-file", help="Training TFRecord from prep (or the prep folder holding train.tf_record); "
+                             "pretrain: a prep pretrain folder, shard files, globs or a comma list.")],
     output: OutputDirOption,
     init_checkpoint: Annotated[Path | None, typer.Option(
         "--init-checkpoint", help="Pretrained BERT: HF dir/safetensors/bin, Google TF or MindSpore ckpt.")] = None,

@@ -41,12 +41,13 @@ class StepReporter:
         self.log_file.write(json.dumps(record) + "\n")
         self.log_file.flush()
         if self.board is not None:
-            for key in ("loss", "lr", "step_time", "seq_per_s"):
+            for key in ("loss", "lr", "step_time", "seq_per_s", *accuracy_keys(record)):
                 self.board.add_scalar(f"train/{key}", record[key], step)
         self.progress.update(self.bar, advance=1,
                              description=f"training loss {record['loss']:.4f}")
         if not self.quiet and (step % self.print_every == 0 or step == self.total_steps):
-            info(f"step {step}/{self.total_steps} loss {record['loss']:.4f} "
+            accuracy = "".join(f"{key} {record[key]:.3f} " for key in accuracy_keys(record))
+            info(f"step {step}/{self.total_steps} loss {record['loss']:.4f} {accuracy}"
                  f"lr {record['lr']:.3g} {record['step_time'] * 1000:.0f} ms/step "
                  f"{record['seq_per_s']:.1f} seq/s")
 
@@ -56,6 +57,11 @@ class StepReporter:
             self.log_file.close()
         if self.board is not None:
             self.board.close()
+
+
+def accuracy_keys(record: dict[str, float]) -> list[str]:
+    """The training accuracies a task logs beside the loss (pretraining: masked LM, NSP)."""
+    return [key for key in record if key.endswith("_accuracy")]
 
 
 def open_log(log_path: Path, resumed_step: int) -> IO[str]:

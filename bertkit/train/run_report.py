@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,8 @@ class StepRecord:
     lr: float
     step_time: float
     seq_per_s: float
+    # Training accuracies a task logs beside the loss (pretraining: mlm_accuracy, nsp_accuracy).
+    accuracies: dict[str, float] = field(default_factory=dict)
 
 
 def read_step_log(path: Path) -> list[StepRecord]:
@@ -57,7 +59,9 @@ def read_step_log(path: Path) -> list[StepRecord]:
             raw = json.loads(line)
             records.append(StepRecord(step=int(raw["step"]), loss=float(raw["loss"]),
                                       lr=float(raw["lr"]), step_time=float(raw["step_time"]),
-                                      seq_per_s=float(raw["seq_per_s"])))
+                                      seq_per_s=float(raw["seq_per_s"]),
+                                      accuracies={key: float(value) for key, value in raw.items()
+                                                  if key.endswith("_accuracy")}))
         except (ValueError, KeyError, TypeError) as error:
             raise InputError(path, f"not a step record ({error})", number) from None
     return records
@@ -102,7 +106,22 @@ def draw_learning_curve(records: Sequence[StepRecord], path: Path,
     axes.set_xlabel("optimizer step")
     axes.set_ylabel("loss")
     axes.grid(True, alpha=0.3)
-    if metric is not None and steps:
+    accuracy_names = sorted({name for record in records for name in record.accuracies})
+    if accuracy_names:
+        # Training accuracies (fractions) on a right-hand axis; a task that logs them has
+        # no separate eval step to mark.
+        right = axes.twinx()
+        for name, color in zip(accuracy_names, ("tab:green", "tab:orange", "tab:purple")):
+            values = [r.accuracies.get(name, math.nan) for r in records]
+            if window >= 2:
+                values = moving_average(values, window)
+            right.plot(steps, values, color=color, linewidth=1.4, label=name.replace("_", " "))
+        right.set_ylabel("training accuracy")
+        right.set_ylim(0, 1.0)
+        handles = axes.get_legend_handles_labels()
+        extra = right.get_legend_handles_labels()
+        legend_entries = (handles[0] + extra[0], handles[1] + extra[1])
+    elif metric is not None and steps:
         name, value = metric
         right = axes.twinx()
         right.plot([steps[-1]], [value], marker="*", markersize=14, color="tab:red",
@@ -150,7 +169,9 @@ def describe_data(resolved_config: Mapping[str, Any]) -> list[tuple[str, str]]:
     if index.is_file():  # one line per record, written by TFRecordWriter
         with index.open(encoding="utf-8") as handle:
             rows.append(("records", f"{sum(1 for line in handle if line.strip()):,}"))
-    manifest = _read_json(train_path.parent / "manifest.json")
+    # A prep pretrain folder holds its manifest; a record file has it beside it.
+    folder = train_path if train_path.is_dir() else train_path.parent
+    manifest = _read_json(folder / "manifest.json")
     if manifest:
         rows.append(("prepared by", f"`bertkit {manifest.get('command', '?')}`"))
         sources = [str(entry.get("path")) for entry in manifest.get("inputs") or []]
@@ -161,7 +182,7 @@ def describe_data(resolved_config: Mapping[str, Any]) -> list[tuple[str, str]]:
         # GLUE-style manifests count per split; SQuAD's counts the one file it wrote.
         per_split = counts.get(split)
         split_counts: dict[str, Any] = per_split if isinstance(per_split, dict) else counts
-        for key in ("examples", "features"):
+        for key in ("examples", "features", "instances"):
             if isinstance(split_counts.get(key), int):
                 rows.append((f"source {key}", f"{split_counts[key]:,}"))
     if resolved_config.get("eval_file"):
@@ -237,6 +258,8 @@ def render_report(*, records: Sequence[StepRecord], train_results: Mapping[str, 
         final.append(("final training loss", f"{records[-1].loss:.4f}"))
         lowest = min(records, key=lambda r: r.loss)
         final.append(("lowest training loss", f"{lowest.loss:.4f} (step {lowest.step})"))
+        for name, value in records[-1].accuracies.items():
+            final.append((f"final training {name.replace('_', ' ')}", f"{value:.4f}"))
     if isinstance(train_results.get("mean_loss"), (int, float)):
         final.append(("mean training loss", f"{train_results['mean_loss']:.4f}"))
     for name, value in (eval_results or {}).items():

@@ -62,14 +62,21 @@ def check_head_matches_labels(init_checkpoint: Path | None, train_file: Path,
 
 def find_vocab(train_file: Path, init_checkpoint: Path | None) -> Path | None:
     """The vocab to ship with the model: prep's copy first, then the checkpoint's."""
-    places = [Path(train_file).parent]
+    train_file = Path(train_file)
+    places = [train_file if train_file.is_dir() else train_file.parent]
     if init_checkpoint is not None:
         checkpoint = Path(init_checkpoint)
         places.append(checkpoint if checkpoint.is_dir() else checkpoint.parent)
     for place in places:
         if (place / "vocab.txt").is_file():
             return place / "vocab.txt"
-    return None
+    # prep pretrain copies no vocab: its manifest names the one it tokenized with.
+    try:
+        manifest = json.loads((places[0] / "manifest.json").read_text(encoding="utf-8"))
+        named = Path(manifest["tokenizer"]["vocab"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return named if named.is_file() else None
 
 
 def seed_everything(seed: int) -> None:

@@ -50,6 +50,9 @@ FORMATS = ("hf", "google_tf", "mindspore")
 # Besides every task's head, modules a checkpoint may lack: they start from their fresh
 # initialisation, as in HF.
 OPTIONAL_PREFIXES = ("bert.pooler.", "pooler.")
+# Pretraining heads a checkpoint may carry (Google, MindSpore zoo, HF BertForPreTraining):
+# loaded into a BertForPreTraining, skipped by a fine-tuning model that has no place for them.
+PRETRAINING_HEAD_PREFIX = "cls."
 
 
 @dataclasses.dataclass
@@ -62,10 +65,16 @@ class LoadReport:
     initialised_heads: list[str]
     ignored: list[str]
 
+    @property
+    def initialised(self) -> list[str]:
+        """Every tensor the checkpoint lacked, which keeps its fresh initialisation (a
+        missing encoder tensor is an error, so these are heads and the pooler)."""
+        return list(self.missing)
+
     def summary(self) -> str:
         parts = [f"loaded {len(self.loaded)} tensors from {self.format} checkpoint {self.source}"]
         if self.initialised_heads:
-            parts.append(f"newly initialised: {', '.join(self.initialised_heads)}")
+            parts.append(f"newly initialised: {', '.join(self.initialised)}")
         if self.unexpected:
             shown = ", ".join(self.unexpected[:8]) + (" ..." if len(self.unexpected) > 8 else "")
             parts.append(f"unexpected (not loaded): {shown}")
@@ -150,8 +159,10 @@ def load_init_checkpoint(model: nn.Module, path: str | Path, *, announce: bool =
     for name, tensor in mapped.tensors.items():
         target = name.removeprefix(ENCODER_PREFIX) if bare else name
         if target not in expected:
-            # A pooler the model does not have (span/token heads, like HF) is expected.
-            (ignored if "pooler." in target else unexpected).append(mapped.source_names[name])
+            # A pooler the model does not have (span/token heads, like HF) is expected, and
+            # so are pretraining heads under a fine-tuning head.
+            known = "pooler." in target or target.startswith(PRETRAINING_HEAD_PREFIX)
+            (ignored if known else unexpected).append(mapped.source_names[name])
             continue
         want = tuple(expected[target].shape)
         if tuple(tensor.shape) != want:

@@ -72,12 +72,22 @@ GOOGLE_TF_HEADS: tuple[Rule, ...] = (
     Rule("cls/squad/output_bias", "qa_outputs.bias"),
     Rule("output_weights", "classifier.weight"),  # run_classifier.py, [num_labels, hidden]
     Rule("output_bias", "classifier.bias"),
+    # run_pretraining.py: the masked-LM transform (a dense kernel, [in, out]), the output
+    # bias of the decoder tied to the word embeddings, and the next-sentence layer, whose
+    # output_weights are [2, hidden] already.
+    Rule("cls/predictions/transform/dense/kernel", "cls.predictions.transform.dense.weight", TRANSPOSE),
+    Rule("cls/predictions/transform/dense/bias", "cls.predictions.transform.dense.bias"),
+    Rule("cls/predictions/transform/LayerNorm/gamma", "cls.predictions.transform.LayerNorm.weight"),
+    Rule("cls/predictions/transform/LayerNorm/beta", "cls.predictions.transform.LayerNorm.bias"),
+    Rule("cls/predictions/output_bias", "cls.predictions.bias"),
+    Rule("cls/seq_relationship/output_weights", "cls.seq_relationship.weight"),
+    Rule("cls/seq_relationship/output_bias", "cls.seq_relationship.bias"),
 )
 
-# Optimizer slots, step counters and the pre-training heads: known, deliberately not loaded.
+# Optimizer slots and step counters: known, deliberately not loaded.
 GOOGLE_TF_IGNORED = re.compile(
-    r"(.*/adam_[mv]|global_step|AdamWeightDecayOptimizer.*|cls/predictions/.*"
-    r"|cls/seq_relationship/.*|_CHECKPOINTABLE_OBJECT_GRAPH|.*/ExponentialMovingAverage)$"
+    r"(.*/adam_[mv]|global_step|AdamWeightDecayOptimizer.*"
+    r"|_CHECKPOINTABLE_OBJECT_GRAPH|.*/ExponentialMovingAverage)$"
 )
 
 # --------------------------------------------------------------------------------------------
@@ -122,16 +132,26 @@ MINDSPORE_HEADS: tuple[Rule, ...] = (
     Rule("dense1.bias", "qa_outputs.bias"),
     Rule("dense_1.weight", "classifier.weight"),  # BertCLSModel and BertNERModel
     Rule("dense_1.bias", "classifier.bias"),
+    # BertPreTraining (src/bert_for_pre_training.py): cls1 is GetMaskedLMOutput (dense with
+    # the activation, layernorm, output_bias; the decoder is the embedding table), cls2 is
+    # GetNextSentenceOutput. Dense weights are [out, in] like PyTorch's: renames only.
+    Rule("cls1.dense.weight", "cls.predictions.transform.dense.weight"),
+    Rule("cls1.dense.bias", "cls.predictions.transform.dense.bias"),
+    Rule("cls1.layernorm.gamma", "cls.predictions.transform.LayerNorm.weight"),
+    Rule("cls1.layernorm.beta", "cls.predictions.transform.LayerNorm.bias"),
+    Rule("cls1.output_bias", "cls.predictions.bias"),
+    Rule("cls2.dense.weight", "cls.seq_relationship.weight"),
+    Rule("cls2.dense.bias", "cls.seq_relationship.bias"),
 )
 
-# Optimizer moments, loss scaling, step counters, the pre-training heads, and the zoo CRF's
+# Optimizer moments, loss scaling, step counters, and the zoo CRF's
 # `loss.transitions` (it folds <START>/<STOP> into a (n+2)x(n+2) matrix that our CRF, with
 # separate start/end vectors, does not share; a CRF is trained from scratch instead).
 MINDSPORE_IGNORED = re.compile(
     r"((moments1|moments2|moment1|moment2|adam_m|adam_v|accu_grads|accum|momentum|"
     r"global_step|learning_rate|beta1_power|beta2_power|loss_scale|scale_sense|"
     r"current_iterator_step|last_overflow_iterator_step|epoch_num|step_num)(\..*)?"
-    r"|.*cls1\..*|.*cls2\..*|loss\.transitions)$"
+    r"|loss\.transitions)$"
 )
 
 # --------------------------------------------------------------------------------------------
@@ -143,5 +163,7 @@ HF_LEGACY_SUFFIXES: tuple[tuple[str, str], ...] = (
     ("LayerNorm.beta", "LayerNorm.bias"),
 )
 HF_ENCODER_ROOTS = ("embeddings.", "encoder.", "pooler.")
-# The heads' names are each task's (`bertkit.train.tasks`, ``hf_heads``).
-HF_IGNORED = re.compile(r"(.*position_ids|cls\..*|.*\.num_batches_tracked)$")
+# The heads' names are each task's (`bertkit.train.tasks`, ``hf_heads``; pretraining's are
+# ``cls.*``). cls.predictions.decoder.{weight,bias} are aliases of the word embeddings and
+# of cls.predictions.bias (tied in transformers; older files store them twice).
+HF_IGNORED = re.compile(r"(.*position_ids|cls\.predictions\.decoder\..*|.*\.num_batches_tracked)$")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from bertkit.train.tasks.base import Task
 
 # Every task, in the order help texts list them; each is bertkit.train.tasks.<name>.TASK.
-TASK_NAMES = ("squad", "classification", "ner")
+TASK_NAMES = ("squad", "classification", "ner", "pretrain")
 
 
 def get_task(name: str) -> Task:
