@@ -90,3 +90,21 @@ def test_relative_gold_path_is_the_manifests_folders(tnews_run, tmp_path):
     assert json.loads(result.stdout)["scores"]["examples"] == 16
     gold = json.loads((out / "eval_meta.json").read_text(encoding="utf-8"))["gold"]
     assert Path(gold).is_absolute() and Path(gold).resolve() == tmp_path / "raw" / "tnews_dev.json"
+
+
+def test_train_do_eval_checks_the_block_before_training(tnews_run, tmp_path):
+    """It trained the whole run first, then failed in the prediction step."""
+    prep, _ = tnews_run
+    copy = tmp_path / "prep"
+    shutil.copytree(prep, copy)
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    manifest["eval"]["scorer"] = "cluener"
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    result = runner.invoke(app, ["train", "--task", "classification", "--train-file",
+                                 str(copy / "dev.tf_record"), "--init-checkpoint",
+                                 str(TINY_BERT), "-o", str(tmp_path / "run"), "--max-steps",
+                                 "1", "--batch-size", "8", "--device", "cpu", "--do-eval",
+                                 "--eval-file", str(copy)])
+    assert result.exit_code == 1, result.output
+    assert str(copy / "manifest.json") in result.stderr and "'cluener'" in result.stderr
+    assert not (tmp_path / "run" / "log.jsonl").exists()
