@@ -108,3 +108,22 @@ def test_train_do_eval_checks_the_block_before_training(tnews_run, tmp_path):
     assert result.exit_code == 1, result.output
     assert str(copy / "manifest.json") in result.stderr and "'cluener'" in result.stderr
     assert not (tmp_path / "run" / "log.jsonl").exists()
+
+
+def test_records_renamed_after_prep_are_predicted_not_scored(tnews_run, tmp_path):
+    """The manifest's gold map has no entry for custom.tf_record: predict used to end with
+    exit 2, 'task tnews needs --gold' (an option predict does not have), after predicting."""
+    prep, run = tnews_run
+    copy = tmp_path / "prep"
+    shutil.copytree(prep, copy)
+    for name in ("tf_record", "tf_record.index"):
+        if (copy / f"dev.{name}").exists():
+            (copy / f"dev.{name}").rename(copy / f"custom.{name}")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["predict", str(run), "--eval-file",
+                                 str(copy / "custom.tf_record"), "-o", str(out),
+                                 "--device", "cpu", "--json"])
+    assert result.exit_code == 0, result.output
+    predicted = json.loads(result.stdout)
+    assert predicted["scores"] is None and "--gold" in predicted["note"]
+    assert (out / "predictions.tsv").is_file() and not (out / "eval_results.json").exists()

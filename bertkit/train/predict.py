@@ -208,6 +208,10 @@ def _score_with_eval(output_dir: Path) -> tuple[dict[str, Any] | None, str | Non
     except ImportError:
         return None, "predictions written; scoring skipped (bertkit.evaluate.api not available)"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("gold") is None:  # e.g. records renamed after prep: the manifest has no entry
+        return None, ("predictions written, not scored: the prep manifest names no gold file "
+                      f"for this split; score them with `bertkit eval "
+                      f"{output_dir / meta['predictions']} --gold FILE`")
     scores = dict(evaluate(output_dir / meta["predictions"]))
     for key in ("missing_ids", "unknown_ids"):  # the counts stay; id lists can be long
         scores.pop(key, None)
