@@ -11,6 +11,9 @@ from typer.testing import CliRunner
 from bertkit.cli import app
 from bertkit.train.options import MAX_DDP_TIMEOUT_S
 
+# One torch thread for every test here (conftest.one_torch_thread).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def test_the_bound_is_one_timedelta_holds() -> None:
     assert datetime.timedelta(seconds=MAX_DDP_TIMEOUT_S).total_seconds() == MAX_DDP_TIMEOUT_S

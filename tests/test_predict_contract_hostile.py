@@ -17,6 +17,9 @@ from bertkit.cli import app
 
 runner = CliRunner()
 
+# One torch thread for every test here (conftest.one_torch_thread).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 @pytest.fixture(scope="module")
 def tnews_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
