@@ -244,14 +244,15 @@ def _resolve(request: EvalRequest) -> EvalRequest:
     gold_source = "--gold"  # where the gold path came from, for the detection note
     if meta is not None:
         request.predictions = meta.predictions
+        # A --gold naming another file than the contract's decides the task itself.
+        contract_holds = request.gold is None or (
+            meta.gold is not None and _same_file(request.gold, meta.gold))
         if request.gold is None and meta.gold is not None:
             request.gold, gold_source = meta.gold, "eval_meta.json"
-        if request.task is None and meta.task:
+        if request.task is None and meta.task and contract_holds:
             request.task = meta.task
             task_source = (f"eval_meta.json (the prep manifest's eval contract, gold format "
                            f"{meta.gold_format})" if meta.gold_format else "eval_meta.json")
-        if request.na_prob_file is None:
-            request.na_prob_file = meta.na_prob_file
     if request.task is not None:
         request.task = detect.canonical_task(request.task)
         request.detection = f"task from {task_source}"
@@ -259,7 +260,16 @@ def _resolve(request: EvalRequest) -> EvalRequest:
         request.task, request.detection = detect.detect_task(request.predictions, request.gold)
         if gold_source != "--gold":
             request.detection += f" (gold named by {gold_source})"
+    if meta is not None and request.na_prob_file is None and request.task == "squad2":
+        request.na_prob_file = meta.na_prob_file
     return request
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    try:
+        return first.resolve() == second.resolve() or first.samefile(second)
+    except OSError:
+        return False
 
 
 def check_options(task: str | None, na_prob_file: Path | None, na_prob_thresh: float,

@@ -55,11 +55,24 @@ def manifest_eval_block(scorer: str, gold: Mapping[str, str], gold_format: str
 
 def contract_for_split(manifest: Mapping[str, Any], split: str) -> EvalContract | None:
     """The manifest's contract for ``split`` (a records file stem), or None when the
-    manifest has no ``eval`` block (written before bertkit recorded one)."""
+    manifest has no ``eval`` block (written before bertkit recorded one).
+
+    A block that is there but malformed (edited by hand) is a ``ValueError`` saying what is
+    wrong, never a contract made of ``str()`` of a list or a number.
+    """
     block = manifest.get("eval")
-    if not isinstance(block, Mapping) or not block.get("scorer"):
+    if block is None:
         return None
-    gold = block.get("gold")
-    path = gold.get(split) if isinstance(gold, Mapping) else None
-    return EvalContract(str(block["scorer"]), None if path is None else str(path),
-                        str(block.get("format", "")))
+    if not isinstance(block, Mapping):
+        raise ValueError('"eval" must be an object {"scorer", "gold", "format"}')
+    scorer, gold, gold_format = block.get("scorer"), block.get("gold"), block.get("format")
+    if not isinstance(scorer, str) or not scorer:
+        raise ValueError('"eval": "scorer" must be a scorer name')
+    if gold is not None and not isinstance(gold, Mapping):
+        raise ValueError('"eval": "gold" must be an object (records file stem -> gold file)')
+    path = gold.get(split) if gold is not None else None
+    if path is not None and not isinstance(path, str):
+        raise ValueError(f'"eval": "gold" of {split!r} must be a path')
+    if gold_format is not None and not isinstance(gold_format, str):
+        raise ValueError('"eval": "format" must be a string')
+    return EvalContract(scorer, path, gold_format or "")

@@ -65,6 +65,16 @@ def read_run_meta(predictions: Path) -> RunMeta | None:
                          f"{error.lineno}:{error.colno}") from None
     if not isinstance(meta, dict):
         raise InputError(meta_path, "expected an object")
+    for key in ("task", "gold", "predictions", "na_prob_file", "format"):
+        if meta.get(key) is not None and not isinstance(meta[key], str):
+            raise InputError(meta_path, f'"{key}" must be a string, not '
+                                        f"{type(meta[key]).__name__}")
+    if meta.get("task"):
+        try:
+            canonical_task(meta["task"])
+        except UsageError:
+            raise InputError(meta_path, f'"task" {meta["task"]!r} is not a bertkit eval task, '
+                                        f"{_ASK.removeprefix('pass --task ')}") from None
     named = meta.get("predictions")
     if not predictions.is_dir() and named and Path(named).name != predictions.name:
         return None  # the metadata describes another file in this folder

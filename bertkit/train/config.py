@@ -42,6 +42,18 @@ class BertConfig:
     layer_norm_eps: float = 1e-12
 
     def __post_init__(self) -> None:
+        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                     "intermediate_size", "max_position_embeddings", "type_vocab_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+            value = getattr(self, name)
+            # CPU training's lane dropout would not refuse it (see dropout.quantised_keep):
+            # p < 0 dropped nothing and p > 1 zeroed everything, where F.dropout raises.
+            if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                    or not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be a probability in [0, 1], not {value!r}")
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
                 f"hidden_size {self.hidden_size} is not a multiple of "

@@ -71,11 +71,14 @@ def mark_run_dir(run_dir: Path) -> None:
 
 
 def _marked_by_this_job(run_dir: Path) -> bool:
+    run_id = os.environ.get("TORCHELASTIC_RUN_ID")
+    if run_id is None:  # not under torchrun: no mark is ours (not even {"run_id": null})
+        return False
     try:
         mark = json.loads((run_dir / JOB_MARK).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    if not isinstance(mark, dict) or mark.get("run_id") != os.environ.get("TORCHELASTIC_RUN_ID"):
+    if not isinstance(mark, dict) or mark.get("run_id") != run_id:
         return False
     written, started = mark.get("written_at"), _agent_started_at()
     if started is None:

@@ -23,6 +23,9 @@ DEFAULT_LR = 3e-5
 # gloo default). It must outlast what rank 0 does alone while the others wait: saving the
 # model, --do-eval.
 DEFAULT_DDP_TIMEOUT_S = 1800.0
+# Past this, the process group's timedelta overflows (1e15 s) or its clocks' nanosecond
+# deadlines do (~292 years): a usage error here, not an OverflowError on every rank.
+MAX_DDP_TIMEOUT_S = 365 * 24 * 3600.0
 
 
 @dataclass
@@ -95,6 +98,9 @@ def validate_options(options: TrainOptions) -> None:
     _check_number("--weight-decay", options.weight_decay, low=0.0, low_inclusive=True)
     _check_number("--max-grad-norm", options.max_grad_norm, low=0.0, low_inclusive=True)
     _check_number("--ddp-timeout", options.ddp_timeout, low=0.0, low_inclusive=False)
+    if options.ddp_timeout > MAX_DDP_TIMEOUT_S:
+        raise UsageError(f"--ddp-timeout must be at most {MAX_DDP_TIMEOUT_S:g} s (a year), "
+                         f"got {options.ddp_timeout:g}")
     if options.num_workers < 0:
         raise UsageError("--workers must be 0 or more")
     if options.seed < 0:

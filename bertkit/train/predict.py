@@ -25,7 +25,12 @@ from bertkit.errors import InputError, UsageError
 from bertkit.fsutil import write_json_atomic
 from bertkit.train import data as train_data
 from bertkit.train.options import check_output_dir
-from bertkit.train.prediction_files import EVAL_META_NAME, EVAL_RESULTS_NAME, PredictResult
+from bertkit.train.prediction_files import (
+    EVAL_META_NAME,
+    EVAL_RESULTS_NAME,
+    PredictResult,
+    recorded_contract,
+)
 from bertkit.train.run_setup import autocast_for
 from bertkit.train.squad_postprocess import MAX_ANSWER_LENGTH, N_BEST_SIZE
 from bertkit.train.tasks import find_task, get_task
@@ -106,6 +111,7 @@ def predict_with_model(model: nn.Module, options: PredictOptions, *, device: tor
     if spec is None or writer is None:
         raise UsageError(f"the model's task {task!r} is not one predict knows")
     eval_file = resolve_eval_file(options.eval_file, task)
+    recorded_contract(eval_file, scorers=spec.scorers)  # checked before the model runs
     output_dir = Path(options.output_dir) if options.output_dir is not None \
         else resolve_model_dir(options.model_dir).parent / "eval"
     layout = spec.layout(training=False)
@@ -202,6 +208,10 @@ def _score_with_eval(output_dir: Path) -> tuple[dict[str, Any] | None, str | Non
     except ImportError:
         return None, "predictions written; scoring skipped (bertkit.evaluate.api not available)"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("gold") is None:  # e.g. records renamed after prep: the manifest has no entry
+        return None, ("predictions written, not scored: the prep manifest names no gold file "
+                      f"for this split; score them with `bertkit eval "
+                      f"{output_dir / meta['predictions']} --gold FILE`")
     scores = dict(evaluate(output_dir / meta["predictions"]))
     for key in ("missing_ids", "unknown_ids"):  # the counts stay; id lists can be long
         scores.pop(key, None)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -70,7 +70,7 @@ def eval_contract(eval_file: Path, legacy: Callable[[dict[str, Any]], _Legacy]) 
     predict used to guess by, and a warning says so. None: nothing names a scorer.
     """
     manifest = prep_manifest(eval_file)
-    contract = contract_for_split(manifest, eval_file.name.split(".")[0])
+    contract = recorded_contract(eval_file, manifest)
     if contract is not None:
         return contract
     contract = legacy(manifest)
@@ -78,6 +78,29 @@ def eval_contract(eval_file: Path, legacy: Callable[[dict[str, Any]], _Legacy]) 
         warn(f"{eval_file.parent / 'manifest.json'} has no eval contract (prep of an older "
              f"bertkit): scoring with {contract.scorer} against {contract.gold}, as guessed "
              "from the prep command and inputs; run prep again to record it")
+    return contract
+
+
+def recorded_contract(eval_file: Path, manifest: dict[str, Any] | None = None,
+                      scorers: tuple[str, ...] | None = None) -> EvalContract | None:
+    """The contract of prep's manifest beside ``eval_file`` (None: the manifest has none),
+    checked: a malformed block, or a scorer that is not one of ``scorers`` (the task's), is
+    an ``InputError`` naming the manifest. A relative gold path is relative to the manifest.
+    """
+    path = eval_file.parent / "manifest.json"
+    if manifest is None:
+        manifest = prep_manifest(eval_file)
+    try:
+        contract = contract_for_split(manifest, eval_file.name.split(".")[0])
+    except ValueError as error:
+        raise InputError(path, str(error)) from None
+    if contract is None:
+        return None
+    if scorers is not None and contract.scorer not in scorers:
+        raise InputError(path, f'"eval": scorer {contract.scorer!r} does not score this '
+                               f"model's predictions (one of: {', '.join(scorers)})")
+    if contract.gold is not None and not Path(contract.gold).is_absolute():
+        contract = replace(contract, gold=str(eval_file.parent.resolve() / contract.gold))
     return contract
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bertkit.console import info, make_progress, progress_enabled
+from bertkit.errors import InputError
 from bertkit.fsutil import atomic_path
 
 
@@ -69,8 +70,20 @@ def open_log(log_path: Path, resumed_step: int) -> IO[str]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     kept = []
     if resumed_step and log_path.is_file():
-        for line in log_path.read_text(encoding="utf-8").splitlines():
-            if line.strip() and json.loads(line)["step"] <= resumed_step:
+        lines = log_path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                step = json.loads(line)["step"]
+                if not isinstance(step, int):
+                    raise TypeError
+            except (ValueError, TypeError, KeyError):
+                if number == len(lines):  # the last line of a killed run, cut mid-write
+                    continue
+                raise InputError(log_path, "not a step record (a JSON object with a step)",
+                                 number) from None
+            if step <= resumed_step:
                 kept.append(line + "\n")
     with atomic_path(log_path) as tmp:
         tmp.write_text("".join(kept), encoding="utf-8")

@@ -180,9 +180,13 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
     _check_run_dir(run_dir, attempt.resume or attempt.own_restart)
     options = dataclasses.replace(options, resume=attempt.resume)
     if options.do_eval:
+        from bertkit.train.prediction_files import recorded_contract
         from bertkit.train.predict import resolve_eval_file
 
-        resolve_eval_file(Path(options.eval_file), options.task)  # type: ignore[arg-type]
+        # The eval data's contract too: a bad one stops the run before training, not after.
+        eval_file = resolve_eval_file(Path(options.eval_file),  # type: ignore[arg-type]
+                                      options.task)
+        recorded_contract(eval_file, scorers=task.scorers)
     bert_config, config_path = resolve_bert_config(options.config_file, options.init_checkpoint)
     layout = task.layout(training=True)
     probe = task.open_train_data(options.train_file, layout, task=options.task)

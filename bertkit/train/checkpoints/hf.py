@@ -215,22 +215,33 @@ def read_model_dir_meta(model_dir: Path) -> tuple[BertConfig, dict[str, Any]]:
     config_path = model_dir / "config.json"
     if not config_path.is_file():
         raise InputError(model_dir, "no config.json: not a saved model directory")
+    config = BertConfig.from_json_file(config_path)  # first: bad JSON is one line naming it
     raw = json.loads(config_path.read_text(encoding="utf-8"))
-    config = BertConfig.from_json_file(config_path)
     block = raw.get("bertkit") or {}
+    if not isinstance(block, dict):
+        raise InputError(config_path, '"bertkit" must be an object (task, num_labels, ...)')
+    architectures = raw.get("architectures") or []
+    if not isinstance(architectures, list):
+        raise InputError(config_path, '"architectures" must be a list of class names')
     task = block.get("task")
     if task is None:
-        architecture = next(iter(raw.get("architectures") or []), None)
+        architecture = next(iter(architectures), None)
         task = task_of_architecture(architecture or "")
         if task is None:
             raise InputError(config_path, f"cannot tell the task from architectures {raw.get('architectures')}")
     id2label = raw.get("id2label")
+    if id2label and not (isinstance(id2label, dict)
+                         and all(str(k).lstrip("-").isdigit() for k in id2label)):
+        raise InputError(config_path, '"id2label" must be an object whose keys are label ids')
     labels = [id2label[k] for k in sorted(id2label, key=int)] if id2label else None
     spec = find_task(task)
     if spec is None:
         raise InputError(config_path, f"unknown task {task!r} (this bertkit knows "
                                       f"{', '.join(tasks.TASK_NAMES)})")
     num_labels = block.get("num_labels") or (len(labels) if labels else 2)
+    if not isinstance(num_labels, int) or isinstance(num_labels, bool) or num_labels < 1:
+        raise InputError(config_path, f'"num_labels" must be a whole number of at least 1, '
+                                      f"not {num_labels!r}")
     fixed = spec.output_names
     meta = {
         "task": task,
