@@ -83,6 +83,12 @@ SHARED_OPTIONS: dict[str, tuple[Any, Any]] = {
 }
 ALL_SHARED = tuple(SHARED_OPTIONS)
 
+
+def all_shared_but(*names: str) -> tuple[str, ...]:
+    """Every shared option but ``names``: those a converter declares itself, or has no use for."""
+    return tuple(name for name in ALL_SHARED if name not in names)
+
+
 InputsArgument = Annotated[list[Path], typer.Argument(
     metavar="INPUT...", help="Input files, or a directory holding the dataset's split files.")]
 

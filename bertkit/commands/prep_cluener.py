@@ -24,15 +24,15 @@ HELP = "\n\n".join((
 ))
 
 
+SchemeOption = Annotated[str, typer.Option(
+    "--scheme", help="cluener (CLUENER's 41-label BMES label2id), bio or bioes.")]
+StrictOption = Annotated[bool, typer.Option(
+    "--strict", help="Overlapping entities are an error instead of a warning.")]
+
+
 @prep_command("cluener", summary=SUMMARY, help=HELP)
-def command(
-    prep: PrepContext,
-    inputs: InputsArgument,
-    scheme: Annotated[str, typer.Option(
-        "--scheme", help="cluener (CLUENER's 41-label BMES label2id), bio or bioes.")] = "cluener",
-    strict: Annotated[bool, typer.Option(
-        "--strict", help="Overlapping entities are an error instead of a warning.")] = False,
-) -> PrepResult:
+def command(prep: PrepContext, inputs: InputsArgument, scheme: SchemeOption = "cluener",
+            strict: StrictOption = False) -> PrepResult:
     from bertkit.prep.ner.cluener import convert_cluener
 
     return convert_cluener(

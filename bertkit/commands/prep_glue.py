@@ -6,12 +6,8 @@ from typing import Annotated
 
 import typer
 
-from bertkit.commands._prep_runner import (
-    ALL_SHARED,
-    InputsArgument,
-    PrepContext,
-    prep_command,
-)
+from bertkit.commands._prep_runner import (InputsArgument, PrepContext, all_shared_but,
+                                           prep_command)
 from bertkit.prep.result import PrepResult
 
 SUMMARY = "GLUE TSV files -> Google's run_classifier.py records."
@@ -29,17 +25,17 @@ labels (label id 0). STS-B's label_ids is one float32 score.
 """
 
 
-@prep_command("glue", summary=SUMMARY, help=HELP,
-              shared=tuple(name for name in ALL_SHARED if name != "split"))
-def command(
-    prep: PrepContext,
-    task: Annotated[str, typer.Argument(metavar="TASK", help="GLUE task name, e.g. MRPC.")],
-    inputs: InputsArgument,
-    split: Annotated[str | None, typer.Option(
-        "--split", metavar="SPLIT",
-        help="train, dev or test (MNLI: train, dev_matched, dev_mismatched, test_matched, "
-             "test_mismatched), when the file name does not say.")] = None,
-) -> PrepResult:
+TaskArgument = Annotated[str, typer.Argument(metavar="TASK", help="GLUE task name, e.g. MRPC.")]
+# GLUE declares its own --split: MNLI's split names are not the shared option's.
+GlueSplitOption = Annotated[str | None, typer.Option(
+    "--split", metavar="SPLIT",
+    help="train, dev or test (MNLI: train, dev_matched, dev_mismatched, test_matched, "
+         "test_mismatched), when the file name does not say.")]
+
+
+@prep_command("glue", summary=SUMMARY, help=HELP, shared=all_shared_but("split"))
+def command(prep: PrepContext, task: TaskArgument, inputs: InputsArgument,
+            split: GlueSplitOption = None) -> PrepResult:
     from bertkit.prep.classification.glue import convert_glue
 
     return convert_glue(

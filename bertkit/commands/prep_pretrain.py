@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from bertkit.commands._prep_runner import ALL_SHARED, PrepContext, PrepOutcome, prep_command
+from bertkit.commands._prep_runner import PrepContext, PrepOutcome, all_shared_but, prep_command
 
 SUMMARY = "Text corpus -> masked-LM + NSP pretraining records."
 HELP = """Make BERT pretraining data (masked LM + next sentence prediction) from text:
@@ -24,8 +24,7 @@ never change the bytes. manifest.json holds the counts and every shard's sha256;
 
 
 # Pretraining data has no splits: every shared option but --split.
-@prep_command("pretrain", summary=SUMMARY, help=HELP,
-              shared=tuple(name for name in ALL_SHARED if name != "split"))
+@prep_command("pretrain", summary=SUMMARY, help=HELP, shared=all_shared_but("split"))
 def command(
     prep: PrepContext,
     inputs: Annotated[list[str], typer.Argument(

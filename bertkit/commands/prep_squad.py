@@ -7,11 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bertkit.commands._prep_runner import (
-    ALL_SHARED,
-    PrepContext,
-    prep_command,
-)
+from bertkit.commands._prep_runner import PrepContext, all_shared_but, prep_command
 from bertkit.prep.result import PrepResult
 
 SUMMARY = "SQuAD v1.1/v2.0 JSON -> Google's run_squad.py features."
@@ -36,7 +32,7 @@ an error. The baseline's setting is --max-seq-length 512 --doc-stride 128.
 
 
 @prep_command("squad", summary=SUMMARY, help=HELP,
-              shared=tuple(name for name in ALL_SHARED if name not in ("split", "max_seq_length")))
+              shared=all_shared_but("split", "max_seq_length"))
 def command(
     prep: PrepContext,
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="SQuAD JSON file.")],

@@ -24,17 +24,17 @@ and counted.
 """
 
 
+WithKeywordsOption = Annotated[bool, typer.Option(
+    "--with-keywords", help="Put the keywords field in the second segment.")]
+LabelsFileOption = Annotated[Path | None, typer.Option(
+    "--labels", metavar="LABELS_JSON",
+    help="labels.json to check the label codes against "
+         "(default: the one beside the input, if any).")]
+
+
 @prep_command("tnews", summary=SUMMARY, help=HELP)
-def command(
-    prep: PrepContext,
-    inputs: InputsArgument,
-    with_keywords: Annotated[bool, typer.Option(
-        "--with-keywords", help="Put the keywords field in the second segment.")] = False,
-    labels_file: Annotated[Path | None, typer.Option(
-        "--labels", metavar="LABELS_JSON",
-        help="labels.json to check the label codes against "
-             "(default: the one beside the input, if any).")] = None,
-) -> PrepResult:
+def command(prep: PrepContext, inputs: InputsArgument, with_keywords: WithKeywordsOption = False,
+            labels_file: LabelsFileOption = None) -> PrepResult:
     from bertkit.prep.classification.tnews import convert_tnews
 
     return convert_tnews(

@@ -10,13 +10,8 @@ from types import TracebackType
 
 from bertkit.tfrecord.columns import ColumnValue, decode_columns
 from bertkit.tfrecord.example import DecodedValue, decode_example
-from bertkit.tfrecord.framing import (
-    FOOTER_SIZE,
-    FRAME_OVERHEAD,
-    HEADER_SIZE,
-    CorruptRecordError,
-    masked_crc,
-)
+from bertkit.tfrecord.framing import (FOOTER_SIZE, FRAME_OVERHEAD, HEADER_SIZE,
+                                      CorruptRecordError, masked_crc)
 from bertkit.tfrecord.schema import index_path_for
 
 _LENGTH = struct.Struct("<Q")
@@ -118,12 +113,8 @@ class TFRecordReader:
     def __enter__(self) -> TFRecordReader:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.close()
 
     def __getstate__(self) -> dict:  # picklable for DataLoader workers: reopen lazily

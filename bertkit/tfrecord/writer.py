@@ -118,12 +118,8 @@ class TFRecordWriter:
             paths.append(schema_path_for(self.path))
         return paths
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         handle, self._handle = self._handle, None
         assert handle is not None
         try:

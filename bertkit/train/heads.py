@@ -19,32 +19,43 @@ from bertkit.train.crf import LinearChainCRF
 from bertkit.train.dropout import FastDropout
 from bertkit.train.model import BertModel, _activation, init_bert_weights
 
+Outputs = dict[str, torch.Tensor]
+MaybeTensor = torch.Tensor | None
+
 # Attribute names follow HF (`bert`, `qa_outputs`, `classifier`) so the state-dict keys are
 # those of transformers' BertFor* classes. HF builds the span and token heads without a
 # pooler; so do we, so that export has no unexpected keys.
 
 
-class BertForQuestionAnswering(nn.Module):
+class _FineTuningHead(nn.Module):
+    """The encoder and a linear output layer of ``num_labels`` outputs, initialised as Google
+    does: what the span, sequence and token heads share. Each head keeps its ``forward``
+    signature explicit, because its argument names are the record columns it reads."""
+
+    def __init__(self, config: BertConfig, num_labels: int, *, add_pooling_layer: bool):
+        super().__init__()
+        self.config = config
+        self.num_labels = num_labels
+        self.bert = BertModel(config, add_pooling_layer=add_pooling_layer)
+
+    def _output_layer(self, num_labels: int) -> nn.Linear:
+        layer = nn.Linear(self.config.hidden_size, num_labels)
+        init_bert_weights(layer, self.config.initializer_range)
+        return layer
+
+
+class BertForQuestionAnswering(_FineTuningHead):
     """SQuAD span head: a start and an end logit per token."""
 
     task = "squad"
 
     def __init__(self, config: BertConfig):
-        super().__init__()
-        self.config = config
-        self.num_labels = 2
-        self.bert = BertModel(config, add_pooling_layer=False)
-        self.qa_outputs = nn.Linear(config.hidden_size, 2)
-        init_bert_weights(self.qa_outputs, config.initializer_range)
+        super().__init__(config, 2, add_pooling_layer=False)
+        self.qa_outputs = self._output_layer(2)
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        start_positions: torch.Tensor | None = None,
-        end_positions: torch.Tensor | None = None,
-    ) -> dict[str, torch.Tensor]:
+    def forward(self, input_ids: torch.Tensor, attention_mask: MaybeTensor = None,
+                token_type_ids: MaybeTensor = None, start_positions: MaybeTensor = None,
+                end_positions: MaybeTensor = None) -> Outputs:
         sequence_output, _ = self.bert(input_ids, attention_mask, token_type_ids)
         start_logits, end_logits = self.qa_outputs(sequence_output).unbind(dim=-1)
         outputs = {"start_logits": start_logits, "end_logits": end_logits}
@@ -62,20 +73,16 @@ class BertForQuestionAnswering(nn.Module):
         return outputs
 
 
-class _LabelHead(nn.Module):
-    """The encoder, dropout and a linear ``classifier`` to ``num_labels`` outputs: what the
-    sequence and token heads share (they differ in what the classifier reads)."""
+class _LabelHead(_FineTuningHead):
+    """Dropout and a linear ``classifier`` over the encoder: what the sequence and token
+    heads share (they differ in what the classifier reads)."""
 
     def __init__(self, config: BertConfig, num_labels: int, *, add_pooling_layer: bool):
-        super().__init__()
         if num_labels < 1:
             raise UsageError(f"num_labels must be at least 1, got {num_labels}")
-        self.config = config
-        self.num_labels = num_labels
-        self.bert = BertModel(config, add_pooling_layer=add_pooling_layer)
+        super().__init__(config, num_labels, add_pooling_layer=add_pooling_layer)
         self.dropout = FastDropout(config.hidden_dropout_prob)
-        self.classifier = nn.Linear(config.hidden_size, num_labels)
-        init_bert_weights(self.classifier, config.initializer_range)
+        self.classifier = self._output_layer(num_labels)
 
 
 class BertForSequenceClassification(_LabelHead):
@@ -86,13 +93,8 @@ class BertForSequenceClassification(_LabelHead):
     def __init__(self, config: BertConfig, num_labels: int):
         super().__init__(config, num_labels, add_pooling_layer=True)
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-    ) -> dict[str, torch.Tensor]:
+    def forward(self, input_ids: torch.Tensor, attention_mask: MaybeTensor = None,
+                token_type_ids: MaybeTensor = None, labels: MaybeTensor = None) -> Outputs:
         _, pooled_output = self.bert(input_ids, attention_mask, token_type_ids)
         assert pooled_output is not None
         logits = self.classifier(self.dropout(pooled_output))
@@ -119,23 +121,14 @@ class BertForTokenClassification(_LabelHead):
         self.use_crf = use_crf
         self.crf = LinearChainCRF(num_labels) if use_crf else None
 
-    def emissions(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor | None,
-        token_type_ids: torch.Tensor | None,
-    ) -> torch.Tensor:
+    def emissions(self, input_ids: torch.Tensor, attention_mask: MaybeTensor,
+                  token_type_ids: MaybeTensor) -> torch.Tensor:
         sequence_output, _ = self.bert(input_ids, attention_mask, token_type_ids)
         return self.classifier(self.dropout(sequence_output))
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        label_mask: torch.Tensor | None = None,
-    ) -> dict[str, torch.Tensor]:
+    def forward(self, input_ids: torch.Tensor, attention_mask: MaybeTensor = None,
+                token_type_ids: MaybeTensor = None, labels: MaybeTensor = None,
+                label_mask: MaybeTensor = None) -> Outputs:
         logits = self.emissions(input_ids, attention_mask, token_type_ids)
         outputs = {"logits": logits}
         if labels is not None:
@@ -151,13 +144,9 @@ class BertForTokenClassification(_LabelHead):
         return outputs
 
     @torch.no_grad()
-    def decode(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        label_mask: torch.Tensor | None = None,
-    ) -> list[list[int]]:
+    def decode(self, input_ids: torch.Tensor, attention_mask: MaybeTensor = None,
+               token_type_ids: MaybeTensor = None,
+               label_mask: MaybeTensor = None) -> list[list[int]]:
         """Best tag per valid position (Viterbi with a CRF, argmax without), one list per row;
         row i has as many tags as its mask has ones, in position order."""
         logits = self.emissions(input_ids, attention_mask, token_type_ids).float()
@@ -168,9 +157,8 @@ class BertForTokenClassification(_LabelHead):
         return [row[row_mask].tolist() for row, row_mask in zip(best, mask)]
 
 
-def _valid_positions(
-    input_ids: torch.Tensor, attention_mask: torch.Tensor | None, label_mask: torch.Tensor | None
-) -> torch.Tensor:
+def _valid_positions(input_ids: torch.Tensor, attention_mask: MaybeTensor,
+                     label_mask: MaybeTensor) -> torch.Tensor:
     chosen = label_mask if label_mask is not None else attention_mask
     if chosen is None:
         return torch.ones_like(input_ids, dtype=torch.bool)
@@ -271,16 +259,10 @@ class BertForPreTraining(nn.Module):
         # init_bert_weights leaves plain parameters alone; the output bias starts at 0 (Google).
         nn.init.zeros_(self.cls.predictions.bias)
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        masked_lm_positions: torch.Tensor | None = None,
-        masked_lm_ids: torch.Tensor | None = None,
-        masked_lm_weights: torch.Tensor | None = None,
-        next_sentence_labels: torch.Tensor | None = None,
-    ) -> dict[str, torch.Tensor]:
+    def forward(self, input_ids: torch.Tensor, attention_mask: MaybeTensor = None,
+                token_type_ids: MaybeTensor = None, masked_lm_positions: MaybeTensor = None,
+                masked_lm_ids: MaybeTensor = None, masked_lm_weights: MaybeTensor = None,
+                next_sentence_labels: MaybeTensor = None) -> Outputs:
         """Logits, and with all four labels the loss and the metric sums.
 
         With ``masked_lm_positions`` the masked-LM logits are those positions' only
@@ -289,7 +271,7 @@ class BertForPreTraining(nn.Module):
         """
         sequence_output, pooled_output = self.bert(input_ids, attention_mask, token_type_ids)
         assert pooled_output is not None
-        outputs: dict[str, torch.Tensor] = {
+        outputs: Outputs = {
             "seq_relationship_logits": self.cls.seq_relationship(pooled_output)}
         if masked_lm_positions is None:
             outputs["prediction_logits"] = self.cls.predictions(sequence_output)

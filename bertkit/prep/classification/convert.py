@@ -252,13 +252,8 @@ def label_counts_of(
 
 
 def write_classification_records(
-    examples: TextExamples,
-    record_path: Path,
-    tokenizer_spec: TokenizerSpec,
-    max_seq_length: int,
-    *,
-    regression: bool = False,
-    workers: int = 1,
+    examples: TextExamples, record_path: Path, tokenizer_spec: TokenizerSpec, max_seq_length: int,
+    *, regression: bool = False, workers: int = 1,
     on_progress: Callable[[int], None] | None = None,
 ) -> tuple[list[Path], int, list[dict[str, list[int]]]]:
     """Tokenize, lay out and write one split; returns (files, truncated count, preview rows).

@@ -28,14 +28,10 @@ import numpy as np
 from bertkit.errors import InputError, UsageError
 from bertkit.evaluate.benchmarks import GLUE, GlueBenchmarkTask, glue_key
 from bertkit.evaluate.contract import GLUE_TSV
-from bertkit.prep.classification.convert import (
-    ClassificationDataset,
-    ClassificationRunOptions,
-    ConversionResult,
-    ParsedSplit,
-    TextExamples,
-    convert_classification,
-)
+from bertkit.prep.classification.convert import (ClassificationDataset,
+                                                  ClassificationRunOptions, ConversionResult,
+                                                  ParsedSplit, TextExamples,
+                                                  convert_classification)
 from bertkit.prep.input_text import read_input_text
 from bertkit.prep.outputs import (
     check_split_option,

@@ -23,14 +23,10 @@ import numpy as np
 from bertkit.errors import InputError
 from bertkit.evaluate.benchmarks import TNEWS_LABELS as TNEWS_LABELS  # label ids, in id order
 from bertkit.evaluate.contract import TNEWS_JSONL
-from bertkit.prep.classification.convert import (
-    ClassificationDataset,
-    ClassificationRunOptions,
-    ConversionResult,
-    ParsedSplit,
-    TextExamples,
-    convert_classification,
-)
+from bertkit.prep.classification.convert import (ClassificationDataset,
+                                                  ClassificationRunOptions, ConversionResult,
+                                                  ParsedSplit, TextExamples,
+                                                  convert_classification)
 from bertkit.prep.input_text import read_input_lines
 from bertkit.prep.outputs import (
     STANDARD_SPLITS,

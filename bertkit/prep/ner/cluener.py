@@ -23,15 +23,8 @@ from typing import TYPE_CHECKING, Any
 from bertkit.errors import InputError
 from bertkit.evaluate.contract import CLUENER_JSONL
 from bertkit.prep.input_text import read_input_lines
-from bertkit.prep.ner.convert import (
-    Block,
-    NerConversion,
-    NerDataset,
-    NerRunOptions,
-    NerSettings,
-    ParsedBlock,
-    convert_ner,
-)
+from bertkit.prep.ner.convert import (Block, NerConversion, NerDataset, NerRunOptions,
+                                      NerSettings, ParsedBlock, convert_ner)
 from bertkit.prep.ner.features import NerExample
 from bertkit.prep.ner.tags import CLUENER_TYPES, Entity, resolve_overlaps
 
@@ -154,10 +147,8 @@ def _types_file(settings: NerSettings) -> dict[str, str]:
 
 
 CLUENER = NerDataset(
-    command="prep cluener",
-    title="CLUENER",
-    read_blocks=read_cluener_blocks,
-    parse_block=parse_cluener_line,
+    command="prep cluener", title="CLUENER",
+    read_blocks=read_cluener_blocks, parse_block=parse_cluener_line,
     schemes=CLUENER_SCHEMES,
     scoring=("cluener", CLUENER_JSONL),
     extra_files=_types_file,
@@ -166,9 +157,7 @@ CLUENER = NerDataset(
 
 
 def convert_cluener(
-    inputs: Sequence[str | Path],
-    output_dir: str | Path,
-    *,
+    inputs: Sequence[str | Path], output_dir: str | Path, *,
     scheme: str = "cluener",
     max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
     strict: bool = False,

@@ -26,15 +26,8 @@ from typing import Any
 
 from bertkit.errors import InputError
 from bertkit.prep.input_text import check_regular_file
-from bertkit.prep.squad.chinese import (
-    AUTO,
-    CJK_CHARS,
-    WHITESPACE,
-    cjk_doc_tokens,
-    cjk_doc_tokens_many,
-    place_answer,
-    resolve_doc_tokens,
-)
+from bertkit.prep.squad.chinese import (AUTO, CJK_CHARS, WHITESPACE, cjk_doc_tokens,
+                                        cjk_doc_tokens_many, place_answer, resolve_doc_tokens)
 
 # Google's reader splits contexts on exactly these characters (A.2); U+202F is its one
 # addition to ASCII whitespace. The tokenizer's broader whitespace set is applied later,

@@ -41,30 +41,34 @@ class Rule:
 # Encoder targets are relative to the `bert.` module.
 # --------------------------------------------------------------------------------------------
 
+def _tf_dense(scope: str, module: str) -> tuple[Rule, Rule]:
+    """A TF dense layer's ``kernel`` ([in, out], transposed) and ``bias``."""
+    return (Rule(f"{scope}/kernel", f"{module}.weight", TRANSPOSE),
+            Rule(f"{scope}/bias", f"{module}.bias"))
+
+
+def _tf_layer_norm(scope: str, module: str) -> tuple[Rule, Rule]:
+    """A TF LayerNorm's ``gamma`` and ``beta``."""
+    return (Rule(f"{scope}/gamma", f"{module}.weight"), Rule(f"{scope}/beta", f"{module}.bias"))
+
+
+_TF_LAYER, _LAYER = "bert/encoder/layer_{n}", "encoder.layer.{n}"
+
 GOOGLE_TF_ENCODER: tuple[Rule, ...] = (
     Rule("bert/embeddings/word_embeddings", "embeddings.word_embeddings.weight"),
     Rule("bert/embeddings/position_embeddings", "embeddings.position_embeddings.weight"),
     Rule("bert/embeddings/token_type_embeddings", "embeddings.token_type_embeddings.weight"),
-    Rule("bert/embeddings/LayerNorm/gamma", "embeddings.LayerNorm.weight"),
-    Rule("bert/embeddings/LayerNorm/beta", "embeddings.LayerNorm.bias"),
-    Rule("bert/encoder/layer_{n}/attention/self/query/kernel", "encoder.layer.{n}.attention.self.query.weight", TRANSPOSE),
-    Rule("bert/encoder/layer_{n}/attention/self/query/bias", "encoder.layer.{n}.attention.self.query.bias"),
-    Rule("bert/encoder/layer_{n}/attention/self/key/kernel", "encoder.layer.{n}.attention.self.key.weight", TRANSPOSE),
-    Rule("bert/encoder/layer_{n}/attention/self/key/bias", "encoder.layer.{n}.attention.self.key.bias"),
-    Rule("bert/encoder/layer_{n}/attention/self/value/kernel", "encoder.layer.{n}.attention.self.value.weight", TRANSPOSE),
-    Rule("bert/encoder/layer_{n}/attention/self/value/bias", "encoder.layer.{n}.attention.self.value.bias"),
-    Rule("bert/encoder/layer_{n}/attention/output/dense/kernel", "encoder.layer.{n}.attention.output.dense.weight", TRANSPOSE),
-    Rule("bert/encoder/layer_{n}/attention/output/dense/bias", "encoder.layer.{n}.attention.output.dense.bias"),
-    Rule("bert/encoder/layer_{n}/attention/output/LayerNorm/gamma", "encoder.layer.{n}.attention.output.LayerNorm.weight"),
-    Rule("bert/encoder/layer_{n}/attention/output/LayerNorm/beta", "encoder.layer.{n}.attention.output.LayerNorm.bias"),
-    Rule("bert/encoder/layer_{n}/intermediate/dense/kernel", "encoder.layer.{n}.intermediate.dense.weight", TRANSPOSE),
-    Rule("bert/encoder/layer_{n}/intermediate/dense/bias", "encoder.layer.{n}.intermediate.dense.bias"),
-    Rule("bert/encoder/layer_{n}/output/dense/kernel", "encoder.layer.{n}.output.dense.weight", TRANSPOSE),
-    Rule("bert/encoder/layer_{n}/output/dense/bias", "encoder.layer.{n}.output.dense.bias"),
-    Rule("bert/encoder/layer_{n}/output/LayerNorm/gamma", "encoder.layer.{n}.output.LayerNorm.weight"),
-    Rule("bert/encoder/layer_{n}/output/LayerNorm/beta", "encoder.layer.{n}.output.LayerNorm.bias"),
-    Rule("bert/pooler/dense/kernel", "pooler.dense.weight", TRANSPOSE),
-    Rule("bert/pooler/dense/bias", "pooler.dense.bias"),
+    *_tf_layer_norm("bert/embeddings/LayerNorm", "embeddings.LayerNorm"),
+    *_tf_dense(f"{_TF_LAYER}/attention/self/query", f"{_LAYER}.attention.self.query"),
+    *_tf_dense(f"{_TF_LAYER}/attention/self/key", f"{_LAYER}.attention.self.key"),
+    *_tf_dense(f"{_TF_LAYER}/attention/self/value", f"{_LAYER}.attention.self.value"),
+    *_tf_dense(f"{_TF_LAYER}/attention/output/dense", f"{_LAYER}.attention.output.dense"),
+    *_tf_layer_norm(f"{_TF_LAYER}/attention/output/LayerNorm",
+                    f"{_LAYER}.attention.output.LayerNorm"),
+    *_tf_dense(f"{_TF_LAYER}/intermediate/dense", f"{_LAYER}.intermediate.dense"),
+    *_tf_dense(f"{_TF_LAYER}/output/dense", f"{_LAYER}.output.dense"),
+    *_tf_layer_norm(f"{_TF_LAYER}/output/LayerNorm", f"{_LAYER}.output.LayerNorm"),
+    *_tf_dense("bert/pooler/dense", "pooler.dense"),
 )
 
 GOOGLE_TF_HEADS: tuple[Rule, ...] = (

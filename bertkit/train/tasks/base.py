@@ -75,6 +75,12 @@ def no_labels(train_file: Path, probe: TFRecordDataset) -> tuple[None, None]:
     return None, None
 
 
+def reject_crf(use_crf: bool) -> None:
+    """Only tag heads have a CRF: ``--use-crf`` is an error for every other task's head."""
+    if use_crf:
+        raise UsageError("--use-crf applies to the ner task only")
+
+
 def forward_outputs(model: nn.Module, inputs: dict[str, torch.Tensor]) -> dict[str, Any]:
     """Predict's default forward: every output of the model, as float32 numpy arrays."""
     return {name: value.float().cpu().numpy() for name, value in model(**inputs).items()}

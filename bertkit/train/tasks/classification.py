@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from bertkit.errors import UsageError
 from bertkit.evaluate.benchmarks import GLUE_SCORED_TASKS
 from bertkit.evaluate.contract import GLUE_TSV, TNEWS_JSONL, EvalContract
 from bertkit.fsutil import write_text_atomic
@@ -28,13 +27,12 @@ from bertkit.train.prediction_files import (
     prep_manifest,
     write_eval_meta,
 )
-from bertkit.train.tasks.base import PredictionContext, Task
+from bertkit.train.tasks.base import PredictionContext, Task, reject_crf
 
 
 def build_head(config: BertConfig, num_labels: int | None, use_crf: bool
                ) -> BertForSequenceClassification:
-    if use_crf:
-        raise UsageError("--use-crf applies to the ner task only")
+    reject_crf(use_crf)
     return BertForSequenceClassification(config, int(num_labels))  # type: ignore[arg-type]
 
 

@@ -29,11 +29,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from bertkit.errors import InputError, UsageError
+from bertkit.errors import InputError
 from bertkit.train.config import BertConfig
 from bertkit.train.data import INPUT_FEATURES, RecordLayout, TFRecordDataset, file_fingerprint
 from bertkit.train.heads import METRIC_SUMS, BertForPreTraining, accuracies
-from bertkit.train.tasks.base import Task, no_labels
+from bertkit.train.tasks.base import Task, no_labels, reject_crf
 
 MANIFEST_NAME = "manifest.json"
 SHARD_SUFFIX = ".tf_record"
@@ -220,8 +220,7 @@ class StepMetrics:
 
 
 def build_head(config: BertConfig, num_labels: int | None, use_crf: bool) -> BertForPreTraining:
-    if use_crf:
-        raise UsageError("--use-crf applies to the ner task only")
+    reject_crf(use_crf)
     return BertForPreTraining(config)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bertkit.errors import InputError, UsageError
+from bertkit.errors import InputError
 from bertkit.evaluate.contract import SQUAD_JSON, EvalContract
 from bertkit.train.config import BertConfig
 from bertkit.train.data import INPUT_FEATURES, RecordLayout
@@ -27,13 +27,12 @@ from bertkit.train.squad_postprocess import (
     compute_predictions,
     write_predictions,
 )
-from bertkit.train.tasks.base import PredictionContext, Task, no_labels
+from bertkit.train.tasks.base import PredictionContext, Task, no_labels, reject_crf
 
 
 def build_head(config: BertConfig, num_labels: int | None, use_crf: bool
                ) -> BertForQuestionAnswering:
-    if use_crf:
-        raise UsageError("--use-crf applies to the ner task only")
+    reject_crf(use_crf)
     return BertForQuestionAnswering(config)
 
 
