@@ -415,22 +415,12 @@ def test_unknown_task_and_tiny_length_are_usage_errors(shared_data, uncased_voca
 
 
 def test_interrupted_run_leaves_no_complete_looking_file(shared_data, uncased_vocab, tmp_path,
-                                                         monkeypatch) -> None:
+                                                         interrupt_classification_chunk) -> None:
     out = tmp_path / "out"
     convert_glue("SST-2", [shared_data / GLUE / "SST-2" / "dev.tsv"], out, vocab=uncased_vocab)
     assert (out / "manifest.json").exists()
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    calls = {"n": 0}
-    real = classification.encode_chunk
-
-    def interrupted(job):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real(job)
-
-    monkeypatch.setattr(classification, "CHUNK_SIZE", 200)
-    monkeypatch.setattr(classification, "encode_chunk", interrupted)
+    interrupt_classification_chunk(chunk_size=200, nth=2)
     with pytest.raises(KeyboardInterrupt):
         convert_glue("SST-2", [shared_data / GLUE / "SST-2" / "test.tsv"], out,
                      vocab=uncased_vocab)

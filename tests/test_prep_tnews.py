@@ -239,20 +239,10 @@ def test_missing_input_and_bad_labels_file(shared_data, chinese_vocab, tmp_path)
 
 
 def test_interrupted_run_leaves_no_complete_looking_file(shared_data, chinese_vocab, tmp_path,
-                                                         monkeypatch) -> None:
+                                                         interrupt_classification_chunk) -> None:
     path, _ = slice_of(shared_data, "train.json", 1000, tmp_path)
     out = tmp_path / "out"
-    calls = {"n": 0}
-    real = classification.encode_chunk
-
-    def interrupted(job):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(job)
-
-    monkeypatch.setattr(classification, "CHUNK_SIZE", 300)
-    monkeypatch.setattr(classification, "encode_chunk", interrupted)
+    interrupt_classification_chunk(chunk_size=300, nth=3)
     result = run_cli(str(path), "-o", str(out), "--vocab", str(chinese_vocab))
     assert result.exit_code == 130
     assert "interrupted" in result.output
