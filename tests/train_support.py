@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+from typer.testing import CliRunner
 
+from bertkit.cli import app
 from bertkit.tfrecord import FloatList, TFRecordWriter
 
 TINY_BERT = Path(__file__).resolve().parent / "fixtures" / "tiny_bert"
@@ -93,3 +95,15 @@ def write_ner_records(path: Path, num_records: int, labels: list[str], *, seq_le
 
 def read_log(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+
+
+def one_error_line(args: list[str], code: int = 1) -> str:
+    """Runs the CLI with `args`, checks it failed with `code` and exactly one `error:` line on
+    stderr and no traceback, and returns that line with its white space folded (rich may
+    wrap it at the terminal width)."""
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    assert "Traceback" not in result.output
+    return " ".join(result.stderr.split())
