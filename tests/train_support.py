@@ -107,3 +107,19 @@ def one_error_line(args: list[str], code: int = 1) -> str:
     assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
     assert "Traceback" not in result.output
     return " ".join(result.stderr.split())
+
+
+def random_bert_inputs(config, *, rows: int, length: int, seed: int, padded_row: int,
+                       pad_from: int, second_segment_from: int):
+    """(input_ids, attention_mask, token_type_ids) for `config`: random ids from a seeded
+    generator, row `padded_row` padded from `pad_from` on, and every row's tokens from
+    `second_segment_from` on in the last token type (so type embeddings beyond 0 count)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, config.vocab_size, (rows, length), generator=generator)
+    mask = torch.ones_like(ids)
+    mask[padded_row, pad_from:] = 0
+    types = torch.zeros_like(ids)
+    types[:, second_segment_from:] = config.type_vocab_size - 1
+    return ids, mask, types
