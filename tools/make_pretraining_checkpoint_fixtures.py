@@ -30,7 +30,9 @@ from make_checkpoint_fixtures import (  # noqa: E402 -- a sibling script, not a 
     TINY_MINDSPORE,
     google_names,
     mindspore_names,
+    SeededWeights,
     reference_weights,
+    save_reference,
 )
 
 # HF name -> (Google TF name, stored transposed in TF?). The decoder is tied to the word
@@ -62,34 +64,20 @@ MINDSPORE_HEADS = {
 def pretraining_weights(config: dict, seed: int) -> dict[str, np.ndarray]:
     """HF-named BertForPreTraining weights: the encoder (with pooler) of the fine-tuning
     fixtures' generator, plus the two heads, all far from their init values."""
-    weights = {k: v for k, v in reference_weights(config, seed).items()
+    hidden = config["hidden_size"]
+    heads = SeededWeights(seed + 100)
+    heads.dense("cls.predictions.transform.dense", hidden, hidden)
+    heads.layer_norm("cls.predictions.transform.LayerNorm", hidden)
+    heads.normal("cls.predictions.bias", config["vocab_size"])
+    heads.dense("cls.seq_relationship", 2, hidden)
+    encoder = {k: v for k, v in reference_weights(config, seed).items()
                if not k.startswith("qa_outputs.")}
-    rng = np.random.default_rng(seed + 100)
-    hidden, vocab = config["hidden_size"], config["vocab_size"]
-
-    def normal(*shape: int) -> np.ndarray:
-        return (rng.standard_normal(shape) * 0.2).astype(np.float32)
-
-    weights["cls.predictions.transform.dense.weight"] = normal(hidden, hidden)
-    weights["cls.predictions.transform.dense.bias"] = normal(hidden)
-    weights["cls.predictions.transform.LayerNorm.weight"] = 1 + normal(hidden)
-    weights["cls.predictions.transform.LayerNorm.bias"] = normal(hidden)
-    weights["cls.predictions.bias"] = normal(vocab)
-    weights["cls.seq_relationship.weight"] = normal(2, hidden)
-    weights["cls.seq_relationship.bias"] = normal(2)
-    return weights
+    return {**encoder, **heads.weights}
 
 
 def write_reference(name: str, config: dict, seed: int) -> None:
-    from safetensors.numpy import save_file
-
-    folder = OUT / name
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file(pretraining_weights(config, seed), str(folder / "model.safetensors"),
-              metadata={"format": "pt"})
-    (folder / "model.safetensors").chmod(0o644)
     hf_config = {**config, "model_type": "bert", "architectures": ["BertForPreTraining"]}
-    (folder / "config.json").write_text(json.dumps(hf_config, indent=2) + "\n")
+    save_reference(name, pretraining_weights(config, seed), hf_config, metadata={"format": "pt"})
 
 
 def write_google_tf() -> None:
