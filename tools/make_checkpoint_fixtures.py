@@ -134,28 +134,30 @@ def google_names(config: dict) -> dict[str, tuple[str, bool]]:
     return table
 
 
-def write_google_tf() -> None:
-    """A fine-tuned run_squad-style checkpoint: Google's names, one Adam slot pair on the word
-    embeddings (as fine-tuned checkpoints carry) and global_step, saved by tf.compat.v1 Saver."""
+def save_google_checkpoint(folder_name: str, reference: dict[str, np.ndarray],
+                           table: dict[str, tuple[str, bool]], adam_slots_on: str) -> None:
+    """OUT/folder_name/bert_model.ckpt saved by tf.compat.v1 Saver: every TF variable of
+    `table` (TF name -> (HF name, stored transposed?)) from `reference`, an Adam slot pair
+    (`adam_m`, `adam_v`, zeros) on the variable `adam_slots_on`, and global_step, as Google's
+    training checkpoints carry them; plus TINY as bert_config.json."""
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
-    from safetensors.numpy import load_file
 
-    reference = load_file(str(OUT / "reference" / "model.safetensors"))
-    folder = OUT / "google_tf"
+    folder = OUT / folder_name
     folder.mkdir(parents=True, exist_ok=True)
     graph = tf.Graph()
     with graph.as_default():
         variables = []
-        for tf_name, (hf_name, transposed) in google_names(TINY).items():
+        for tf_name, (hf_name, transposed) in table.items():
             value = reference[hf_name].T if transposed else reference[hf_name]
             variables.append(tf.compat.v1.get_variable(tf_name, initializer=tf.constant(value)))
-        word = reference["bert.embeddings.word_embeddings.weight"]
+        hf_name, transposed = table[adam_slots_on]
+        slot_shape = reference[hf_name].T if transposed else reference[hf_name]
         for slot in ("adam_m", "adam_v"):
             variables.append(tf.compat.v1.get_variable(
-                f"bert/embeddings/word_embeddings/{slot}", initializer=tf.zeros_like(word)))
+                f"{adam_slots_on}/{slot}", initializer=tf.zeros_like(slot_shape)))
         variables.append(tf.compat.v1.train.get_or_create_global_step())
         saver = tf.compat.v1.train.Saver(variables)
         with tf.compat.v1.Session(graph=graph) as session:
@@ -163,6 +165,16 @@ def write_google_tf() -> None:
             saver.save(session, str(folder / "bert_model.ckpt"), write_meta_graph=False,
                        write_state=False)  # the "checkpoint" state file holds absolute paths
     (folder / "bert_config.json").write_text(json.dumps(TINY, indent=2) + "\n")
+
+
+def write_google_tf() -> None:
+    """A fine-tuned run_squad-style checkpoint: Google's names, one Adam slot pair on the word
+    embeddings (as fine-tuned checkpoints carry) and global_step, saved by tf.compat.v1 Saver."""
+    from safetensors.numpy import load_file
+
+    reference = load_file(str(OUT / "reference" / "model.safetensors"))
+    save_google_checkpoint("google_tf", reference, google_names(TINY),
+                           adam_slots_on="bert/embeddings/word_embeddings")
 
 
 def mindspore_names(config: dict) -> dict[str, str]:

@@ -32,6 +32,7 @@ from make_checkpoint_fixtures import (  # noqa: E402 -- a sibling script, not a 
     mindspore_names,
     SeededWeights,
     reference_weights,
+    save_google_checkpoint,
     save_reference,
 )
 
@@ -83,10 +84,6 @@ def write_reference(name: str, config: dict, seed: int) -> None:
 def write_google_tf() -> None:
     """A run_pretraining.py checkpoint: encoder and heads under Google's names, with the
     optimizer's Adam slots on a head variable and global_step, as such checkpoints carry."""
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
     from safetensors.numpy import load_file
 
     reference = load_file(str(OUT / "reference_pretraining" / "model.safetensors"))
@@ -94,25 +91,8 @@ def write_google_tf() -> None:
              if not pair[0].startswith("qa_outputs.")}
     table.update({tf_name: (hf_name, transposed)
                   for hf_name, (tf_name, transposed) in GOOGLE_HEADS.items()})
-    folder = OUT / "google_tf_pretraining"
-    folder.mkdir(parents=True, exist_ok=True)
-    graph = tf.Graph()
-    with graph.as_default():
-        variables = []
-        for tf_name, (hf_name, transposed) in table.items():
-            value = reference[hf_name].T if transposed else reference[hf_name]
-            variables.append(tf.compat.v1.get_variable(tf_name, initializer=tf.constant(value)))
-        bias = reference["cls.predictions.bias"]
-        for slot in ("adam_m", "adam_v"):
-            variables.append(tf.compat.v1.get_variable(
-                f"cls/predictions/output_bias/{slot}", initializer=tf.zeros_like(bias)))
-        variables.append(tf.compat.v1.train.get_or_create_global_step())
-        saver = tf.compat.v1.train.Saver(variables)
-        with tf.compat.v1.Session(graph=graph) as session:
-            session.run(tf.compat.v1.global_variables_initializer())
-            saver.save(session, str(folder / "bert_model.ckpt"), write_meta_graph=False,
-                       write_state=False)
-    (folder / "bert_config.json").write_text(json.dumps(TINY, indent=2) + "\n")
+    save_google_checkpoint("google_tf_pretraining", reference, table,
+                           adam_slots_on="cls/predictions/output_bias")
 
 
 def write_mindspore() -> None:
