@@ -34,3 +34,13 @@ def run_in_fresh_interpreter(argv: list[str]) -> tuple[str, dict[str, bool]]:
     assert completed.returncode == 0, completed.stderr
     *printed, loaded = completed.stdout.strip().splitlines()
     return "\n".join(printed), json.loads(loaded)
+
+
+def one_line_error(result, code: int = 1) -> str:
+    """Checks a CliRunner result failed with `code` and printed exactly one line, an
+    `error:` line; returns that line."""
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error:"), result.output
+    return lines[0]

@@ -10,6 +10,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from cli_support import one_line_error
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -358,14 +359,6 @@ def test_quotes_are_literal_and_bom_is_dropped(uncased_vocab, tmp_path) -> None:
 
 def run_cli(*args: str):
     return runner.invoke(app, ["prep", "glue", *args])
-
-
-def one_line_error(result) -> str:
-    assert result.exit_code == 1, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("error:")
-    return lines[0]
 
 
 @pytest.mark.parametrize("task,name,content,expected", [

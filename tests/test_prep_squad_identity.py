@@ -266,30 +266,15 @@ def test_hand_made_edge_cases_identical(uncased_vocab: Path, tmp_path: Path) -> 
     document = {"version": "1.1", "data": [{"title": "Edge", "paragraphs": paragraphs}]}
     source = tmp_path / "edge.json"
     source.write_text(json.dumps(document), encoding="utf-8")
-    assert_identical(
-        source,
-        uncased_vocab,
-        tmp_path / "eval",
-        split="eval",
-        max_seq_length=40,
-        doc_stride=5,
-        max_query_length=12,
-    )
+    window = {"max_seq_length": 40, "doc_stride": 5, "max_query_length": 12}
+    assert_identical(source, uncased_vocab, tmp_path / "eval", split="eval", **window)
     document["data"][0]["paragraphs"] = paragraphs[1:]  # training needs answers
     source.write_text(json.dumps(document), encoding="utf-8")
-    assert_identical(
-        source,
-        uncased_vocab,
-        tmp_path / "train",
-        split="train",
-        max_seq_length=40,
-        doc_stride=5,
-        max_query_length=12,
-    )
+    assert_identical(source, uncased_vocab, tmp_path / "train", split="train", **window)
     result = prep_squad(
         source,
         tmp_path / "train",
-        SquadPrepOptions(split="train", max_seq_length=40, doc_stride=5, max_query_length=12),
+        SquadPrepOptions(split="train", **window),
         vocab=uncased_vocab,
         workers=1,
     )

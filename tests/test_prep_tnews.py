@@ -10,6 +10,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from cli_support import one_line_error
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -188,14 +189,6 @@ def test_test_split_without_labels_converts_with_label_zero(shared_data, chinese
 
 def run_cli(*args: str):
     return runner.invoke(app, ["prep", "tnews", *args])
-
-
-def one_line_error(result) -> str:
-    assert result.exit_code == 1, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("error:")
-    return lines[0]
 
 
 GOOD = '{"label": "102", "label_desc": "news_entertainment", "sentence": "好看", "keywords": ""}'
