@@ -180,12 +180,15 @@ def print_table(title: str, google: dict, ours: dict) -> None:
               f"| {count / wall:>9,.0f} {count / our_wall:>8,.0f}")
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=1, help="bertkit runs; the best is kept")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def main() -> None:
+    args = parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         google = run_google(tmp_path)

@@ -29,6 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("BERTKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 sys.path.insert(0, str(REPO / "tests"))  # google_oracle.py
 from google_oracle import tf_example_int_features  # noqa: E402
+from prep_bench_options import add_prep_bench_options  # noqa: E402 -- a sibling script
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 TASKS = (("MRPC", "MrpcProcessor"), ("CoLA", "ColaProcessor"))
@@ -87,10 +89,7 @@ def run_bertkit_in_process(vocab: Path, outdir: Path, workers: int) -> tuple[flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vocab", type=Path,
-                        default=SHARED / "vocab" / "bert-base-uncased" / "vocab.txt")
-    parser.add_argument("--workers", type=int, default=0, help="bertkit --workers (0 = every core)")
-    parser.add_argument("--repeat", type=int, default=3, help="bertkit runs; the best is reported")
+    add_prep_bench_options(parser, SHARED)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:

@@ -373,6 +373,15 @@ def add_recipe_arguments(parser: argparse.ArgumentParser, *, epochs: float, lr: 
     parser.add_argument("--json-out", type=Path, default=None, help="write the figures here")
 
 
+def frameworks_and_recipe(args: argparse.Namespace) -> tuple[list[str], Recipe]:
+    """The frameworks named by --frameworks and the recipe from the recipe arguments (see
+    add_recipe_arguments); sets the thread count from --threads for the whole run."""
+    set_threads(args.threads)
+    frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
+    return frameworks, Recipe(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                              seed=args.seed)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", default="MRPC,RTE", help="comma-separated: MRPC, RTE")
@@ -386,9 +395,7 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [t for t in tasks if t not in POSITIVE_LABEL]
     if unknown:
         sys.exit(f"--tasks: unknown {', '.join(unknown)} (choose from MRPC, RTE)")
-    frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
-    set_threads(args.threads)
-    recipe = Recipe(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed)
+    frameworks, recipe = frameworks_and_recipe(args)
     runners: dict[str, Callable[..., Outcome]] = {"bertkit": bertkit_glue,
                                                   "transformers": transformers_glue}
     with tempfile.TemporaryDirectory(prefix="quality_glue_") as scratch:

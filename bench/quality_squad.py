@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality_glue import (
     DEFAULT_DATA,
     add_recipe_arguments,
+    frameworks_and_recipe,
     Outcome,
     Recipe,
     logged_step_times,
@@ -37,7 +38,6 @@ from quality_glue import (
     print_table,
     run_bertkit_training,
     save_outcomes,
-    set_threads,
     train_transformers,
     write_bertkit_report,
 )
@@ -176,9 +176,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
-    set_threads(args.threads)
-    recipe = Recipe(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed)
+    frameworks, recipe = frameworks_and_recipe(args)
     runners: dict[str, Callable[..., Outcome]] = {"bertkit": bertkit_squad,
                                                   "transformers": transformers_squad}
     with tempfile.TemporaryDirectory(prefix="quality_squad_") as scratch:

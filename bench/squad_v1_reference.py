@@ -27,15 +27,12 @@ def normalize(text: str) -> str:
 
 
 def token_f1(prediction: str, gold: str) -> float:
-    prediction_tokens = normalize(prediction).split()
-    gold_tokens = normalize(gold).split()
-    overlap = Counter(prediction_tokens) & Counter(gold_tokens)
-    same = sum(overlap.values())
-    if same == 0:
+    predicted, expected = normalize(prediction).split(), normalize(gold).split()
+    same = sum((Counter(predicted) & Counter(expected)).values())
+    if not same:
         return 0
-    precision = 1.0 * same / len(prediction_tokens)
-    recall = 1.0 * same / len(gold_tokens)
-    return (2 * precision * recall) / (precision + recall)
+    precision, recall = same / len(predicted), same / len(expected)
+    return 2 * precision * recall / (precision + recall)
 
 
 def exact(prediction: str, gold: str) -> bool:

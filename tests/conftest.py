@@ -86,3 +86,26 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def interrupt_classification_chunk(monkeypatch):
+    """Arranges for classification prep to be interrupted (KeyboardInterrupt, as Ctrl-C
+    would) when it starts encoding its `nth` chunk of `chunk_size` examples, so a test can
+    check what an interrupted run leaves behind."""
+    from bertkit.prep.classification import convert as classification
+
+    def arrange(*, chunk_size: int, nth: int) -> None:
+        calls = {"n": 0}
+        real = classification.encode_chunk
+
+        def interrupted(job):
+            calls["n"] += 1
+            if calls["n"] == nth:
+                raise KeyboardInterrupt
+            return real(job)
+
+        monkeypatch.setattr(classification, "CHUNK_SIZE", chunk_size)
+        monkeypatch.setattr(classification, "encode_chunk", interrupted)
+
+    return arrange

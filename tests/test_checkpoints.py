@@ -17,6 +17,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors.torch import load_file, save_file
+from train_support import random_bert_inputs
 
 from bertkit.errors import BertkitError, InputError
 from bertkit.train.checkpoints import (
@@ -40,13 +41,8 @@ MINDSPORE = FIXTURES / "mindspore" / "bert_squad_crc.ckpt"
 
 
 def batch(config: BertConfig):
-    generator = torch.Generator().manual_seed(0)
-    ids = torch.randint(0, config.vocab_size, (3, 20), generator=generator)
-    mask = torch.ones_like(ids)
-    mask[2, 12:] = 0
-    types = torch.zeros_like(ids)
-    types[:, 8:] = config.type_vocab_size - 1
-    return ids, mask, types
+    return random_bert_inputs(config, rows=3, length=20, seed=0, padded_row=2, pad_from=12,
+                              second_segment_from=8)
 
 
 def oracle_logits(reference: str) -> tuple[BertConfig, torch.Tensor, torch.Tensor]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import textwrap
 
 import pytest
+from cli_support import run_in_fresh_interpreter
 from typer.testing import CliRunner
 
 from bertkit.cli import app
@@ -37,30 +36,6 @@ def test_python_dash_m_runs_the_same_app() -> None:
     assert "prep" in completed.stdout
 
 
-def modules_loaded_after(argv: list[str]) -> dict[str, bool]:
-    """Run the CLI in a fresh interpreter and report which heavy frameworks got imported."""
-    script = textwrap.dedent(
-        f"""
-        import json, sys
-        from bertkit.cli import app
-        code = 0
-        try:
-            app({argv!r}, prog_name="bertkit")
-        except SystemExit as exit:
-            code = exit.code
-        print(json.dumps({{name: name in sys.modules for name in ("torch", "tensorflow")}}))
-        sys.exit(code)
-        """
-    )
-    completed = subprocess.run(
-        [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=300
-    )
-    # The command itself must have worked (--help exits 0): a crash that happened before the
-    # heavy import would otherwise pass as "imported nothing".
-    assert completed.returncode == 0, completed.stderr
-    return json.loads(completed.stdout.strip().splitlines()[-1])
-
-
 @pytest.mark.parametrize(
     "argv",
     [
@@ -79,5 +54,5 @@ def modules_loaded_after(argv: list[str]) -> dict[str, bool]:
     ],
 )
 def test_help_imports_neither_torch_nor_tensorflow(argv: list[str]) -> None:
-    loaded = modules_loaded_after(argv)
+    _, loaded = run_in_fresh_interpreter(argv)
     assert loaded == {"torch": False, "tensorflow": False}

@@ -4,12 +4,10 @@ errors for bad input, and no torch/tensorflow import."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from cli_support import run_in_fresh_interpreter
 from eval_support import error_line as _error_line
 from eval_support import run_eval as _eval
 
@@ -160,21 +158,9 @@ def test_ner_table_has_a_row_per_type(shared_data: Path) -> None:
 def test_eval_imports_neither_torch_nor_tensorflow(squad: Path) -> None:
     argv = ["eval", str(squad / "predictions" / "bert_ensemble_google_ai_language.json"),
             "--gold", str(squad / "dev-v1.1.json"), "--json"]
-    script = textwrap.dedent(f"""
-        import json, sys
-        from bertkit.cli import app
-        try:
-            app({argv!r}, prog_name="bertkit", standalone_mode=False)
-        except SystemExit:
-            pass
-        print(json.dumps({{n: n in sys.modules for n in ("torch", "tensorflow")}}))
-    """)
-    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                               timeout=120, check=False)
-    assert completed.returncode == 0, completed.stderr
-    assert '"exact_match"' in completed.stdout
-    assert json.loads(completed.stdout.strip().splitlines()[-1]) == {"torch": False,
-                                                                     "tensorflow": False}
+    printed, loaded = run_in_fresh_interpreter(argv)
+    assert '"exact_match"' in printed
+    assert loaded == {"torch": False, "tensorflow": False}
 
 
 def test_mode_strict_with_a_detected_non_conll_task_is_a_usage_error(shared_data: Path) -> None:

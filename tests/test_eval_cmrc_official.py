@@ -7,6 +7,7 @@ see bertkit/evaluate/treebank.py for why that does not change lower-cased answer
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from pathlib import Path
@@ -29,22 +30,16 @@ def nltk_words():
 
 
 def official_scores(gold: dict[str, Any], predictions: dict[str, str], words) -> dict[str, float]:
+    def stands_alone(char: str) -> bool:
+        return "\u4e00" <= char <= "\u9fa5" or char in PUNCTUATION
+
     def segments(text: str, drop_punctuation: bool) -> list[str]:
-        text = text.lower().strip()
+        # each CJK character or punctuation mark alone; every run of other characters (with
+        # dropped punctuation already gone) through the word tokenizer
+        chars = [c for c in text.lower().strip() if not (drop_punctuation and c in PUNCTUATION)]
         out: list[str] = []
-        pending = ""
-        for char in text:
-            if drop_punctuation and char in PUNCTUATION:
-                continue
-            if "\u4e00" <= char <= "\u9fa5" or char in PUNCTUATION:
-                if pending:
-                    out.extend(words(pending))
-                    pending = ""
-                out.append(char)
-            else:
-                pending += char
-        if pending:
-            out.extend(words(pending))
+        for alone, run in itertools.groupby(chars, key=stands_alone):
+            out.extend(run if alone else words("".join(run)))
         return out
 
     def longest_run(a: list[str], b: list[str]) -> int:

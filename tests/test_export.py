@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 import transformers  # an oracle: conftest stops the run when it is missing
+from train_support import random_bert_inputs
 from typer.testing import CliRunner
 
 from bertkit.cli import app
@@ -36,13 +37,8 @@ def write_vocab(path: Path, size: int) -> Path:
 
 
 def inputs(config: BertConfig):
-    generator = torch.Generator().manual_seed(7)
-    ids = torch.randint(0, config.vocab_size, (2, 16), generator=generator)
-    mask = torch.ones_like(ids)
-    mask[1, 9:] = 0
-    types = torch.zeros_like(ids)
-    types[:, 6:] = config.type_vocab_size - 1
-    return ids, mask, types
+    return random_bert_inputs(config, rows=2, length=16, seed=7, padded_row=1, pad_from=9,
+                              second_segment_from=6)
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,11 @@ import json
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_support import run_in_fresh_interpreter
 from typer.testing import CliRunner
 
 from bertkit.cli import app
@@ -155,22 +155,8 @@ def test_inspect_imports_neither_torch_nor_tensorflow(squad_file: tuple[Path, li
                                                       uncased_vocab: Path) -> None:
     path, _tokens = squad_file
     argv = ["inspect", str(path), "--vocab", str(uncased_vocab), "--json"]
-    script = textwrap.dedent(
-        f"""
-        import json, sys
-        from bertkit.cli import app
-        try:
-            app({argv!r}, prog_name="bertkit", standalone_mode=False)
-        except SystemExit:
-            pass
-        print(json.dumps({{name: name in sys.modules for name in ("torch", "tensorflow")}}))
-        """
-    )
-    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                               timeout=120, check=False)
-    assert completed.returncode == 0, completed.stderr
-    assert json.loads(completed.stdout.strip().splitlines()[-1]) == {
-        "torch": False, "tensorflow": False}
+    _, loaded = run_in_fresh_interpreter(argv)
+    assert loaded == {"torch": False, "tensorflow": False}
 
 
 def test_batch_written_squad_file_inspects_like_per_record(tmp_path: Path) -> None:

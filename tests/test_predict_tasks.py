@@ -24,6 +24,18 @@ def _head(source: Path, lines: int, target: Path) -> Path:
     return target
 
 
+def _prep_first_lines(tmp_path: Path, converter: str, source: Path, *, train_lines: int,
+                      dev_lines: int, max_seq_length: int) -> Path:
+    """`bertkit prep CONVERTER` with the tiny vocab on the first lines of source's train.json
+    and dev.json; returns the prep folder."""
+    train = _head(source / "train.json", train_lines, tmp_path / "raw" / "train.json")
+    dev = _head(source / "dev.json", dev_lines, tmp_path / "raw" / "dev.json")
+    prep = tmp_path / "prep"
+    _ok(["prep", converter, str(train), str(dev), "-o", str(prep), "--vocab",
+         str(TINY_BERT / "vocab.txt"), "--max-seq-length", str(max_seq_length), "--workers", "1"])
+    return prep
+
+
 def _ok(args: list[str]) -> dict:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -42,12 +54,8 @@ def _train_and_predict(tmp_path: Path, task: str, prep: Path, *extra: str) -> tu
 
 @pytest.mark.parametrize("crf", [False, True], ids=["softmax", "crf"])
 def test_cluener_predictions_are_scored(shared_data, tmp_path, crf):
-    source = SHARED_DATA / "cluener2020"
-    train = _head(source / "train.json", 48, tmp_path / "raw" / "train.json")
-    dev = _head(source / "dev.json", 20, tmp_path / "raw" / "dev.json")
-    prep = tmp_path / "prep"
-    _ok(["prep", "cluener", str(train), str(dev), "-o", str(prep), "--vocab",
-         str(TINY_BERT / "vocab.txt"), "--max-seq-length", "64", "--workers", "1"])
+    prep = _prep_first_lines(tmp_path, "cluener", SHARED_DATA / "cluener2020", train_lines=48,
+                             dev_lines=20, max_seq_length=64)
     out, predicted = _train_and_predict(tmp_path, "ner", prep, *(["--use-crf"] if crf else []))
 
     lines = [json.loads(line) for line in (out / "predictions.json").read_text().splitlines()]
@@ -63,12 +71,8 @@ def test_cluener_predictions_are_scored(shared_data, tmp_path, crf):
 
 
 def test_tnews_predictions_are_scored(shared_data, tmp_path):
-    source = SHARED_DATA / "tnews"
-    train = _head(source / "train.json", 64, tmp_path / "raw" / "train.json")
-    dev = _head(source / "dev.json", 24, tmp_path / "raw" / "dev.json")
-    prep = tmp_path / "prep"
-    _ok(["prep", "tnews", str(train), str(dev), "-o", str(prep), "--vocab",
-         str(TINY_BERT / "vocab.txt"), "--max-seq-length", "32", "--workers", "1"])
+    prep = _prep_first_lines(tmp_path, "tnews", SHARED_DATA / "tnews", train_lines=64,
+                             dev_lines=24, max_seq_length=32)
     out, predicted = _train_and_predict(tmp_path, "classification", prep)
 
     rows = (out / "predictions.tsv").read_text().splitlines()

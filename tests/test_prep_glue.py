@@ -10,6 +10,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from cli_support import one_line_error
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -360,14 +361,6 @@ def run_cli(*args: str):
     return runner.invoke(app, ["prep", "glue", *args])
 
 
-def one_line_error(result) -> str:
-    assert result.exit_code == 1, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("error:")
-    return lines[0]
-
-
 @pytest.mark.parametrize("task,name,content,expected", [
     ("MRPC", "train.tsv", "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1\t2\tonly a\n",
      "train.tsv:2: MRPC labelled rows need at least 5 tab-separated columns, this one has 4"),
@@ -415,22 +408,12 @@ def test_unknown_task_and_tiny_length_are_usage_errors(shared_data, uncased_voca
 
 
 def test_interrupted_run_leaves_no_complete_looking_file(shared_data, uncased_vocab, tmp_path,
-                                                         monkeypatch) -> None:
+                                                         interrupt_classification_chunk) -> None:
     out = tmp_path / "out"
     convert_glue("SST-2", [shared_data / GLUE / "SST-2" / "dev.tsv"], out, vocab=uncased_vocab)
     assert (out / "manifest.json").exists()
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    calls = {"n": 0}
-    real = classification.encode_chunk
-
-    def interrupted(job):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real(job)
-
-    monkeypatch.setattr(classification, "CHUNK_SIZE", 200)
-    monkeypatch.setattr(classification, "encode_chunk", interrupted)
+    interrupt_classification_chunk(chunk_size=200, nth=2)
     with pytest.raises(KeyboardInterrupt):
         convert_glue("SST-2", [shared_data / GLUE / "SST-2" / "test.tsv"], out,
                      vocab=uncased_vocab)

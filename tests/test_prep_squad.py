@@ -60,6 +60,14 @@ def squad_file(
     return path
 
 
+def prep_squad_cli(path: Path, vocab: Path, out: Path, split: str, *extra: str):
+    """`bertkit prep squad PATH --vocab VOCAB -o OUT --split SPLIT EXTRA...` through the CLI."""
+    return runner.invoke(
+        app, ["prep", "squad", str(path), "--vocab", str(vocab), "-o", str(out), "--split", split,
+              *extra]
+    )
+
+
 def convert(path: Path, vocab: Path, out: Path, split: str = "train", **options: Any):
     return prep_squad(path, out, SquadPrepOptions(split=split, **options), vocab=vocab, workers=1)
 
@@ -189,22 +197,8 @@ def test_bad_options_are_usage_errors_before_reading(
 
 
 def test_cli_usage_error_exits_2_with_one_line(tmp_path: Path) -> None:
-    result = runner.invoke(
-        app,
-        [
-            "prep",
-            "squad",
-            str(tmp_path / "missing.json"),
-            "--vocab",
-            str(tmp_path / "missing.txt"),
-            "-o",
-            str(tmp_path / "o"),
-            "--split",
-            "train",
-            "--max-seq-length",
-            "600",
-        ],
-    )
+    result = prep_squad_cli(tmp_path / "missing.json", tmp_path / "missing.txt", tmp_path / "o",
+                            "train", "--max-seq-length", "600")
     assert result.exit_code == 2
     assert re.search(r"--max-seq-length.*\b600\b.*\b512\b", " ".join(result.output.split())), \
         result.output
@@ -215,20 +209,7 @@ def test_cli_bad_input_exits_1_with_one_line(uncased_vocab: Path, tmp_path: Path
     path = squad_file(
         tmp_path, [{"id": "q2", "question": "Who lost?", "answers": [], "is_impossible": False}]
     )
-    result = runner.invoke(
-        app,
-        [
-            "prep",
-            "squad",
-            str(path),
-            "--vocab",
-            str(uncased_vocab),
-            "-o",
-            str(tmp_path / "o"),
-            "--split",
-            "eval",
-        ],
-    )
+    result = prep_squad_cli(path, uncased_vocab, tmp_path / "o", "eval")
     assert result.exit_code == 1
     assert "--version-2-with-negative" in result.output
     assert len(result.output.strip().splitlines()) == 1
@@ -306,23 +287,7 @@ def test_output_bytes_do_not_depend_on_workers(uncased_vocab: Path, tmp_path: Pa
 
 def test_cli_json_prints_the_manifest_with_files(uncased_vocab: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = runner.invoke(
-        app,
-        [
-            "prep",
-            "squad",
-            str(SAMPLE),
-            "--vocab",
-            str(uncased_vocab),
-            "-o",
-            str(out),
-            "--split",
-            "eval",
-            "--json",
-            "--workers",
-            "1",
-        ],
-    )
+    result = prep_squad_cli(SAMPLE, uncased_vocab, out, "eval", "--json", "--workers", "1")
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
     assert printed == json.loads((out / "manifest.json").read_text())
@@ -343,22 +308,7 @@ def test_cli_json_prints_the_manifest_with_files(uncased_vocab: Path, tmp_path: 
 
 
 def test_cli_summary_table(uncased_vocab: Path, tmp_path: Path) -> None:
-    result = runner.invoke(
-        app,
-        [
-            "prep",
-            "squad",
-            str(SAMPLE),
-            "--vocab",
-            str(uncased_vocab),
-            "-o",
-            str(tmp_path),
-            "--split",
-            "eval",
-            "--workers",
-            "1",
-        ],
-    )
+    result = prep_squad_cli(SAMPLE, uncased_vocab, tmp_path, "eval", "--workers", "1")
     assert result.exit_code == 0, result.output
     for needle in (
         "examples",

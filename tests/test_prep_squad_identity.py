@@ -82,16 +82,8 @@ def google_rows(feature: Any, is_training: bool) -> dict[str, list[int]]:
     return rows
 
 
-def assert_identical(
-    source: Path,
-    vocab: Path,
-    outdir: Path,
-    *,
-    split: str,
-    version_2: bool = False,
-    workers: int = 1,
-    **window: int,
-) -> None:
+def assert_identical(source: Path, vocab: Path, outdir: Path, *, split: str,
+                     version_2: bool = False, workers: int = 1, **window: int) -> None:
     is_training = split == "train"
     result = prep_squad(
         source,
@@ -175,26 +167,16 @@ def test_short_windows_many_spans_identical(
     shared_data: Path, uncased_vocab: Path, tmp_path: Path
 ) -> None:
     """Small windows force many overlapping spans: max-context ties and out-of-span answers."""
-    source = write_slice(shared_data / TRAIN_V1, tmp_path / "train.json", slice(3, 4), slice(0, 8))
-    assert_identical(
-        source,
-        uncased_vocab,
-        tmp_path / "train",
-        split="train",
-        max_seq_length=64,
-        doc_stride=16,
-        max_query_length=12,
+    # (source, split, articles, paragraphs, max_seq_length, doc_stride, max_query_length)
+    cases = (
+        (TRAIN_V1, "train", slice(3, 4), slice(0, 8), 64, 16, 12),
+        (DEV_V1, "eval", slice(0, 1), slice(0, 6), 48, 7, 9),
     )
-    dev = write_slice(shared_data / DEV_V1, tmp_path / "dev.json", slice(0, 1), slice(0, 6))
-    assert_identical(
-        dev,
-        uncased_vocab,
-        tmp_path / "eval",
-        split="eval",
-        max_seq_length=48,
-        doc_stride=7,
-        max_query_length=9,
-    )
+    for data, split, articles, paragraphs, seq_length, stride, query_length in cases:
+        source = write_slice(shared_data / data, tmp_path / f"{split}.json", articles, paragraphs)
+        assert_identical(source, uncased_vocab, tmp_path / split, split=split,
+                         max_seq_length=seq_length, doc_stride=stride,
+                         max_query_length=query_length)
 
 
 def test_v2_slice_eval_and_train_identical(
@@ -284,30 +266,15 @@ def test_hand_made_edge_cases_identical(uncased_vocab: Path, tmp_path: Path) -> 
     document = {"version": "1.1", "data": [{"title": "Edge", "paragraphs": paragraphs}]}
     source = tmp_path / "edge.json"
     source.write_text(json.dumps(document), encoding="utf-8")
-    assert_identical(
-        source,
-        uncased_vocab,
-        tmp_path / "eval",
-        split="eval",
-        max_seq_length=40,
-        doc_stride=5,
-        max_query_length=12,
-    )
+    window = {"max_seq_length": 40, "doc_stride": 5, "max_query_length": 12}
+    assert_identical(source, uncased_vocab, tmp_path / "eval", split="eval", **window)
     document["data"][0]["paragraphs"] = paragraphs[1:]  # training needs answers
     source.write_text(json.dumps(document), encoding="utf-8")
-    assert_identical(
-        source,
-        uncased_vocab,
-        tmp_path / "train",
-        split="train",
-        max_seq_length=40,
-        doc_stride=5,
-        max_query_length=12,
-    )
+    assert_identical(source, uncased_vocab, tmp_path / "train", split="train", **window)
     result = prep_squad(
         source,
         tmp_path / "train",
-        SquadPrepOptions(split="train", max_seq_length=40, doc_stride=5, max_query_length=12),
+        SquadPrepOptions(split="train", **window),
         vocab=uncased_vocab,
         workers=1,
     )

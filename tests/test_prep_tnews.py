@@ -10,6 +10,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from cli_support import one_line_error
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -190,14 +191,6 @@ def run_cli(*args: str):
     return runner.invoke(app, ["prep", "tnews", *args])
 
 
-def one_line_error(result) -> str:
-    assert result.exit_code == 1, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("error:")
-    return lines[0]
-
-
 GOOD = '{"label": "102", "label_desc": "news_entertainment", "sentence": "好看", "keywords": ""}'
 
 
@@ -239,20 +232,10 @@ def test_missing_input_and_bad_labels_file(shared_data, chinese_vocab, tmp_path)
 
 
 def test_interrupted_run_leaves_no_complete_looking_file(shared_data, chinese_vocab, tmp_path,
-                                                         monkeypatch) -> None:
+                                                         interrupt_classification_chunk) -> None:
     path, _ = slice_of(shared_data, "train.json", 1000, tmp_path)
     out = tmp_path / "out"
-    calls = {"n": 0}
-    real = classification.encode_chunk
-
-    def interrupted(job):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(job)
-
-    monkeypatch.setattr(classification, "CHUNK_SIZE", 300)
-    monkeypatch.setattr(classification, "encode_chunk", interrupted)
+    interrupt_classification_chunk(chunk_size=300, nth=3)
     result = run_cli(str(path), "-o", str(out), "--vocab", str(chinese_vocab))
     assert result.exit_code == 130
     assert "interrupted" in result.output

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import one_line_error
 from typer.testing import CliRunner
 
 from bertkit.cli import app
@@ -38,14 +39,6 @@ CLUENER_LINE = '{"text": "北京欢迎你", "label": {"address": {"北京": [[0,
 
 def prep(*args: str) -> Any:
     return runner.invoke(app, ["prep", *args])
-
-
-def one_line_error(result: Any, code: int = 1) -> str:
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("error:"), result.output
-    return lines[0]
 
 
 def tnews_file(tmp_path: Path, lines: int = 5, name: str = "data.json") -> Path:

@@ -82,21 +82,21 @@ def test_each_format_loads_both_heads_and_gives_the_reference_logits(reference, 
 
 def test_mindspore_cls1_cls2_map_names_every_head_tensor():
     """The zoo's BertPreTraining names (bert_for_pre_training.py) -> transformers' names."""
-    names = ["bert.cls1.dense.weight", "bert.cls1.dense.bias", "bert.cls1.layernorm.gamma",
-             "bert.cls1.layernorm.beta", "bert.cls1.output_bias", "bert.cls2.dense.weight",
-             "bert.cls2.dense.bias", "moments2.bert.cls2.dense.bias", "bert.cls3.dense.bias"]
+    zoo_and_hf_names = (
+        ("bert.cls1.dense.weight", "cls.predictions.transform.dense.weight"),
+        ("bert.cls1.dense.bias", "cls.predictions.transform.dense.bias"),
+        ("bert.cls1.layernorm.gamma", "cls.predictions.transform.LayerNorm.weight"),
+        ("bert.cls1.layernorm.beta", "cls.predictions.transform.LayerNorm.bias"),
+        ("bert.cls1.output_bias", "cls.predictions.bias"),
+        ("bert.cls2.dense.weight", "cls.seq_relationship.weight"),
+        ("bert.cls2.dense.bias", "cls.seq_relationship.bias"),
+    )
+    names = [zoo for zoo, _ in zoo_and_hf_names]
+    names += ["moments2.bert.cls2.dense.bias", "bert.cls3.dense.bias"]
     mapped = map_names(names, lambda name: torch.zeros(1), encoder_rules=MINDSPORE_ENCODER,
                        head_rules=MINDSPORE_HEADS, ignored=MINDSPORE_IGNORED,
                        encoder_prefix="bert.bert.", head_prefix="bert.")
-    assert mapped.source_names == {
-        "cls.predictions.transform.dense.weight": "bert.cls1.dense.weight",
-        "cls.predictions.transform.dense.bias": "bert.cls1.dense.bias",
-        "cls.predictions.transform.LayerNorm.weight": "bert.cls1.layernorm.gamma",
-        "cls.predictions.transform.LayerNorm.bias": "bert.cls1.layernorm.beta",
-        "cls.predictions.bias": "bert.cls1.output_bias",
-        "cls.seq_relationship.weight": "bert.cls2.dense.weight",
-        "cls.seq_relationship.bias": "bert.cls2.dense.bias",
-    }
+    assert mapped.source_names == {hf: zoo for zoo, hf in zoo_and_hf_names}
     assert mapped.ignored == ["moments2.bert.cls2.dense.bias"]  # optimizer state
     assert mapped.unexpected == ["bert.cls3.dense.bias"]  # unknown: reported, not dropped
 

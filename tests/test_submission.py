@@ -82,18 +82,18 @@ def test_tnews_version_1_0_name(shared_data: Path, tmp_path: Path) -> None:
 def test_refusals_name_the_problem(shared_data: Path, tmp_path: Path) -> None:
     test = tmp_path / "test.json"
     test.write_text('{"id": 0, "text": "北京"}\n{"id": 1, "text": "上海"}\n', "utf-8")
+    cluener_refusals = {
+        "short.json": ('{"id": 0, "label": {}}\n', "1 predictions for 2 lines"),
+        "wrong.json": ('{"id": 0, "label": {}}\n{"id": 5, "label": {}}\n', "id 5"),
+        # an end-exclusive span is not CLUENER's schema
+        "exclusive.json": ('{"label": {"address": {"北京": [[0, 2]]}}}\n{"label": {}}\n',
+                           "not that text"),
+    }
+    for name, (content, problem) in cluener_refusals.items():
+        (tmp_path / name).write_text(content, "utf-8")
+        with pytest.raises(InputError, match=problem):
+            cluener_submission(tmp_path / name, test)
     short = tmp_path / "short.json"
-    short.write_text('{"id": 0, "label": {}}\n', "utf-8")
-    with pytest.raises(InputError, match="1 predictions for 2 lines"):
-        cluener_submission(short, test)
-    wrong_id = tmp_path / "wrong.json"
-    wrong_id.write_text('{"id": 0, "label": {}}\n{"id": 5, "label": {}}\n', "utf-8")
-    with pytest.raises(InputError, match="id 5"):
-        cluener_submission(wrong_id, test)
-    exclusive = tmp_path / "exclusive.json"  # an end-exclusive span is not CLUENER's schema
-    exclusive.write_text('{"label": {"address": {"北京": [[0, 2]]}}}\n{"label": {}}\n', "utf-8")
-    with pytest.raises(InputError, match="not that text"):
-        cluener_submission(exclusive, test)
     tsv = tmp_path / "p.tsv"
     tsv.write_text("index\tprediction\n0\t105\n1\t100\n", "utf-8")
     with pytest.raises(InputError, match="not TNEWS labels"):

@@ -7,6 +7,7 @@ import re
 import pytest
 from train_support import (
     TINY_BERT,
+    one_error_line,
     tiny_config,
     write_classification_records,
     write_squad_records,
@@ -19,14 +20,6 @@ from bertkit.cli import app
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _fails(args: list[str], code: int = 1) -> str:
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
-    return " ".join(result.stderr.split())  # rich may wrap the one line at the terminal width
-
-
 def _train(data, run, *extra: str) -> list[str]:
     return ["train", "--task", extra[0] if extra and extra[0] in ("ner", "classification")
             else "squad", "--train-file", str(data), "-o", str(run), "--max-steps", "2",
@@ -37,7 +30,7 @@ def _train(data, run, *extra: str) -> list[str]:
 def test_sequence_longer_than_position_embeddings(tmp_path):
     data = write_squad_records(tmp_path / "d" / "train.tf_record", 8, seq_length=64)
     config = tiny_config(tmp_path / "cfg", max_position_embeddings=32)
-    message = _fails(_train(data, tmp_path / "run", "--config", str(config)))
+    message = one_error_line(_train(data, tmp_path / "run", "--config", str(config)))
     assert "sequence length 64 is larger than the model's max_position_embeddings 32" in message
     assert str(data) in message
     assert not (tmp_path / "run" / "model").exists()
@@ -45,14 +38,14 @@ def test_sequence_longer_than_position_embeddings(tmp_path):
 
 def test_tfrecord_missing_a_needed_feature(tmp_path):
     data = write_squad_records(tmp_path / "d" / "train.tf_record", 8, drop=("end_positions",))
-    message = _fails(_train(data, tmp_path / "run", "--config", str(TINY_BERT / "config.json")))
+    message = one_error_line(_train(data, tmp_path / "run", "--config", str(TINY_BERT / "config.json")))
     assert f"{data}:record 0: feature 'end_positions' needed by task squad is missing" in message
 
 
 def test_label_in_data_outside_the_label_map(tmp_path):
     data = write_classification_records(tmp_path / "d" / "train.tf_record", 8, ["a", "b", "c"],
                                         label_ids=[0, 1, 2, 3, 0, 1, 2, 0])
-    message = _fails(_train(data, tmp_path / "run", "classification",
+    message = one_error_line(_train(data, tmp_path / "run", "classification",
                             "--config", str(TINY_BERT / "config.json")))
     assert "label id 3 is outside the 3 labels of the model's head" in message
     assert "record 3" in message
@@ -65,7 +58,7 @@ def test_checkpoint_head_with_other_label_count(tmp_path):
     assert result.exit_code == 0, result.output
     five = write_classification_records(tmp_path / "d5" / "train.tf_record", 8,
                                         ["a", "b", "c", "d", "e"])
-    message = _fails(_train(five, tmp_path / "run5", "classification",
+    message = one_error_line(_train(five, tmp_path / "run5", "classification",
                             "--init-checkpoint", str(tmp_path / "run3" / "model")))
     assert re.search(r"the checkpoint's head has 3 labels but the data's label map \(.*\) has 5$",
                      message), message
@@ -74,7 +67,7 @@ def test_checkpoint_head_with_other_label_count(tmp_path):
 def test_checkpoint_config_shape_mismatch_names_both_shapes(tmp_path):
     data = write_squad_records(tmp_path / "d" / "train.tf_record", 8)
     config = tiny_config(tmp_path / "cfg", intermediate_size=48)
-    message = _fails(_train(data, tmp_path / "run", "--init-checkpoint", str(TINY_BERT),
+    message = one_error_line(_train(data, tmp_path / "run", "--init-checkpoint", str(TINY_BERT),
                             "--config", str(config)))
     assert re.search(r"intermediate\.dense\.bias has shape \(64,\) in the checkpoint but "
                      r"\S+intermediate\.dense\.bias has shape \(48,\) in the model", message), message
@@ -86,21 +79,21 @@ def test_checkpoint_config_shape_mismatch_names_both_shapes(tmp_path):
     (["--grad-accum", "0"], "--grad-accum must be at least 1"),
 ])
 def test_contradicting_options_are_usage_errors(tmp_path, extra, needle):
-    message = _fails(["train", "--task", "squad", "--train-file", str(tmp_path / "none"),
+    message = one_error_line(["train", "--task", "squad", "--train-file", str(tmp_path / "none"),
                       "-o", str(tmp_path / "run"), "--config", str(TINY_BERT / "config.json"),
                       *extra], code=2)
     assert needle in message
 
 
 def test_missing_train_file(tmp_path):
-    message = _fails(_train(tmp_path / "absent.tf_record", tmp_path / "run",
+    message = one_error_line(_train(tmp_path / "absent.tf_record", tmp_path / "run",
                             "--config", str(TINY_BERT / "config.json")))
     assert "absent.tf_record: TFRecord file not found" in message
 
 
 def test_resume_without_checkpoint(tmp_path):
     data = write_squad_records(tmp_path / "d" / "train.tf_record", 8)
-    message = _fails(_train(data, tmp_path / "run", "--config", str(TINY_BERT / "config.json"),
+    message = one_error_line(_train(data, tmp_path / "run", "--config", str(TINY_BERT / "config.json"),
                             "--resume"), code=2)
     assert "no checkpoint" in message
 
@@ -110,13 +103,13 @@ def test_fresh_run_over_an_old_one_is_refused(tmp_path):
     args = _train(data, tmp_path / "run", "--config", str(TINY_BERT / "config.json"),
                   "--save-steps", "1")
     assert CliRunner().invoke(app, args).exit_code == 0
-    message = _fails(args, code=2)
+    message = one_error_line(args, code=2)
     assert "already holds a run (checkpoint-2); pass --resume" in message
 
 
 def test_do_eval_with_missing_eval_file_fails_before_training(tmp_path):
     data = write_squad_records(tmp_path / "d" / "train.tf_record", 8)
-    message = _fails(_train(data, tmp_path / "run", "--config", str(TINY_BERT / "config.json"),
+    message = one_error_line(_train(data, tmp_path / "run", "--config", str(TINY_BERT / "config.json"),
                             "--do-eval", "--eval-file", str(tmp_path / "nope")))
     assert "nope: eval file not found" in message
     assert not (tmp_path / "run" / "log.jsonl").exists()
@@ -124,10 +117,10 @@ def test_do_eval_with_missing_eval_file_fails_before_training(tmp_path):
 
 def test_predict_refuses_to_run_on_several_ranks(tmp_path, monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
-    message = _fails(["predict", str(tmp_path), "--eval-file", str(tmp_path)], code=2)
+    message = one_error_line(["predict", str(tmp_path), "--eval-file", str(tmp_path)], code=2)
     assert "launch it without torchrun" in message
 
 
 def test_predict_on_a_directory_without_a_model(tmp_path):
-    message = _fails(["predict", str(tmp_path), "--eval-file", str(tmp_path), "--device", "cpu"])
+    message = one_error_line(["predict", str(tmp_path), "--eval-file", str(tmp_path), "--device", "cpu"])
     assert "config.json" in message or "model" in message

@@ -20,6 +20,7 @@ import torch
 from conftest import SHARED_DATA
 from train_support import (
     TINY_BERT,
+    one_error_line,
     read_log,
     tiny_config,
     write_classification_records,
@@ -34,15 +35,6 @@ from bertkit.train.training_state import STATE_JSON, STATE_TENSORS, load_checkpo
 
 # One torch thread for every test here (conftest.one_torch_thread).
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def _one_line(args: list[str], code: int = 1) -> str:
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 def _train_args(data: Path, run: Path, *extra: str) -> list[str]:
@@ -88,7 +80,7 @@ def test_resume_never_unpickles_an_old_format_state(tmp_path):
     marker = tmp_path / "code-ran"
     torch.save({"step": _Payload(marker)}, checkpoint / "training_state.pt")
 
-    line = _one_line(_train_args(data, run, "--save-steps", "2", "--resume"))
+    line = one_error_line(_train_args(data, run, "--save-steps", "2", "--resume"))
     assert not marker.exists()
     assert str(checkpoint / "training_state.pt") in line and "pickle" in line
 
@@ -100,7 +92,7 @@ def test_garbage_training_state_names_the_file(tmp_path, damaged):
     CliRunner().invoke(app, _train_args(data, run, "--save-steps", "2"))
     target = run / "checkpoint-2" / damaged
     target.write_bytes(os.urandom(300))
-    line = _one_line(_train_args(data, run, "--save-steps", "2", "--resume"))
+    line = one_error_line(_train_args(data, run, "--save-steps", "2", "--resume"))
     assert str(target) in line
 
 
@@ -259,7 +251,7 @@ def test_invalid_numbers_are_option_errors_before_any_model_loads(tmp_path, opti
     args = ["train", "--task", "squad", "--train-file", str(data), "-o", str(tmp_path / "run"),
             "--init-checkpoint", str(tmp_path / "no-such-checkpoint"), "--device", "cpu",
             *(["--max-steps", "2"] if option != "--epochs" else []), option, value]
-    line = _one_line(args, code=2)
+    line = one_error_line(args, code=2)
     assert option in line
     assert not (tmp_path / "run").exists()
 
@@ -268,7 +260,7 @@ def test_output_that_is_a_file_is_named_before_the_model_loads(tmp_path):
     data = write_squad_records(tmp_path / "d" / "train.tf_record", 8)
     target = tmp_path / "taken"
     target.write_text("not a folder")
-    line = _one_line(["train", "--task", "squad", "--train-file", str(data), "-o", str(target),
+    line = one_error_line(["train", "--task", "squad", "--train-file", str(data), "-o", str(target),
                       "--init-checkpoint", str(tmp_path / "no-such-checkpoint")], code=2)
     assert str(target) in line and "not a directory" in line
 
@@ -278,7 +270,7 @@ def test_export_and_predict_to_a_file_name_it_before_reading_the_run(tmp_path, c
     target = tmp_path / "taken"
     target.write_text("x")
     extra = ["--eval-file", str(tmp_path)] if command == "predict" else []
-    line = _one_line([command, str(tmp_path / "no-run"), *extra, "-o", str(target)], code=2)
+    line = one_error_line([command, str(tmp_path / "no-run"), *extra, "-o", str(target)], code=2)
     assert str(target) in line and "not a directory" in line
 
 
@@ -307,7 +299,7 @@ def test_random_bin_init_checkpoint_is_one_line(tmp_path):
     weights.parent.mkdir()
     weights.write_bytes(os.urandom(2048))
     (weights.parent / "config.json").write_text((TINY_BERT / "config.json").read_text())
-    line = _one_line(["train", "--task", "squad", "--train-file", str(data), "-o",
+    line = one_error_line(["train", "--task", "squad", "--train-file", str(data), "-o",
                       str(tmp_path / "run"), "--init-checkpoint", str(weights.parent),
                       "--max-steps", "1", "--batch-size", "4", "--device", "cpu"])
     assert str(weights) in line
@@ -344,7 +336,7 @@ def test_corrupted_record_names_the_file_once(tmp_path):
     raw = bytearray(data.read_bytes())
     raw[len(raw) // 2] ^= 0xFF  # a data byte in the middle: that record's CRC fails
     data.write_bytes(bytes(raw))
-    line = _one_line(_train_args(data, tmp_path / "run"))
+    line = one_error_line(_train_args(data, tmp_path / "run"))
     assert line.count(str(data)) == 1 and "record" in line
 
 
@@ -354,7 +346,7 @@ def test_train_file_may_be_the_prep_folder(tmp_path):
     assert result.exit_code == 0, result.output
     config = json.loads((tmp_path / "run" / "run_config.json").read_text())
     assert config["train_file"] == str(data.resolve())
-    line = _one_line(_train_args(tmp_path, tmp_path / "run2"))
+    line = one_error_line(_train_args(tmp_path, tmp_path / "run2"))
     assert f"{tmp_path}: no train.tf_record in this directory" in line
 
 

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+from typer.testing import CliRunner
 
+from bertkit.cli import app
 from bertkit.tfrecord import FloatList, TFRecordWriter
 
 TINY_BERT = Path(__file__).resolve().parent / "fixtures" / "tiny_bert"
@@ -93,3 +95,31 @@ def write_ner_records(path: Path, num_records: int, labels: list[str], *, seq_le
 
 def read_log(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+
+
+def one_error_line(args: list[str], code: int = 1) -> str:
+    """Runs the CLI with `args`, checks it failed with `code` and exactly one `error:` line on
+    stderr and no traceback, and returns that line with its white space folded (rich may
+    wrap it at the terminal width)."""
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    assert "Traceback" not in result.output
+    return " ".join(result.stderr.split())
+
+
+def random_bert_inputs(config, *, rows: int, length: int, seed: int, padded_row: int,
+                       pad_from: int, second_segment_from: int):
+    """(input_ids, attention_mask, token_type_ids) for `config`: random ids from a seeded
+    generator, row `padded_row` padded from `pad_from` on, and every row's tokens from
+    `second_segment_from` on in the last token type (so type embeddings beyond 0 count)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, config.vocab_size, (rows, length), generator=generator)
+    mask = torch.ones_like(ids)
+    mask[padded_row, pad_from:] = 0
+    types = torch.zeros_like(ids)
+    types[:, second_segment_from:] = config.type_vocab_size - 1
+    return ids, mask, types

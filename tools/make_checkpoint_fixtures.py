@@ -44,53 +44,66 @@ TINY = {
 TINY_MINDSPORE = {**TINY, "type_vocab_size": 16, "layer_norm_eps": 1e-7}
 
 
+class SeededWeights:
+    """HF-named random weights drawn from one seeded generator in the order they are added
+    (the order fixes the values, so keep it when editing). Scaled up from the usual 0.02 so
+    that a wrong transpose or swapped tensor changes the outputs clearly."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.weights: dict[str, np.ndarray] = {}
+
+    def normal(self, name: str, *shape: int) -> None:
+        self.weights[name] = (self.rng.standard_normal(shape) * 0.2).astype(np.float32)
+
+    def dense(self, name: str, out_size: int, in_size: int) -> None:
+        self.normal(f"{name}.weight", out_size, in_size)
+        self.normal(f"{name}.bias", out_size)
+
+    def layer_norm(self, name: str, size: int) -> None:
+        self.normal(f"{name}.weight", size)
+        self.weights[f"{name}.weight"] += 1  # a scale near 1, as after training
+        self.normal(f"{name}.bias", size)
+
+
 def reference_weights(config: dict, seed: int) -> dict[str, np.ndarray]:
     """HF-named weights of a BertForQuestionAnswering with a pooler (so every encoder tensor
-    of the foreign formats has a counterpart). Scaled up from the usual 0.02 so that a
-    wrong transpose or swapped tensor changes the outputs clearly."""
-    rng = np.random.default_rng(seed)
+    of the foreign formats has a counterpart)."""
     hidden, inter = config["hidden_size"], config["intermediate_size"]
-
-    def normal(*shape: int) -> np.ndarray:
-        return (rng.standard_normal(shape) * 0.2).astype(np.float32)
-
-    weights = {
-        "bert.embeddings.word_embeddings.weight": normal(config["vocab_size"], hidden),
-        "bert.embeddings.position_embeddings.weight": normal(config["max_position_embeddings"], hidden),
-        "bert.embeddings.token_type_embeddings.weight": normal(config["type_vocab_size"], hidden),
-        "bert.embeddings.LayerNorm.weight": 1 + normal(hidden),
-        "bert.embeddings.LayerNorm.bias": normal(hidden),
-    }
+    draw = SeededWeights(seed)
+    draw.normal("bert.embeddings.word_embeddings.weight", config["vocab_size"], hidden)
+    draw.normal("bert.embeddings.position_embeddings.weight",
+                config["max_position_embeddings"], hidden)
+    draw.normal("bert.embeddings.token_type_embeddings.weight", config["type_vocab_size"], hidden)
+    draw.layer_norm("bert.embeddings.LayerNorm", hidden)
     for n in range(config["num_hidden_layers"]):
         layer = f"bert.encoder.layer.{n}"
         for name in ("query", "key", "value"):
-            weights[f"{layer}.attention.self.{name}.weight"] = normal(hidden, hidden)
-            weights[f"{layer}.attention.self.{name}.bias"] = normal(hidden)
-        weights[f"{layer}.attention.output.dense.weight"] = normal(hidden, hidden)
-        weights[f"{layer}.attention.output.dense.bias"] = normal(hidden)
-        weights[f"{layer}.attention.output.LayerNorm.weight"] = 1 + normal(hidden)
-        weights[f"{layer}.attention.output.LayerNorm.bias"] = normal(hidden)
-        weights[f"{layer}.intermediate.dense.weight"] = normal(inter, hidden)
-        weights[f"{layer}.intermediate.dense.bias"] = normal(inter)
-        weights[f"{layer}.output.dense.weight"] = normal(hidden, inter)
-        weights[f"{layer}.output.dense.bias"] = normal(hidden)
-        weights[f"{layer}.output.LayerNorm.weight"] = 1 + normal(hidden)
-        weights[f"{layer}.output.LayerNorm.bias"] = normal(hidden)
-    weights["bert.pooler.dense.weight"] = normal(hidden, hidden)
-    weights["bert.pooler.dense.bias"] = normal(hidden)
-    weights["qa_outputs.weight"] = normal(2, hidden)
-    weights["qa_outputs.bias"] = normal(2)
-    return weights
+            draw.dense(f"{layer}.attention.self.{name}", hidden, hidden)
+        draw.dense(f"{layer}.attention.output.dense", hidden, hidden)
+        draw.layer_norm(f"{layer}.attention.output.LayerNorm", hidden)
+        draw.dense(f"{layer}.intermediate.dense", inter, hidden)
+        draw.dense(f"{layer}.output.dense", hidden, inter)
+        draw.layer_norm(f"{layer}.output.LayerNorm", hidden)
+    draw.dense("bert.pooler.dense", hidden, hidden)
+    draw.dense("qa_outputs", 2, hidden)
+    return draw.weights
 
 
-def write_reference(name: str, config: dict, seed: int) -> None:
+def save_reference(name: str, weights: dict[str, np.ndarray], config: dict,
+                   metadata: dict[str, str] | None = None) -> None:
+    """OUT/name/model.safetensors (world-readable) and OUT/name/config.json."""
     from safetensors.numpy import save_file
 
     folder = OUT / name
     folder.mkdir(parents=True, exist_ok=True)
-    save_file(reference_weights(config, seed), str(folder / "model.safetensors"))
+    save_file(weights, str(folder / "model.safetensors"), metadata=metadata)
     (folder / "model.safetensors").chmod(0o644)
     (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+
+
+def write_reference(name: str, config: dict, seed: int) -> None:
+    save_reference(name, reference_weights(config, seed), config)
 
 
 def google_names(config: dict) -> dict[str, tuple[str, bool]]:
@@ -121,28 +134,30 @@ def google_names(config: dict) -> dict[str, tuple[str, bool]]:
     return table
 
 
-def write_google_tf() -> None:
-    """A fine-tuned run_squad-style checkpoint: Google's names, one Adam slot pair on the word
-    embeddings (as fine-tuned checkpoints carry) and global_step, saved by tf.compat.v1 Saver."""
+def save_google_checkpoint(folder_name: str, reference: dict[str, np.ndarray],
+                           table: dict[str, tuple[str, bool]], adam_slots_on: str) -> None:
+    """OUT/folder_name/bert_model.ckpt saved by tf.compat.v1 Saver: every TF variable of
+    `table` (TF name -> (HF name, stored transposed?)) from `reference`, an Adam slot pair
+    (`adam_m`, `adam_v`, zeros) on the variable `adam_slots_on`, and global_step, as Google's
+    training checkpoints carry them; plus TINY as bert_config.json."""
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
-    from safetensors.numpy import load_file
 
-    reference = load_file(str(OUT / "reference" / "model.safetensors"))
-    folder = OUT / "google_tf"
+    folder = OUT / folder_name
     folder.mkdir(parents=True, exist_ok=True)
     graph = tf.Graph()
     with graph.as_default():
         variables = []
-        for tf_name, (hf_name, transposed) in google_names(TINY).items():
+        for tf_name, (hf_name, transposed) in table.items():
             value = reference[hf_name].T if transposed else reference[hf_name]
             variables.append(tf.compat.v1.get_variable(tf_name, initializer=tf.constant(value)))
-        word = reference["bert.embeddings.word_embeddings.weight"]
+        hf_name, transposed = table[adam_slots_on]
+        slot_shape = reference[hf_name].T if transposed else reference[hf_name]
         for slot in ("adam_m", "adam_v"):
             variables.append(tf.compat.v1.get_variable(
-                f"bert/embeddings/word_embeddings/{slot}", initializer=tf.zeros_like(word)))
+                f"{adam_slots_on}/{slot}", initializer=tf.zeros_like(slot_shape)))
         variables.append(tf.compat.v1.train.get_or_create_global_step())
         saver = tf.compat.v1.train.Saver(variables)
         with tf.compat.v1.Session(graph=graph) as session:
@@ -150,6 +165,16 @@ def write_google_tf() -> None:
             saver.save(session, str(folder / "bert_model.ckpt"), write_meta_graph=False,
                        write_state=False)  # the "checkpoint" state file holds absolute paths
     (folder / "bert_config.json").write_text(json.dumps(TINY, indent=2) + "\n")
+
+
+def write_google_tf() -> None:
+    """A fine-tuned run_squad-style checkpoint: Google's names, one Adam slot pair on the word
+    embeddings (as fine-tuned checkpoints carry) and global_step, saved by tf.compat.v1 Saver."""
+    from safetensors.numpy import load_file
+
+    reference = load_file(str(OUT / "reference" / "model.safetensors"))
+    save_google_checkpoint("google_tf", reference, google_names(TINY),
+                           adam_slots_on="bert/embeddings/word_embeddings")
 
 
 def mindspore_names(config: dict) -> dict[str, str]:

@@ -30,7 +30,10 @@ from make_checkpoint_fixtures import (  # noqa: E402 -- a sibling script, not a 
     TINY_MINDSPORE,
     google_names,
     mindspore_names,
+    SeededWeights,
     reference_weights,
+    save_google_checkpoint,
+    save_reference,
 )
 
 # HF name -> (Google TF name, stored transposed in TF?). The decoder is tied to the word
@@ -62,43 +65,25 @@ MINDSPORE_HEADS = {
 def pretraining_weights(config: dict, seed: int) -> dict[str, np.ndarray]:
     """HF-named BertForPreTraining weights: the encoder (with pooler) of the fine-tuning
     fixtures' generator, plus the two heads, all far from their init values."""
-    weights = {k: v for k, v in reference_weights(config, seed).items()
+    hidden = config["hidden_size"]
+    heads = SeededWeights(seed + 100)
+    heads.dense("cls.predictions.transform.dense", hidden, hidden)
+    heads.layer_norm("cls.predictions.transform.LayerNorm", hidden)
+    heads.normal("cls.predictions.bias", config["vocab_size"])
+    heads.dense("cls.seq_relationship", 2, hidden)
+    encoder = {k: v for k, v in reference_weights(config, seed).items()
                if not k.startswith("qa_outputs.")}
-    rng = np.random.default_rng(seed + 100)
-    hidden, vocab = config["hidden_size"], config["vocab_size"]
-
-    def normal(*shape: int) -> np.ndarray:
-        return (rng.standard_normal(shape) * 0.2).astype(np.float32)
-
-    weights["cls.predictions.transform.dense.weight"] = normal(hidden, hidden)
-    weights["cls.predictions.transform.dense.bias"] = normal(hidden)
-    weights["cls.predictions.transform.LayerNorm.weight"] = 1 + normal(hidden)
-    weights["cls.predictions.transform.LayerNorm.bias"] = normal(hidden)
-    weights["cls.predictions.bias"] = normal(vocab)
-    weights["cls.seq_relationship.weight"] = normal(2, hidden)
-    weights["cls.seq_relationship.bias"] = normal(2)
-    return weights
+    return {**encoder, **heads.weights}
 
 
 def write_reference(name: str, config: dict, seed: int) -> None:
-    from safetensors.numpy import save_file
-
-    folder = OUT / name
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file(pretraining_weights(config, seed), str(folder / "model.safetensors"),
-              metadata={"format": "pt"})
-    (folder / "model.safetensors").chmod(0o644)
     hf_config = {**config, "model_type": "bert", "architectures": ["BertForPreTraining"]}
-    (folder / "config.json").write_text(json.dumps(hf_config, indent=2) + "\n")
+    save_reference(name, pretraining_weights(config, seed), hf_config, metadata={"format": "pt"})
 
 
 def write_google_tf() -> None:
     """A run_pretraining.py checkpoint: encoder and heads under Google's names, with the
     optimizer's Adam slots on a head variable and global_step, as such checkpoints carry."""
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
     from safetensors.numpy import load_file
 
     reference = load_file(str(OUT / "reference_pretraining" / "model.safetensors"))
@@ -106,25 +91,8 @@ def write_google_tf() -> None:
              if not pair[0].startswith("qa_outputs.")}
     table.update({tf_name: (hf_name, transposed)
                   for hf_name, (tf_name, transposed) in GOOGLE_HEADS.items()})
-    folder = OUT / "google_tf_pretraining"
-    folder.mkdir(parents=True, exist_ok=True)
-    graph = tf.Graph()
-    with graph.as_default():
-        variables = []
-        for tf_name, (hf_name, transposed) in table.items():
-            value = reference[hf_name].T if transposed else reference[hf_name]
-            variables.append(tf.compat.v1.get_variable(tf_name, initializer=tf.constant(value)))
-        bias = reference["cls.predictions.bias"]
-        for slot in ("adam_m", "adam_v"):
-            variables.append(tf.compat.v1.get_variable(
-                f"cls/predictions/output_bias/{slot}", initializer=tf.zeros_like(bias)))
-        variables.append(tf.compat.v1.train.get_or_create_global_step())
-        saver = tf.compat.v1.train.Saver(variables)
-        with tf.compat.v1.Session(graph=graph) as session:
-            session.run(tf.compat.v1.global_variables_initializer())
-            saver.save(session, str(folder / "bert_model.ckpt"), write_meta_graph=False,
-                       write_state=False)
-    (folder / "bert_config.json").write_text(json.dumps(TINY, indent=2) + "\n")
+    save_google_checkpoint("google_tf_pretraining", reference, table,
+                           adam_slots_on="cls/predictions/output_bias")
 
 
 def write_mindspore() -> None:
