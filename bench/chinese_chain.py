@@ -207,12 +207,15 @@ def main() -> None:
               "from_scratch": ["--config", str(config)]}
     for arm in wanted:
         run = work / f"ner-{arm}"
-        if not (run / "eval_results.json").exists():
+        if not (run / "eval" / "eval_results.json").exists():
             times[f"finetune_{arm}"] = bertkit("train", *recipe, *starts[arm], "-o", str(run),
                                                log=work / f"ner-{arm}.log")
-        figures[arm] = json.loads((run / "eval_results.json").read_text())
+        figures[arm] = json.loads((run / "eval" / "eval_results.json").read_text())
 
-    print(json.dumps({arm: figures[arm] for arm in wanted}, indent=2))
+    scores = {arm: {"macro_f1": figures[arm]["macro_f1"],
+                    "strict_micro_f1": figures[arm]["strict"]["micro"]["f1"]} for arm in wanted}
+    figures["scores"] = scores
+    print("CLUENER dev (bertkit's CLUENER metric):", json.dumps(scores, indent=2))
     if "pretrained" in wanted and (pretrain_run / "log.jsonl").exists():
         figures["mlm_accuracy"] = curve(pretrain_run, "mlm_accuracy")
         figures["nsp_accuracy"] = curve(pretrain_run, "nsp_accuracy")
