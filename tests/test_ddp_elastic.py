@@ -83,8 +83,10 @@ def test_sigkilled_worker_restarts_and_resumes_from_latest_checkpoint(
     done = _torchrun(["--standalone", "--nproc-per-node", "2", "--max-restarts", "3",
                       *_train_args(inputs, run)], tmp_path, BERTKIT_TEST_FAULT="kill:1:6")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "Signals.SIGKILL" in done.stderr or "exitcode: -9" in done.stderr, \
-        done.stderr[-3000:]
+    # torchrun reports whichever dead worker it notices first: rank 1, SIGKILLed
+    # (exitcode -9), or rank 0, which lost its peer mid-collective and stopped. Either way
+    # the agent saw a failed worker and restarted the group.
+    assert "failed (exitcode: " in done.stderr, done.stderr[-3000:]
     # No --resume was given: the restarted group found its own run and resumed it.
     assert done.stderr.count("restarted by torchrun: resuming from checkpoint-4, the latest "
                              "complete checkpoint") == 1, done.stderr[-3000:]
