@@ -31,8 +31,8 @@ from typing import Any, Protocol, TypeVar
 from bertkit.prep.outputs import resolve_workers
 from bertkit.prep.result import PrepResult
 
-__all__ = ["PrepResult", "Tokenizer", "TokenizerSpec", "ordered_map", "resolve_workers",
-           "tokenizer_for"]
+__all__ = ["PrepResult", "Tokenizer", "TokenizerSpec", "ignore_ctrl_c", "ordered_map",
+           "resolve_workers", "tokenizer_for"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -114,7 +114,7 @@ def tokenizer_for(spec: TokenizerSpec) -> Tokenizer:
     return tokenizer
 
 
-def _ignore_ctrl_c() -> None:
+def ignore_ctrl_c() -> None:
     """Worker initializer: Ctrl-C is the parent's to handle (it publishes nothing until
     every chunk is back); workers must not each print a KeyboardInterrupt traceback."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -134,7 +134,7 @@ def ordered_map(function: Callable[[T], R], jobs: Sequence[T], workers: int) -> 
     # Imported here: multiprocessing is tens of milliseconds of every one-worker start.
     from concurrent.futures import ProcessPoolExecutor
 
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=_ignore_ctrl_c)
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=ignore_ctrl_c)
     try:
         yield from pool.map(function, jobs)
     finally:

@@ -214,7 +214,11 @@ def _run_tasks(tasks: list[ShardTask], workers: int,
     # Imported here: multiprocessing is tens of milliseconds of a one-worker run's start.
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
+    from bertkit.prep.pipeline import ignore_ctrl_c
+
+    # Workers ignore Ctrl-C, as every prep pool's do: the parent stops and cleans up.
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)),
+                             initializer=ignore_ctrl_c) as pool:
         pending = {pool.submit(run_shard, task) for task in tasks}
         try:
             while pending:

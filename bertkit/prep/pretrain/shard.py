@@ -17,12 +17,12 @@ import hashlib
 import random
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from bertkit.errors import BertkitError, InputError
 from bertkit.fsutil import sha256_of_file
+from bertkit.prep.pipeline import TokenizerSpec, tokenizer_for
 from bertkit.prep.pretrain.corpus import group_documents, read_shard_text
 from bertkit.prep.pretrain.instances import MaskingRules, create_instances, shuffle_exact
 from bertkit.prep.pretrain.records import InstanceSpill, write_records
@@ -92,16 +92,11 @@ def shard_seed(random_seed: int, index: int) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-@lru_cache(maxsize=2)
-def _tokenizer(vocab: str | None, spm_model: str | None, do_lower_case: bool) -> Any:
-    from bertkit.tokenization import load_tokenizer
-
-    return load_tokenizer(vocab=vocab, spm_model=spm_model, do_lower_case=do_lower_case)
-
-
 def load_pretraining_tokenizer(options: PretrainOptions) -> Any:
     """The tokenizer, checked for what masking needs ([MASK])."""
-    tokenizer = _tokenizer(options.vocab, options.spm_model, options.do_lower_case)
+    # The prep pipeline's per-process cache: each worker (or Dask task) reads the vocab once.
+    tokenizer = tokenizer_for(TokenizerSpec(options.vocab, options.spm_model,
+                                            options.do_lower_case))
     if getattr(tokenizer, "mask_id", None) is None:
         raise InputError(options.vocab or options.spm_model or "",
                          "vocab has no [MASK] token, which masked-LM pretraining needs")
