@@ -34,6 +34,8 @@ from bertkit.prep.pretrain.shard import (
 from bertkit.prep.outputs import (
     MANIFEST_NAME,
     check_max_seq_length,
+    describe_input,
+    describe_tokenizer,
     recorded_path,
     resolve_workers,
 )
@@ -156,8 +158,7 @@ def create_pretraining_data(
 def _create(files: list[Path], output: Path, options: PretrainOptions, tokenizer: Any,
             workers: int, dask_scheduler: str | None, resume: bool, progress: bool,
             started: float) -> PretrainResult:
-    inputs_json = [{"path": str(path.resolve()), "sha256": sha256_of_file(path)}
-                   for path in files]
+    inputs_json = [describe_input(path) for path in files]
     done: dict[int, ShardResult] = {}
     if resume:
         done = _reusable_shards(output, options, inputs_json, len(files))
@@ -165,7 +166,7 @@ def _create(files: list[Path], output: Path, options: PretrainOptions, tokenizer
              for index, path in enumerate(files) if index not in done]
 
     # describe() hashes the vocab: once per run, not once per manifest write.
-    tokenizer_json = tokenizer.describe()
+    tokenizer_json = describe_tokenizer(tokenizer)
 
     def manifest(complete: bool) -> dict[str, Any]:
         return _write_manifest(output, options, tokenizer_json, inputs_json, done,
