@@ -26,6 +26,7 @@ from typing import Any
 from bertkit.errors import InputError, UsageError
 from bertkit.evaluate import inputs
 from bertkit.evaluate.benchmarks import GLUE, GLUE_SUBMISSION_SLOTS, TNEWS_LABELS
+from bertkit.evaluate.glue import ID_COLUMNS
 from bertkit.fsutil import write_text_atomic
 
 CLUENER_FILE = "cluener_predict.json"
@@ -134,8 +135,9 @@ def cmrc_submission(predictions: Path, test: Path) -> SubmissionFile:
     qids = [str(qa["id"]).strip() for article in document["data"]
             for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
     answers = inputs.load_answer_predictions(predictions)
+    known = set(qids)
     missing = [qid for qid in qids if qid not in answers]
-    extra = [qid for qid in answers if qid not in set(qids)]
+    extra = [qid for qid in answers if qid not in known]
     if missing or extra:
         raise InputError(predictions, f"ids differ from {test}: {len(missing)} missing "
                                       f"(e.g. {missing[:2]}), {len(extra)} not in the test "
@@ -151,9 +153,9 @@ def glue_submission(task: str, predictions: Path, test: Path) -> SubmissionFile:
         raise UsageError(f"unknown GLUE task {task!r}; one of {', '.join(GLUE_FILES)}")
     test_rows = [row for row in inputs.read_text(test).splitlines() if row.strip()]
     header = test_rows[0].split("\t") if test_rows else []
-    if not header or header[0].strip().lower() != "index":
+    if not header or header[0].strip().lower() not in ID_COLUMNS:
         raise InputError(test, "a GLUE test file starts with a header whose first column is "
-                               "'index'")
+                               "'index' (or 'id', as QQP's)")
     indexes = [row.split("\t", 1)[0] for row in test_rows[1:]]
     labels = _classification_rows(predictions)
     _same_count(predictions, len(labels), test, len(indexes))

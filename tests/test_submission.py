@@ -179,3 +179,16 @@ def test_tnews_labels_come_from_the_data_not_the_file_name(shared_data: Path, ch
         counts = json.loads(result.stdout)["counts"]
         labels = next(iter(counts.values()))["labels"]
         assert (None if labels is None else sum(labels.values())) == expected
+
+
+def test_qqp_test_file_with_an_id_column_makes_a_submission(tmp_path: Path) -> None:
+    # GLUE's QQP test.tsv names its first column "id", not "index" (as the scorer and prep
+    # already accept); its submission keeps those ids in order.
+    test = tmp_path / "test.tsv"
+    test.write_text("id\tquestion1\tquestion2\n"
+                    "0\tHow do I learn?\tHow can I learn?\n"
+                    "1\tWhat is BERT?\tWho made BERT?\n", encoding="utf-8")
+    predictions = tmp_path / "qqp.tsv"
+    predictions.write_text("index\tprediction\n0\t1\n1\t0\n", encoding="utf-8")
+    written = glue_submission("qqp", predictions, test)
+    assert written.text.splitlines() == ["index\tprediction", "0\t1", "1\t0"]

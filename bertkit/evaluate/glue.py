@@ -19,7 +19,7 @@ from bertkit.evaluate.benchmarks import GLUE_SCORED_TASKS, glue_key
 from bertkit.evaluate.inputs import iter_json_lines, read_text, require_some_match
 
 _LABEL_COLUMNS = ("label", "gold_label", "is_duplicate", "score", "quality")
-_ID_COLUMNS = ("index", "id")
+ID_COLUMNS = ("index", "id")
 
 
 def glue_task_name(name: str) -> str | None:
@@ -44,7 +44,7 @@ def load_glue_gold(path: str | Path, task: str) -> GoldLabels:
     if label_column is None:
         raise InputError(path, f"no label column in header {rows[0]!r} (an unlabelled test "
                                "split?)", 1)
-    id_column = next((header.index(n) for n in _ID_COLUMNS if n in header), None)
+    id_column = next((header.index(n) for n in ID_COLUMNS if n in header), None)
     labels: dict[str, str] = {}
     for number, row in enumerate(rows[1:], start=2):
         if not row:
