@@ -55,14 +55,12 @@ def _head(path: Path) -> bytes:
 
 def _binary_file_error(path: Path, content: str | bytes) -> InputError | None:
     """The NUL that marks a binary file (text never holds one), as an error naming its line."""
-    if isinstance(content, bytes):
-        nul = content.find(b"\x00")
-        line = content.count(b"\n", 0, nul) + 1
-    else:
-        nul = content.find("\x00")
-        line = content.count("\n", 0, nul) + 1
+    newline, nul_char = (b"\n", b"\x00") if isinstance(content, bytes) else ("\n", "\x00")
+    nul = content.find(nul_char)  # type: ignore[arg-type]
     if nul < 0:
         return None
+    # Lines are counted only for the error: a text file is not read a second time.
+    line = content.count(newline, 0, nul) + 1  # type: ignore[arg-type]
     return InputError(path, "binary file (NUL character); expected UTF-8 text", position=line)
 
 
