@@ -19,7 +19,6 @@ not used.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable, Sequence
 from itertools import chain
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 
 from bertkit.errors import InputError, UsageError
 from bertkit.fsutil import sha256_of_file
+from bertkit.gcutil import gc_paused
 from bertkit.tokenization.fast_basic import fast_basic_tokenize
 from bertkit.tokenization.reference import WordPiece, basic_tokenize
 from bertkit.tokenization.vocab import load_vocab
@@ -102,15 +102,10 @@ class BertWordPieceTokenizer:
         # A batch allocates hundreds of thousands of small lists that can never form
         # cycles; left on, the cyclic GC rescans the whole heap over and over while
         # they pile up (about half the time on SQuAD doc tokens), for no garbage.
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with gc_paused():
             for text in texts:
                 known = known_short.get(text) if len(text) <= SHORT_TEXT_CHARS else None
                 out.append(list(known) if known is not None else tokenize(text))
-        finally:
-            if gc_was_enabled:
-                gc.enable()
         return out
 
     def ids_many(self, texts: Sequence[str]) -> list[tuple[int, ...]]:
@@ -122,9 +117,7 @@ class BertWordPieceTokenizer:
         ids_of = self._ids_uncached
         out: list[tuple[int, ...]] = []
         append = out.append
-        gc_was_enabled = gc.isenabled()
-        gc.disable()  # many small tuples, no cycles (see tokenize_many)
-        try:
+        with gc_paused():  # many small tuples, no cycles (see tokenize_many)
             for text in texts:
                 if len(text) <= SHORT_TEXT_CHARS:
                     known = known_short.get(text)
@@ -133,9 +126,6 @@ class BertWordPieceTokenizer:
                     append(known)
                 else:
                     append(ids_of(text))
-        finally:
-            if gc_was_enabled:
-                gc.enable()
         return out
 
     def _ids_uncached(self, text: str) -> tuple[int, ...]:
