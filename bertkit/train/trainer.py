@@ -189,7 +189,9 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
         recorded_contract(eval_file, scorers=task.scorers)
     bert_config, config_path = resolve_bert_config(options.config_file, options.init_checkpoint)
     layout = task.layout(training=True)
-    probe = task.open_train_data(options.train_file, layout, task=options.task)
+    id_limits = train_data.id_limits_for(bert_config)
+    probe = task.open_train_data(options.train_file, layout, task=options.task,
+                                 id_limits=id_limits)
     if probe.seq_length > bert_config.max_position_embeddings:
         raise InputError(
             options.train_file,
@@ -198,9 +200,11 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
         )
     num_labels, id2label = task.resolve_labels(options.train_file, probe)
     check_head_matches_labels(options.init_checkpoint, options.train_file, num_labels)
-    dataset = task.open_train_data(options.train_file, layout, task=options.task,
-                                   num_labels=num_labels,
-                                   id_limits=train_data.id_limits_for(bert_config))
+    # The probe is the dataset unless labels were found (a head sized from the data):
+    # opening a set of pretraining shards reads every shard's index.
+    dataset = probe if num_labels is None else task.open_train_data(
+        options.train_file, layout, task=options.task, num_labels=num_labels,
+        id_limits=id_limits)
     dataset.check_all_labels()
     dataset.check_ids(limit=train_data.IDS_CHECKED_UPFRONT)
 
