@@ -63,13 +63,16 @@ def prep_manifest(eval_file: Path) -> dict[str, Any]:
 _Legacy = TypeVar("_Legacy", EvalContract, EvalContract | None)
 
 
-def eval_contract(eval_file: Path, legacy: Callable[[dict[str, Any]], _Legacy]) -> _Legacy:
-    """The eval contract that prep recorded in its manifest for ``eval_file``'s split.
+def eval_contract(eval_file: Path, legacy: Callable[[dict[str, Any]], _Legacy],
+                  manifest: dict[str, Any] | None = None) -> _Legacy:
+    """The eval contract that prep recorded in its manifest for ``eval_file``'s split
+    (``manifest``: that manifest, when the caller has read it already).
 
     A manifest written before prep recorded one (or none at all) gets ``legacy``, the rule
     predict used to guess by, and a warning says so. None: nothing names a scorer.
     """
-    manifest = prep_manifest(eval_file)
+    if manifest is None:
+        manifest = prep_manifest(eval_file)
     contract = recorded_contract(eval_file, manifest)
     if contract is not None:
         return contract

@@ -50,14 +50,14 @@ def write_classification_predictions(outputs: dict[str, list[Any]],
     path = write_text_atomic(output_dir / "predictions.tsv",
                              "index\tprediction\n" + "\n".join(rows) + "\n")
     files = [path]
+    manifest = prep_manifest(eval_file)
     contract = eval_contract(eval_file, lambda manifest: _legacy_classification_contract(
-        manifest, eval_file))
+        manifest, eval_file), manifest)
     if contract is None:
         return PredictResult("classification", output_dir, 0, files,
                              note="no prep manifest naming the task beside the eval file: "
                                   "predictions written, not scored")
     files.append(write_eval_meta(output_dir, contract, path.name))
-    manifest = prep_manifest(eval_file)
     split_counts = (manifest.get("counts") or {}).get(eval_file.name.split(".")[0]) or {}
     if "labels" in split_counts and split_counts["labels"] is None:
         return PredictResult("classification", output_dir, 0, files, note=UNLABELLED_NOTE)
