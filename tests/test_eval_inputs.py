@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from bertkit.errors import InputError
 from bertkit.evaluate.inputs import (
     load_answer_predictions,
-    load_cluener_labels,
+    load_cluener_lines,
     load_label_predictions,
     read_tag_file,
 )
@@ -94,6 +94,6 @@ def test_answer_predictions_and_cluener_errors() -> None:
     with pytest.raises(InputError, match="found a list"):
         load_answer_predictions(_write("[]", ".json"))
     with pytest.raises(InputError, match=r":2:\d+: not valid JSON lines"):
-        load_cluener_labels(_write('{"label": {}}\nnot json\n', ".json"))
+        load_cluener_lines(_write('{"label": {}}\nnot json\n', ".json"))
     with pytest.raises(InputError, match="file not found"):
         load_answer_predictions(Path("/nonexistent/predictions.json"))

@@ -150,11 +150,6 @@ def load_na_probs(path: str | Path) -> dict[str, float]:
 CluenerLabel = dict[str, dict[str, list[list[int]]]]
 
 
-def load_cluener_labels(path: str | Path, require_label: bool = False) -> list[CluenerLabel]:
-    """The ``label`` object of every line (see ``load_cluener_lines``)."""
-    return load_cluener_lines(path, require_label)[0]
-
-
 def load_cluener_lines(path: str | Path, require_label: bool = False
                        ) -> tuple[list[CluenerLabel], list[str] | None]:
     """The ``label`` object of every line, and the lines' ``id``s (None when none has one).
