@@ -35,3 +35,14 @@ class UsageError(BertkitError):
 
     exit_code = 2
 
+
+
+class OutputWriteError(BertkitError):
+    """Writing an output file failed (a full disk, a file-size limit, an I/O error); names
+    the file by its final name and says what the failure left behind (``consequence``)."""
+
+    def __init__(self, path: str | Path, reason: str,
+                 consequence: str = "nothing was left under that name"):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: cannot write: {reason}; {consequence}")

@@ -46,7 +46,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bertkit.errors import BertkitError, InputError, UsageError
+from bertkit.errors import BertkitError, InputError, OutputWriteError, UsageError
 
 # check_output_dir is re-exported: prep pretrain and the prep runner import it from here.
 from bertkit.fsutil import check_output_dir as check_output_dir
@@ -62,14 +62,8 @@ class OutputBusyError(BertkitError):
     """Another process holds the output directory's lock."""
 
 
-class OutputWriteError(BertkitError):
-    """Writing an output file failed (a full disk, a file-size limit, an I/O error)."""
-
-    def __init__(self, path: str | Path, reason: str):
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{path}: cannot write: {reason}; nothing was published, "
-                         "the files already in the directory are unchanged")
+# What a failed write of a staged set leaves: the directory as it was.
+UNPUBLISHED = "nothing was published, the files already in the directory are unchanged"
 
 
 def _is_plain_name(name: str) -> bool:
@@ -152,7 +146,7 @@ class StagedOutput:
         try:
             yield path
         except OSError as error:
-            raise OutputWriteError(self.final(name), _reason(error)) from error
+            raise OutputWriteError(self.final(name), _reason(error), UNPUBLISHED) from error
 
     def staged_names(self) -> list[str]:
         """The names of everything staged so far (sidecars of records included); hidden
@@ -187,7 +181,8 @@ class StagedOutput:
             write_json_atomic(manifest_tmp, self._manifest)
             write_json_atomic(self.output_dir / JOURNAL_NAME, journal)
         except OSError as error:
-            raise OutputWriteError(self.final(MANIFEST_NAME), _reason(error)) from error
+            raise OutputWriteError(self.final(MANIFEST_NAME), _reason(error),
+                                   UNPUBLISHED) from error
         _roll_forward(self.output_dir, journal)
 
 
@@ -313,8 +308,8 @@ def _make_dirs(output_dir: Path) -> list[Path]:
         raise UsageError(f"-o {output_dir}: cannot create it (a path on the way is not a "
                          "directory)") from None
     except OSError as error:
-        raise OutputWriteError(output_dir, f"cannot create the directory ({_reason(error)})"
-                               ) from None
+        raise OutputWriteError(output_dir, f"cannot create the directory ({_reason(error)})",
+                               UNPUBLISHED) from None
     return missing
 
 
@@ -371,4 +366,4 @@ def _named_write_error(error: OSError, stage: StagedOutput) -> BaseException:
     name = path.name
     if name.startswith(".") and ".tmp-" in name:  # the hidden temporary of an atomic write
         name = name[1:].rsplit(".tmp-", 1)[0]
-    return OutputWriteError(stage.final(name), _reason(error))
+    return OutputWriteError(stage.final(name), _reason(error), UNPUBLISHED)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bertkit.errors import InputError
+from bertkit.errors import InputError, OutputWriteError
 
 CHECKPOINT_PREFIX = "checkpoint-"
 STATE_JSON = "training_state.json"
@@ -151,7 +151,7 @@ def _decode(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 def save_checkpoint(run_dir: Path, step: int, state: dict[str, Any]) -> Path:
     """Write ``state`` as checkpoint ``step`` of ``run_dir``, atomically; returns its directory."""
-    from bertkit.train.checkpoints.hf import OutputWriteError, write_safetensors
+    from bertkit.train.checkpoints.hf import write_safetensors
 
     final = checkpoint_dir(run_dir, step)
     tmp = run_dir / f".{final.name}.tmp-{os.getpid()}"

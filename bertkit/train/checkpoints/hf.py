@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from bertkit.errors import BertkitError, InputError
+from bertkit.errors import BertkitError, InputError, OutputWriteError
 from bertkit.fsutil import atomic_path, write_json_atomic
 from bertkit.train import tasks
 from bertkit.train.checkpoints.mapping import ENCODER_PREFIX, MappedWeights
@@ -119,14 +119,6 @@ def write_safetensors(state: dict[str, torch.Tensor], path: str | Path,
         raise OutputWriteError(path, " ".join(str(error).split()) or type(error).__name__
                                ) from None
     return path
-
-
-class OutputWriteError(BertkitError):
-    """A file could not be written (disk full, size limit...); names it by its final name."""
-
-    def __init__(self, path: str | Path, reason: str):
-        self.path, self.reason = Path(path), reason
-        super().__init__(f"{path}: cannot write: {reason}; nothing was left under that name")
 
 
 # --------------------------------------------------------------------------------------------
