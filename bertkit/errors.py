@@ -46,3 +46,11 @@ class OutputWriteError(BertkitError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{path}: cannot write: {reason}; {consequence}")
+
+
+def first_line(error: BaseException) -> str:
+    """The first non-empty line of what ``error`` says (its type's name when it says
+    nothing): a library's multi-line message, fit for an error line of ours. TensorFlow's
+    errors keep theirs in ``message``."""
+    text = getattr(error, "message", None) or str(error)
+    return (str(text).strip().splitlines() or [type(error).__name__])[0]

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bertkit.errors import InputError, OutputWriteError
+from bertkit.errors import InputError, OutputWriteError, first_line
 
 CHECKPOINT_PREFIX = "checkpoint-"
 STATE_JSON = "training_state.json"
@@ -204,9 +204,8 @@ def load_checkpoint(directory: Path) -> dict[str, Any]:
 
         tensors = load_file(str(tensors_path))
     except Exception as error:  # noqa: BLE001 -- missing, truncated or foreign: one line
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(tensors_path, f"cannot read the training state's tensors: {reason}"
-                         ) from None
+        raise InputError(tensors_path, "cannot read the training state's tensors: "
+                                       f"{first_line(error)}") from None
     try:
         state = _decode(document["state"], tensors)
     except (KeyError, TypeError, ValueError, AttributeError) as error:

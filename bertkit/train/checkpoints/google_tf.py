@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from bertkit.errors import InputError
+from bertkit.errors import InputError, first_line
 from bertkit.train.checkpoints import tf_bundle
 
 
@@ -84,17 +84,12 @@ def _open_with_tensorflow(prefix: Path, reason: Exception) -> tuple[list[str], C
                  if dtype != tf.string]
     except Exception as error:  # noqa: BLE001 -- tf.errors.OpError and kin: one line
         raise InputError(f"{prefix}.index", f"TensorFlow cannot read this checkpoint: "
-                                            f"{_first_line(error)}") from None
+                                            f"{first_line(error)}") from None
 
     def read(name: str) -> torch.Tensor:
         try:
             return torch.from_numpy(reader.get_tensor(name).copy())
         except Exception as error:  # noqa: BLE001
-            raise InputError(prefix, f"{name}: {_first_line(error)}") from None
+            raise InputError(prefix, f"{name}: {first_line(error)}") from None
 
     return names, read
-
-
-def _first_line(error: Exception) -> str:
-    text = getattr(error, "message", None) or str(error)
-    return (text.strip().splitlines() or [type(error).__name__])[0]

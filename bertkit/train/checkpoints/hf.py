@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from bertkit.errors import BertkitError, InputError, OutputWriteError
+from bertkit.errors import BertkitError, InputError, OutputWriteError, first_line
 from bertkit.fsutil import atomic_path, write_json_atomic
 from bertkit.train import tasks
 from bertkit.train.checkpoints.mapping import ENCODER_PREFIX, MappedWeights
@@ -56,7 +56,7 @@ def read_hf_state(weights_file: Path) -> dict[str, torch.Tensor]:
             return load_file(str(weights_file))
         loaded = torch.load(weights_file, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 -- corrupt or foreign file: one line, not a traceback
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        reason = first_line(error)
         if reason.startswith("Weights only load failed"):
             # torch's advice that follows (weights_only=False) would run the file's code.
             reason = "not a file of plain tensors (bertkit never unpickles other objects)"
