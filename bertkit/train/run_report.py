@@ -18,6 +18,7 @@ from typing import Any
 
 from bertkit.errors import InputError
 from bertkit.fsutil import atomic_path, write_text_atomic
+from bertkit.train.reporting import accuracy_keys
 
 LOG_NAME = "log.jsonl"
 CURVE_NAME = "learning_curve.png"
@@ -60,8 +61,8 @@ def read_step_log(path: Path) -> list[StepRecord]:
             records.append(StepRecord(step=int(raw["step"]), loss=float(raw["loss"]),
                                       lr=float(raw["lr"]), step_time=float(raw["step_time"]),
                                       seq_per_s=float(raw["seq_per_s"]),
-                                      accuracies={key: float(value) for key, value in raw.items()
-                                                  if key.endswith("_accuracy")}))
+                                      accuracies={key: float(raw[key])
+                                                  for key in accuracy_keys(raw)}))
         except (ValueError, KeyError, TypeError) as error:
             raise InputError(path, f"not a step record ({error})", number) from None
     return records
