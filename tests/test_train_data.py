@@ -21,12 +21,12 @@ from bertkit.train.data import (
     epoch_batches,
     prediction_loader,
 )
-from bertkit.train.tasks import layout_for
+from bertkit.train.tasks import get_task
 
 
 def test_squad_records_become_model_arguments(tmp_path):
     path = write_squad_records(tmp_path / "train.tf_record", 10, seq_length=24)
-    dataset = TFRecordDataset(path, layout_for("squad", training=True), task="squad")
+    dataset = TFRecordDataset(path, get_task("squad").layout(training=True), task="squad")
     raw = TFRecordReader(path)[3]
     item = dataset[3]
     assert set(item) == {"input_ids", "attention_mask", "token_type_ids", "start_positions",
@@ -44,30 +44,31 @@ def test_squad_records_become_model_arguments(tmp_path):
 
 def test_prediction_layout_keeps_unique_ids_in_file_order(tmp_path):
     path = write_squad_records(tmp_path / "eval.tf_record", 7)
-    dataset = TFRecordDataset(path, layout_for("squad", training=False), task="squad")
+    dataset = TFRecordDataset(path, get_task("squad").layout(training=False), task="squad")
     ids = torch.cat([b["unique_ids"] for b in prediction_loader(dataset, batch_size=3)])
     assert ids.tolist() == [1000000000 + i for i in range(7)]
 
 
 def test_classification_and_ner_labels(tmp_path):
     cls = write_classification_records(tmp_path / "c" / "train.tf_record", 6, ["x", "y"])
-    item = TFRecordDataset(cls, layout_for("classification", True), task="classification")[3]
+    item = TFRecordDataset(cls, get_task("classification").layout(True), task="classification")[3]
     assert item["labels"].shape == () and int(item["labels"]) == 1
     sts = write_classification_records(tmp_path / "s" / "train.tf_record", 4, ["score"],
                                        regression=True)
-    assert TFRecordDataset(sts, layout_for("classification", True),
+    assert TFRecordDataset(sts, get_task("classification").layout(True),
                            task="classification")[1]["labels"].dtype == np.float32
     ner = write_ner_records(tmp_path / "n" / "train.tf_record", 4, ["O", "B-X", "I-X"])
-    assert TFRecordDataset(ner, layout_for("ner", True), task="ner")[0]["labels"].shape == (32,)
+    ner_item = TFRecordDataset(ner, get_task("ner").layout(True), task="ner")[0]
+    assert ner_item["labels"].shape == (32,)
     # Prediction files may or may not carry labels.
-    no_labels = TFRecordDataset(ner, layout_for("ner", False), task="ner")
+    no_labels = TFRecordDataset(ner, get_task("ner").layout(False), task="ner")
     assert "labels" in no_labels[0]
 
 
 def test_missing_feature_is_named_with_file_and_record(tmp_path):
     path = write_squad_records(tmp_path / "train.tf_record", 3, drop=("start_positions",))
     with pytest.raises(InputError) as caught:
-        TFRecordDataset(path, layout_for("squad", training=True), task="squad")
+        TFRecordDataset(path, get_task("squad").layout(training=True), task="squad")
     assert str(caught.value).startswith(f"{path}:record 0: feature 'start_positions' needed by "
                                         "task squad is missing")
 
@@ -75,7 +76,7 @@ def test_missing_feature_is_named_with_file_and_record(tmp_path):
 def test_label_outside_head_is_reported_with_record(tmp_path):
     path = write_classification_records(tmp_path / "train.tf_record", 5, ["a", "b"],
                                         label_ids=[0, 1, 0, 2, 1])
-    dataset = TFRecordDataset(path, layout_for("classification", True), task="classification",
+    dataset = TFRecordDataset(path, get_task("classification").layout(True), task="classification",
                               num_labels=2)
     with pytest.raises(InputError, match=r"record 3: label id 2 is outside the 2 labels"):
         dataset.check_all_labels()

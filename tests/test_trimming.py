@@ -23,7 +23,7 @@ from test_train_e2e import V1_DEV, _sample
 from train_support import TINY_BERT, read_log, tiny_config
 
 from bertkit.train import data as train_data
-from bertkit.train.tasks import layout_for, trims_training_batches
+from bertkit.train.tasks import get_task
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -62,9 +62,9 @@ def test_trim_batch_cuts_the_padded_tail_only():
 
 def test_squad_training_batches_are_not_trimmed():
     # Google's span loss is a softmax over every position, padding included.
-    assert not trims_training_batches("squad")
-    assert trims_training_batches("classification")
-    assert trims_training_batches("ner")
+    assert not get_task("squad").trims_training_batches
+    assert get_task("classification").trims_training_batches
+    assert get_task("ner").trims_training_batches
 
 
 # ------------------------------------------------------------------ real prepared data
@@ -156,7 +156,7 @@ def test_trimmed_logits_equal_untrimmed(prepared, trained, task):
     model, _config, _meta = load_model_dir(trained[task] / "model")
     model.eval()
     eval_file = prepared[TASKS[task]] / ("eval.tf_record" if task == "squad" else "dev.tf_record")
-    dataset = train_data.TFRecordDataset(eval_file, layout_for(TASKS[task], False),
+    dataset = train_data.TFRecordDataset(eval_file, get_task(TASKS[task]).layout(False),
                                          task=TASKS[task])
     # The shortest records but the longest of them: a batch of mixed lengths, with padding.
     chosen = [int(i) for i in np.argsort(dataset.lengths(), kind="stable")[:24]]
@@ -228,7 +228,7 @@ def test_sorted_prediction_files_are_byte_identical(prepared, trained, tmp_path,
 
 def test_prediction_order_is_longest_first_and_stable(prepared):
     dataset = train_data.TFRecordDataset(prepared["classification"] / "dev.tf_record",
-                                         layout_for("classification", False),
+                                         get_task("classification").layout(False),
                                          task="classification")
     lengths = dataset.lengths()
     order = train_data.prediction_order(dataset, by_length=True)
@@ -306,7 +306,7 @@ def test_prediction_leaves_the_model_in_the_callers_mode(prepared, trained):
     model, _config, _meta = load_model_dir(trained["classification"] / "model")
     prep = prepared["classification"]
     dataset = train_data.TFRecordDataset(prep / "dev.tf_record",
-                                         layout_for("classification", False),
+                                         get_task("classification").layout(False),
                                          task="classification")
     options = PredictOptions(model_dir=trained["classification"], eval_file=prep, quiet=True)
     for training in (False, True):

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from torch import nn
 
     from bertkit.train.config import BertConfig
-    from bertkit.train.data import RecordLayout
     from bertkit.train.tasks.base import Task
 
 # Every task, in the order help texts list them; each is bertkit.train.tasks.<name>.TASK.
@@ -52,16 +51,6 @@ def build_model(task: str, config: BertConfig, num_labels: int | None = None,
     if spec.needs_labels and num_labels is None:
         raise UsageError(f"task {task!r} needs num_labels")
     return spec.build_head(config, num_labels, use_crf)
-
-
-def layout_for(task: str, training: bool) -> RecordLayout:
-    """The record columns ``task`` reads for training (labels) or prediction (ids)."""
-    return get_task(task).layout(training)
-
-
-def trims_training_batches(task: str) -> bool:
-    """Whether cutting the padded columns of ``task``'s training batches keeps its loss."""
-    return get_task(task).trims_training_batches
 
 
 def hf_head_prefixes() -> dict[str, str]:
