@@ -227,16 +227,11 @@ def score_untrained(output_dir: Path, eval_dir: Path, *, checkpoint: Path | None
     initial weights as `train` builds (pretrained encoder or random, fresh span head)."""
     import torch
 
-    from bertkit.train.checkpoints import load_init_checkpoint
-    from bertkit.train.tasks import build_model
     from bertkit.train.predict import PredictOptions, predict_with_model
-    from bertkit.train.run_setup import resolve_bert_config, seed_everything
+    from bertkit.train.run_setup import initial_model, resolve_bert_config
 
     bert_config, _ = resolve_bert_config(config_file, checkpoint)
-    seed_everything(seed)
-    model = build_model("squad", bert_config, num_labels=None, use_crf=False)
-    if checkpoint is not None:
-        load_init_checkpoint(model, checkpoint)
+    model, _ = initial_model("squad", bert_config, seed=seed, init_checkpoint=checkpoint)
     result = predict_with_model(model, PredictOptions(
         model_dir=output_dir, eval_file=eval_dir, output_dir=output_dir, device="cpu",
         quiet=True), device=torch.device("cpu"))

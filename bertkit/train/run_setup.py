@@ -1,8 +1,8 @@
 """Everything a run needs before its first step, checked against each other.
 
 The network config (from --config or beside the checkpoint), whether a fine-tuned
-checkpoint's head fits the data's label map, the vocab to ship with the model, seeding and
-the autocast context for a precision.
+checkpoint's head fits the data's label map, the vocab to ship with the model, seeding, the
+model a run starts from and the autocast context for a precision.
 """
 
 from __future__ import annotations
@@ -12,12 +12,19 @@ import json
 import random
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
+from torch import nn
 
 from bertkit.errors import InputError
 from bertkit.train.config import BertConfig
 from bertkit.train.data import LABEL_MAP_NAME
+from bertkit.train.tasks import build_model
+
+if TYPE_CHECKING:
+    from bertkit.train.checkpoints import LoadReport
 
 def resolve_bert_config(config_file: Path | None, init_checkpoint: Path | None
                         ) -> tuple[BertConfig, Path]:
@@ -83,6 +90,22 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def initial_model(task: str, bert_config: BertConfig, *, seed: int,
+                  num_labels: int | None = None, use_crf: bool = False,
+                  init_checkpoint: Path | None = None) -> tuple[nn.Module, LoadReport | None]:
+    """The model a run starts from, and the report of the checkpoint loaded into it (None:
+    none given). Seeded before it is built, so the fresh weights (a new head, or all of a
+    random model) are the same on every rank and for every caller that starts the same run
+    (demo scores this model before it trains)."""
+    seed_everything(seed)
+    model = build_model(task, bert_config, num_labels=num_labels, use_crf=use_crf)
+    if init_checkpoint is None:
+        return model, None
+    from bertkit.train.checkpoints import load_init_checkpoint
+
+    return model, load_init_checkpoint(model, init_checkpoint)
 
 
 def autocast_for(precision: str, device: torch.device) -> contextlib.AbstractContextManager:

@@ -49,10 +49,11 @@ from bertkit.train.run_setup import (
     autocast_for,
     check_head_matches_labels,
     find_vocab,
+    initial_model,
     resolve_bert_config,
     seed_everything,
 )
-from bertkit.train.tasks import build_model, get_task
+from bertkit.train.tasks import get_task
 from bertkit.train.tasks.base import StepMetrics
 
 # Options that shape the trajectory: a resumed run must use the same values. The learning
@@ -234,12 +235,11 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
     resolved.pop("quiet")
 
     # --- model: identical initial weights on every rank (seeded before building)
-    seed_everything(options.seed)
-    model = build_model(options.task, bert_config, num_labels=num_labels, use_crf=options.use_crf)
-    if options.init_checkpoint is not None and not options.resume:
-        from bertkit.train.checkpoints import load_init_checkpoint
-
-        report = load_init_checkpoint(model, options.init_checkpoint)
+    model, report = initial_model(options.task, bert_config, seed=options.seed,
+                                  num_labels=num_labels, use_crf=options.use_crf,
+                                  init_checkpoint=None if options.resume
+                                  else options.init_checkpoint)
+    if report is not None:
         say(report.summary())
     model.to(context.device)
     raw_model = model
