@@ -21,6 +21,7 @@ from cli_support import one_line_error
 from typer.testing import CliRunner
 
 from bertkit.cli import app
+from bertkit.errors import UsageError
 from bertkit.prep import staging
 from bertkit.prep.squad.convert import SquadPrepOptions, prep_squad
 from bertkit.prep.staging import OutputBusyError, staged_output
@@ -126,6 +127,40 @@ def test_output_that_is_a_file_is_an_option_error_naming_it(
                                "-o", str(target)), code=2)
     assert str(target) in line and "not a directory" in line
     assert target.read_text() == "not a directory"
+
+
+@pytest.mark.parametrize("kind", ["a-file", "under-a-file", "dangling-link"])
+def test_a_library_caller_gets_the_same_option_error_naming_the_path(tmp_path: Path,
+                                                                      kind: str) -> None:
+    """Without the prep runner's check (a library call), creating -o names the path at fault."""
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    output, named, says = {
+        "a-file": (tmp_path / "afile", tmp_path / "afile", "exists and is not a directory"),
+        "under-a-file": (tmp_path / "afile" / "out", tmp_path / "afile", "is a file"),
+        "dangling-link": (tmp_path / "link", tmp_path / "link", "is a symbolic link to"),
+    }[kind]
+    with pytest.raises(UsageError) as caught, staged_output(output):
+        pytest.fail("the output directory was opened")
+    assert str(named) in str(caught.value) and says in str(caught.value)
+    assert sorted(child.name for child in tmp_path.iterdir()) == ["afile", "link"]
+
+
+@pytest.mark.parametrize("converter", ["tnews", "pretrain"])
+def test_the_output_directory_is_checked_once_per_run(
+        tmp_path: Path, chinese_vocab: Path, monkeypatch: pytest.MonkeyPatch,
+        converter: str) -> None:
+    """It was checked by the prep runner, again on taking the lock, and (pretrain) a third
+    time by the pipeline: the same walk up -o's parents each time."""
+    calls = []
+    check = staging.check_output_dir
+    monkeypatch.setattr(staging, "check_output_dir",
+                        lambda output: (calls.append(output), check(output))[1])
+    extra = ["--dupe-factor", "1"] if converter == "pretrain" else ["--split", "dev"]
+    result = prep(converter, str(tnews_file(tmp_path)), "--vocab", str(chinese_vocab),
+                  "-o", str(tmp_path / "out"), *extra)
+    assert result.exit_code == 0, result.output
+    assert calls == [tmp_path / "out"]
 
 
 # --- item 5: one writer per output directory; the set is published as a unit --------------

@@ -48,7 +48,7 @@ from typing import Any
 
 from bertkit.errors import BertkitError, InputError, OutputWriteError, UsageError
 
-# check_output_dir is re-exported: prep pretrain and the prep runner import it from here.
+# check_output_dir is re-exported: the prep runner imports it from here.
 from bertkit.fsutil import check_output_dir as check_output_dir
 from bertkit.fsutil import write_json_atomic
 from bertkit.prep.outputs import MANIFEST_NAME, build_manifest
@@ -278,7 +278,8 @@ def locked_output(output_dir: str | Path) -> Iterator[Path]:
     is complete, so that --resume can keep it). A failed first run leaves no empty directory
     behind: rmdir refuses a non-empty directory, so nothing someone else put there is lost."""
     output_dir = Path(output_dir)
-    check_output_dir(output_dir)
+    # -o is checked once, by the prep runner before any work; a library caller's bad -o
+    # fails in _make_dirs, which names the path at fault with the same check.
     lock_fd, created = _lock(output_dir)
     finished = False
     try:

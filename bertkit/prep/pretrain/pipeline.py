@@ -39,7 +39,7 @@ from bertkit.prep.outputs import (
     recorded_path,
     resolve_workers,
 )
-from bertkit.prep.staging import check_output_dir, locked_output, refuse_overwriting_inputs
+from bertkit.prep.staging import locked_output, refuse_overwriting_inputs
 from bertkit.tfrecord import index_path_for, schema_path_for
 
 COUNT_NAMES = ("documents", "sentences", "instances", "masked_positions", "random_next",
@@ -138,7 +138,6 @@ def create_pretraining_data(
     if options.ref_file is not None and len(files) > 1:
         raise UsageError("--whole-word-mask ref:FILE describes one input file; got "
                          f"{len(files)} input files")
-    check_output_dir(Path(output_dir))
     outputs = [MANIFEST_NAME]
     for index in range(len(files)):
         record = Path(shard_file_name(index, len(files)))
