@@ -203,8 +203,9 @@ def _gold_kind(path: Path) -> tuple[str, str]:
         return "unknown", "a folder not named after a GLUE task"
     head = _head(path, _GOLD_HEAD_BYTES)
     stripped = head.lstrip()
-    if path.suffix.lower() == ".tsv" or (not stripped.startswith("{") and "\t" in head
-                                         and not _is_tag_file(head)):
+    tsv = path.suffix.lower() == ".tsv"
+    tags = not tsv and _is_tag_file(head)  # tab-separated CoNLL is not a GLUE TSV
+    if tsv or (not stripped.startswith("{") and "\t" in head and not tags):
         task = glue_task_name(path.parent.name)
         if task:
             return f"glue-{task}", f"gold TSV in a folder named {path.parent.name} (GLUE)"
@@ -225,7 +226,7 @@ def _gold_kind(path: Path) -> tuple[str, str]:
         if cjk > 100:
             return "cmrc", "gold SQuAD-layout JSON with Chinese contexts (CMRC 2018)"
         return "squad", "gold SQuAD-layout JSON without \"is_impossible\" (SQuAD v1.1)"
-    if _is_tag_file(head):
+    if tags:
         return "conll", "gold tag lines, the last column a tag (CoNLL)"
     return "unknown", "no known gold layout"
 
