@@ -88,15 +88,11 @@ class BertConfig:
 
     @classmethod
     def from_json_file(cls, path: str | Path) -> BertConfig:
-        path = Path(path)
-        try:
-            values = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(path, "config file not found") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise InputError(path, f"not a JSON config: {error}") from None
-        if not isinstance(values, dict):
-            raise InputError(path, "a BERT config must be a JSON object")
+        return cls.from_file_values(path, read_config_values(path))
+
+    @classmethod
+    def from_file_values(cls, path: str | Path, values: dict[str, Any]) -> BertConfig:
+        """From the values `read_config_values` read from ``path`` (named in any error)."""
         try:
             return cls.from_dict(values)
         except (TypeError, ValueError) as error:
@@ -113,3 +109,17 @@ class BertConfig:
             "pad_token_id": 0,
             "position_embedding_type": "absolute",
         }
+
+
+def read_config_values(path: str | Path) -> dict[str, Any]:
+    """A config file's JSON object; missing, not JSON or not an object: one line naming it."""
+    path = Path(path)
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "config file not found") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(path, f"not a JSON config: {error}") from None
+    if not isinstance(values, dict):
+        raise InputError(path, "a BERT config must be a JSON object")
+    return values

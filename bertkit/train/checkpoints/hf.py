@@ -18,7 +18,7 @@ from bertkit.fsutil import atomic_path, write_json_atomic
 from bertkit.train import tasks
 from bertkit.train.checkpoints.mapping import ENCODER_PREFIX, MappedWeights
 from bertkit.train.checkpoints.name_maps import HF_ENCODER_ROOTS, HF_IGNORED, HF_LEGACY_SUFFIXES
-from bertkit.train.config import BertConfig
+from bertkit.train.config import BertConfig, read_config_values
 from bertkit.train.tasks import (
     build_model,
     find_task,
@@ -207,8 +207,8 @@ def read_model_dir_meta(model_dir: Path) -> tuple[BertConfig, dict[str, Any]]:
     config_path = model_dir / "config.json"
     if not config_path.is_file():
         raise InputError(model_dir, "no config.json: not a saved model directory")
-    config = BertConfig.from_json_file(config_path)  # first: bad JSON is one line naming it
-    raw = json.loads(config_path.read_text(encoding="utf-8"))
+    raw = read_config_values(config_path)  # bad JSON: one line naming it
+    config = BertConfig.from_file_values(config_path, raw)
     block = raw.get("bertkit") or {}
     if not isinstance(block, dict):
         raise InputError(config_path, '"bertkit" must be an object (task, num_labels, ...)')
