@@ -54,7 +54,7 @@ from bertkit.train.run_setup import (
     seed_everything,
 )
 from bertkit.train.tasks import get_task
-from bertkit.train.tasks.base import StepMetrics
+from bertkit.train.tasks.base import StepMetrics, Task
 
 # Options that shape the trajectory: a resumed run must use the same values. The learning
 # rate may change on resume when given explicitly (a way out of divergence): the change is
@@ -112,9 +112,11 @@ class TrainState:
     ``model`` is what the forward runs through (DistributedDataParallel under torchrun);
     ``raw_model`` is the bare module whose state dict is saved, exported and evaluated.
     ``resolved`` is the run config, saved in every checkpoint and as run_config.json.
+    ``task`` is ``options.task``'s Task, looked up once for the run.
     """
 
     options: TrainOptions
+    task: Task
     context: DistContext
     run_dir: Path
     resolved: dict[str, Any]
@@ -250,7 +252,7 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
     optimizer = make_optimizer(raw_model, lr=resolved["lr"], weight_decay=options.weight_decay)
     scheduler = make_scheduler(optimizer, warmup_steps=warmup_steps, total_steps=total_steps)
     scaler = torch.amp.GradScaler(context.device.type, enabled=options.precision == "fp16")
-    state = TrainState(options, context, run_dir, resolved, model, raw_model, optimizer,
+    state = TrainState(options, task, context, run_dir, resolved, model, raw_model, optimizer,
                        scheduler, scaler)
 
     # --- resume: weights, optimizer, scheduler, scaler and RNG of the latest checkpoint
@@ -396,7 +398,7 @@ def _one_step(state: TrainState, micro_batches: Iterator[dict[str, torch.Tensor]
     started = time.perf_counter()
     model.train()
     loss_sum = torch.zeros((), device=context.device)
-    new_metrics = get_task(options.task).step_metrics
+    new_metrics = state.task.step_metrics
     metrics = new_metrics() if new_metrics is not None else None
     for micro in range(options.grad_accum):
         batch = _model_inputs(next(micro_batches), context.device)
