@@ -83,6 +83,36 @@ def test_malformed_eval_block_is_one_line_before_predicting(tnews_run, tmp_path,
     assert not (out / "predictions.tsv").exists()
 
 
+@pytest.mark.parametrize("content, problem", [
+    (b'{"command": "prep tnews", "eval": {', "not valid JSON: Expecting property name"),
+    (b"[1, 2]", "must be a JSON object"),
+    (b'{"command": "\xff"}', "not UTF-8 (byte 13)"),
+    (b"[" * 100_000, "nests too deeply"),
+    (None, "cannot read prep's manifest: Is a directory"),
+], ids=["truncated", "a-list", "not-utf8", "too-deep", "a-directory"])
+def test_damaged_manifest_is_one_line_naming_it_before_predicting(tnews_run, tmp_path, content,
+                                                                   problem):
+    """It was taken as absent: predictions written but not scored, exit 0, and nothing said
+    of the manifest that lost its eval contract."""
+    prep, run = tnews_run
+    copy = tmp_path / "prep"
+    shutil.copytree(prep, copy)
+    manifest = copy / "manifest.json"
+    if content is None:
+        manifest.unlink()
+        manifest.mkdir()
+    else:
+        manifest.write_bytes(content)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["predict", str(run), "--eval-file", str(copy), "-o", str(out),
+                                 "--device", "cpu", "--json"])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith(f"error: {manifest}") and problem in lines[0], lines[0]
+    assert not (out / "predictions.tsv").exists()
+
+
 def test_relative_gold_path_is_the_manifests_folders(tnews_run, tmp_path):
     """It was copied as is into eval_meta.json, and read relative to the output folder."""
     def relative(block: dict) -> None:

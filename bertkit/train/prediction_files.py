@@ -52,11 +52,27 @@ def cluener_gold_has_labels(gold: str | None) -> bool:
 
 
 def prep_manifest(eval_file: Path) -> dict[str, Any]:
+    """prep's manifest beside ``eval_file``; {} when there is none (records from elsewhere,
+    left to a task's older rule). One that is there but cannot be read is an InputError
+    naming it: taken as absent, a damaged manifest silently lost its eval contract."""
     path = eval_file.parent / "manifest.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    if not path.exists() and not path.is_symlink():
         return {}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise InputError(path, f"prep's manifest is not valid JSON: {error.msg}",
+                         f"{error.lineno}:{error.colno}") from None
+    except UnicodeDecodeError as error:
+        raise InputError(path, f"prep's manifest is not UTF-8 (byte {error.start})") from None
+    except OSError as error:
+        raise InputError(path, f"cannot read prep's manifest: "
+                               f"{error.strerror or type(error).__name__}") from None
+    except RecursionError:
+        raise InputError(path, "prep's manifest nests too deeply to be one prep wrote") from None
+    if not isinstance(manifest, dict):
+        raise InputError(path, "prep's manifest must be a JSON object")
+    return manifest
 
 
 # What a task's older rule gives: always a contract (SQuAD, NER), or maybe none (classification).
