@@ -188,9 +188,9 @@ def test_peer_failures_become_one_line():
                                  5.0) is None
 
 
-@pytest.mark.parametrize("value", [0.0, -1.0, float("nan"), float("inf")])
-def test_ddp_timeout_must_be_positive(tmp_path, value):
-    with pytest.raises(UsageError, match="--ddp-timeout must be a finite number greater than 0"):
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_ddp_timeout_must_be_finite(tmp_path, value):
+    with pytest.raises(UsageError, match="--ddp-timeout must be a finite number at least 5"):
         validate_options(_options(tmp_path, ddp_timeout=value))
 
 

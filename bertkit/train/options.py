@@ -23,6 +23,10 @@ DEFAULT_LR = 3e-5
 # gloo default). It must outlast what rank 0 does alone while the others wait: saving the
 # model, --do-eval.
 DEFAULT_DDP_TIMEOUT_S = 1800.0
+# Below this, healthy runs would stop: the ranks join the group and reach each collective
+# seconds apart (each imports torch and opens the data at its own pace; rank 0 writes each
+# checkpoint while the others wait), and the wait bounds all of them.
+MIN_DDP_TIMEOUT_S = 5.0
 # Past this, the process group's timedelta overflows (1e15 s) or its clocks' nanosecond
 # deadlines do (~292 years): a usage error here, not an OverflowError on every rank.
 MAX_DDP_TIMEOUT_S = 365 * 24 * 3600.0
@@ -97,7 +101,13 @@ def validate_options(options: TrainOptions) -> None:
                   low_inclusive=True, high=1.0, high_inclusive=False)
     _check_number("--weight-decay", options.weight_decay, low=0.0, low_inclusive=True)
     _check_number("--max-grad-norm", options.max_grad_norm, low=0.0, low_inclusive=True)
-    _check_number("--ddp-timeout", options.ddp_timeout, low=0.0, low_inclusive=False)
+    if math.isfinite(options.ddp_timeout) and options.ddp_timeout < MIN_DDP_TIMEOUT_S:
+        raise UsageError(f"--ddp-timeout must be at least {MIN_DDP_TIMEOUT_S:g} s, got "
+                         f"{options.ddp_timeout:g}: ranks join and reach each collective "
+                         "seconds apart (startup, rank 0 saving), so a shorter wait stops "
+                         "healthy runs")
+    _check_number("--ddp-timeout", options.ddp_timeout, low=MIN_DDP_TIMEOUT_S,
+                  low_inclusive=True)  # nan, inf
     if options.ddp_timeout > MAX_DDP_TIMEOUT_S:
         raise UsageError(f"--ddp-timeout must be at most {MAX_DDP_TIMEOUT_S:g} s (a year), "
                          f"got {options.ddp_timeout:g}")
