@@ -209,6 +209,24 @@ def test_train_option_error_comes_before_torch_is_imported(tmp_path, bad):
                       if line.startswith("error:")][0]
 
 
+def test_pretrain_do_eval_is_refused_before_torch_is_imported(tmp_path):
+    """It was refused by the trainer, after torch loaded (seconds) and the shards were read."""
+    data = write_squad_records(tmp_path / "d" / "train.tf_record", 8)
+    args = _train_args(data, tmp_path / "run", "--do-eval", "--eval-file", str(data))
+    args[args.index("squad")] = "pretrain"
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "bertkit", *args],
+                            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: the pretrain task has no prediction step (predict, train "
+                      "--do-eval)"], errors
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "torch" not in imported
+    assert not (tmp_path / "run").exists()
+
+
 def test_train_output_in_the_training_data_folder_is_refused(tmp_path):
     data = write_squad_records(tmp_path / "d" / "train.tf_record", 8)
     before = sorted(child.name for child in data.parent.iterdir())

@@ -94,6 +94,12 @@ def test_hf_architecture_is_the_transformers_class_of_the_same_state_dict(name: 
     assert tasks.task_of_architecture(task.hf_architecture) == name
 
 
+def test_the_tasks_without_prediction_are_named_in_the_registry() -> None:
+    """The option checks refuse --do-eval for these before any task module (or torch) loads."""
+    assert {task.name for task in tasks.all_tasks() if task.write_predictions is None} == \
+        tasks.TASKS_WITHOUT_PREDICTION
+
+
 @pytest.mark.parametrize("name", tasks.TASK_NAMES)
 def test_scorers_are_names_bertkit_eval_knows(name: str) -> None:
     task = tasks.get_task(name)

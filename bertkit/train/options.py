@@ -130,6 +130,8 @@ def validate_options(options: TrainOptions) -> None:
         raise UsageError("--max-steps must be at least 1")
     if options.save_steps is not None and options.save_steps < 1:
         raise UsageError("--save-steps must be at least 1")
+    if options.do_eval and options.task in tasks.TASKS_WITHOUT_PREDICTION:
+        raise tasks.no_prediction_step(options.task)
     if options.do_eval and options.eval_file is None:
         raise UsageError("--do-eval needs --eval-file")
     if options.init_checkpoint is None and options.config_file is None:

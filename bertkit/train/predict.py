@@ -33,7 +33,7 @@ from bertkit.train.prediction_files import (
 )
 from bertkit.train.run_setup import autocast_for
 from bertkit.train.squad_postprocess import MAX_ANSWER_LENGTH, N_BEST_SIZE
-from bertkit.train.tasks import find_task, get_task
+from bertkit.train.tasks import find_task, get_task, no_prediction_step
 from bertkit.train.tasks.base import PredictionContext
 
 __all__ = ["EVAL_META_NAME", "EVAL_RESULTS_NAME", "PredictOptions", "PredictResult", "predict",
@@ -72,7 +72,7 @@ def resolve_model_dir(path: Path) -> Path:
 def resolve_eval_file(path: Path, task: str) -> Path:
     spec = get_task(task)
     if spec.write_predictions is None:
-        raise UsageError(f"the {task} task has no prediction step (predict, train --do-eval)")
+        raise no_prediction_step(task)
     path = train_data.file_in_prep_dir(path, spec.eval_file_names)
     if not path.is_file():
         raise InputError(path, "eval file not found")

@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 # Every task, in the order help texts list them; each is bertkit.train.tasks.<name>.TASK.
 TASK_NAMES = ("squad", "classification", "ner", "pretrain")
+# The tasks without a prediction step (no `predict`, no `train --do-eval`), named here so
+# the option checks refuse them before torch loads; each module's ``write_predictions`` is
+# None for exactly these (tests/test_tasks.py).
+TASKS_WITHOUT_PREDICTION = frozenset({"pretrain"})
 
 
 def get_task(name: str) -> Task:
@@ -33,6 +37,11 @@ def get_task(name: str) -> Task:
         raise UsageError(f"unknown task {name!r} (expected one of {', '.join(TASK_NAMES)})")
     task: Task = importlib.import_module(f"{__name__}.{name}").TASK
     return task
+
+
+def no_prediction_step(name: str) -> UsageError:
+    """The error for predicting with, or evaluating after training, a task that cannot."""
+    return UsageError(f"the {name} task has no prediction step (predict, train --do-eval)")
 
 
 def find_task(name: str | None) -> Task | None:
