@@ -11,7 +11,6 @@ import contextlib
 import json
 import random
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,6 +24,7 @@ from bertkit.train.tasks import build_model
 
 if TYPE_CHECKING:
     from bertkit.train.checkpoints import LoadReport
+
 
 def resolve_bert_config(config_file: Path | None, init_checkpoint: Path | None
                         ) -> tuple[BertConfig, Path]:
