@@ -14,7 +14,6 @@ Row layout (width `6 + 2 * max_predictions_per_seq`):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -40,33 +39,39 @@ class InstanceSpill:
         self.instances = 0
         self.masked_positions = 0
         self.random_next = 0
-        self._heads: list[tuple[int, int, int, int, int, bool]] = []
-        self._positions: list[list[int]] = []
-        self._replacements: list[list[int]] = []
+        # Flat lists, extended per instance (one C-level extend each, no per-instance
+        # objects), turned into rows with numpy at each flush.
+        self._heads: list[int] = []
+        self._positions: list[int] = []
+        self._replacements: list[int] = []
+        self._flush_at = _FLUSH_EVERY * _HEAD
         self._handle = open(path, "wb")
 
     def add(self, a_begin: int, a_end: int, b_begin: int, b_end: int, positions: list[int],
             replacements: list[int], is_random_next: bool) -> None:
-        self._heads.append((a_begin, a_end, b_begin, b_end, len(positions), is_random_next))
-        self._positions.append(positions)
-        self._replacements.append(replacements)
-        if len(self._heads) >= _FLUSH_EVERY:
+        heads = self._heads
+        heads += (a_begin, a_end, b_begin, b_end, len(positions), is_random_next)
+        self._positions += positions
+        self._replacements += replacements
+        if len(heads) >= self._flush_at:
             self._flush()
 
     def _flush(self) -> None:
-        count = len(self._heads)
+        count = len(self._heads) // _HEAD
         if not count:
             return
         rows = np.zeros((count, self.width), dtype=self.dtype)
-        heads = np.array(self._heads, dtype=np.int64)
+        heads = np.array(self._heads, dtype=np.int64).reshape(count, _HEAD)
         rows[:, :_HEAD] = heads
         preds = self.preds
         masked = heads[:, 4]
-        _fill_ragged(rows[:, _HEAD:_HEAD + preds], self._positions, masked)
-        _fill_ragged(rows[:, _HEAD + preds:], self._replacements, masked)
+        # Left-align each instance's masked positions (and shown ids) in its row.
+        slots = np.arange(preds) < masked[:, None]
+        rows[:, _HEAD:_HEAD + preds][slots] = self._positions
+        rows[:, _HEAD + preds:][slots] = self._replacements
         rows.tofile(self._handle)
         self.instances += count
-        self.masked_positions += int(masked.sum())
+        self.masked_positions += len(self._positions)
         self.random_next += int(heads[:, 5].sum())
         self._heads, self._positions, self._replacements = [], [], []
 
@@ -83,12 +88,6 @@ class InstanceSpill:
             return np.zeros((0, self.width), dtype=self.dtype)
         return np.memmap(self.path, dtype=self.dtype, mode="r",
                          shape=(self.instances, self.width))
-
-
-def _fill_ragged(target: np.ndarray, lists: Sequence[list[int]], lengths: np.ndarray) -> None:
-    """Left-align each list in its row of ``target`` (the rest stays 0)."""
-    flat = np.fromiter(chain.from_iterable(lists), dtype=target.dtype, count=int(lengths.sum()))
-    target[np.arange(target.shape[1])[None, :] < lengths[:, None]] = flat
 
 
 def padded_plain_ids(ids: np.ndarray, max_seq_length: int) -> np.ndarray:
