@@ -103,8 +103,8 @@ def chinese(scratch: Path, dupe: int) -> None:
     verdict = "identical" if difference is None else f"DIFFERENT ({difference})"
     print(f"\nChinese corpus {corpus.stat().st_size:,} bytes, dupe {dupe}\n"
           "| one worker | wall s | CPU s | peak RSS MB |\n| --- | ---: | ---: | ---: |")
-    print(f"| Google create_pretraining_data.py | {g_wall:.1f} | {g_cpu:.1f} | {g_rss:,.0f} |")
-    print(f"| bertkit prep pretrain | {b_wall:.1f} | {b_cpu:.1f} | {b_rss:,.0f} |")
+    print(f"| Google create_pretraining_data.py | {g_wall:.2f} | {g_cpu:.2f} | {g_rss:,.0f} |")
+    print(f"| bertkit prep pretrain | {b_wall:.2f} | {b_cpu:.2f} | {b_rss:,.0f} |")
     print(f"| bertkit prep pretrain --whole-word-mask jieba | {j_wall:.1f} | {j_cpu:.1f} | "
           f"{j_rss:,.0f} |")
     print(f"\nspeed ratio {g_wall / b_wall:.1f}x wall, {g_cpu / b_cpu:.1f}x CPU; "
@@ -190,9 +190,9 @@ def main() -> None:
         verdict = "identical" if difference is None else f"DIFFERENT ({difference})"
         print("\n| one worker | wall s | CPU s | instances per CPU s | peak RSS MB |\n"
               "| --- | ---: | ---: | ---: | ---: |")
-        print(f"| Google create_pretraining_data.py | {g_wall:.1f} | {g_cpu:.1f} | "
+        print(f"| Google create_pretraining_data.py | {g_wall:.2f} | {g_cpu:.2f} | "
               f"{records / g_cpu:,.0f} | {g_rss:,.0f} |")
-        print(f"| bertkit prep pretrain --workers 1 | {b_wall:.1f} | {b_cpu:.1f} | "
+        print(f"| bertkit prep pretrain --workers 1 | {b_wall:.2f} | {b_cpu:.2f} | "
               f"{records / b_cpu:,.0f} | {b_rss:,.0f} |")
         print(f"\nspeed ratio {g_wall / b_wall:.1f}x wall, {g_cpu / b_cpu:.1f}x CPU; "
               f"{records:,} records, {verdict}")
@@ -215,7 +215,7 @@ def main() -> None:
             wall, _rss, cpu = bertkit(shards, out, args.dupe_factor, workers)
             instances = sum(count_records(p) for p in sorted(out.glob("*.tf_record")))
             outputs[workers] = [p.read_bytes() for p in sorted(out.glob("*.tf_record"))]
-            print(f"| --workers {workers} | {wall:.1f} | {cpu:.1f} | {instances / wall:,.0f} | "
+            print(f"| --workers {workers} | {wall:.2f} | {cpu:.2f} | {instances / wall:,.0f} | "
                   f"{instances / cpu:,.0f} |")
         print(f"\n--workers 1 and 2 byte-identical: {outputs[1] == outputs[2]}")
 
