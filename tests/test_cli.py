@@ -56,3 +56,28 @@ def test_python_dash_m_runs_the_same_app() -> None:
 def test_help_imports_neither_torch_nor_tensorflow(argv: list[str]) -> None:
     _, loaded = run_in_fresh_interpreter(argv)
     assert loaded == {"torch": False, "tensorflow": False}
+
+
+@pytest.mark.parametrize(("argv", "preset", "expected"), [
+    (["prep", "--help"], None, "1"),
+    (["tokenize", "--help"], None, "1"),
+    (["train", "--help"], None, None),  # training's BLAS keeps its threads
+    (["prep", "--help"], "4", "4"),  # the user's own choice wins
+])
+def test_commands_without_linear_algebra_start_blas_single_threaded(
+        argv, preset, expected, monkeypatch) -> None:
+    import os
+    import signal
+
+    from bertkit.cli import main
+
+    # main() ignores Ctrl-C once the command is over: give pytest its handler back.
+    monkeypatch.setattr(signal, "signal", lambda *args: None)
+    if preset is None:
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", preset)
+    monkeypatch.setattr(sys, "argv", ["bertkit", *argv])
+    with pytest.raises(SystemExit):
+        main()
+    assert os.environ.get("OPENBLAS_NUM_THREADS") == expected

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -35,7 +36,13 @@ from bertkit.tfrecord.example import (
     length_delimited,
 )
 from bertkit.tfrecord.framing import HEADER_SIZE, crc32c, mask_array
-from bertkit.tfrecord.varint import as_unsigned, groups_needed, varint_lengths
+from bertkit.tfrecord.varint import (
+    SMALL_VALUE_LIMIT,
+    as_unsigned,
+    groups_needed,
+    small_value_table,
+    varint_lengths,
+)
 
 BatchColumn = np.ndarray | Int64List | FloatList
 
@@ -73,6 +80,13 @@ def _constant(chunk: bytes, count: int) -> _Block:
                   None)
 
 
+@lru_cache(maxsize=1)
+def _small_value_present() -> np.ndarray:
+    """[value, group]: does the varint of a value below `SMALL_VALUE_LIMIT` have that byte."""
+    _groups, lengths = small_value_table()
+    return _PREFIX_MASKS[:, :_groups.shape[1]][lengths]
+
+
 def _varint_block(unsigned: np.ndarray) -> tuple[_Block, np.ndarray]:
     """Varints of an `[N, L]` uint64 matrix, row by row, and each row's byte count."""
     count, width = unsigned.shape
@@ -82,6 +96,16 @@ def _varint_block(unsigned: np.ndarray) -> tuple[_Block, np.ndarray]:
     needed = groups_needed(largest)
     if needed == 1:  # masks, segment ids, small labels and lengths: one byte per value
         return _Block(unsigned.astype(np.uint8), None), np.full(count, width, np.intp)
+    if largest < SMALL_VALUE_LIMIT:
+        # Vocabulary ids, positions, labels, lengths: three row gathers from tables
+        # instead of a shift, mask and compare per 7-bit group.
+        groups, lengths = small_value_table()
+        index = unsigned.view(np.int64)  # below 2**17: the same numbers
+        columns = width * groups.shape[1]
+        return (_Block(np.take(groups, index, axis=0).reshape(count, columns),
+                       np.take(_small_value_present(), index, axis=0).reshape(count, columns)),
+                np.take(lengths, index).sum(axis=1, dtype=np.intp))
+
     narrow = unsigned.astype(np.uint32) if largest <= 0xFFFFFFFF else unsigned
     lengths = varint_lengths(narrow, needed, np.uint8)
     groups = np.empty((count, width, needed), dtype=np.uint8)
@@ -213,9 +237,13 @@ def encode_batch(columns: Mapping[str, BatchColumn]) -> EncodedBatch:
     ]
     blocks = [block for block in blocks if block.data.shape[1]]
     padded = np.concatenate([block.data for block in blocks], axis=1)
-    present = np.concatenate(
-        [np.broadcast_to(True, block.data.shape) if block.present is None else block.present
-         for block in blocks], axis=1)
+    present = np.ones(padded.shape, dtype=bool)
+    column = 0
+    for block in blocks:
+        width = block.data.shape[1]
+        if block.present is not None:
+            present[:, column:column + width] = block.present
+        column += width
     framed = padded[present]  # row-major: record 0's bytes, then record 1's, ...
     buffer = bytearray(memoryview(framed))
     framed_len = payload_len + HEADER_SIZE + 4

@@ -51,18 +51,18 @@ def varint_lengths(
 
 # Varints of every value below 2**17 (any BERT vocabulary id, position or label) as a
 # lookup table: one gather replaces a shift, mask and compare per 7-bit group.
-_TABLE_LIMIT = 1 << 17
+SMALL_VALUE_LIMIT = 1 << 17
 _TABLE_WIDTH = 3
 _table: tuple[np.ndarray, np.ndarray] | None = None
 
 
-def _small_value_table() -> tuple[np.ndarray, np.ndarray]:
+def small_value_table() -> tuple[np.ndarray, np.ndarray]:
     """([2**17, 3] varint bytes, [2**17] byte counts), built on first use."""
     global _table
     if _table is None:
-        values = np.arange(_TABLE_LIMIT, dtype=np.uint32)
+        values = np.arange(SMALL_VALUE_LIMIT, dtype=np.uint32)
         lengths = varint_lengths(values, _TABLE_WIDTH, np.uint8)
-        groups = np.empty((_TABLE_LIMIT, _TABLE_WIDTH), dtype=np.uint8)
+        groups = np.empty((SMALL_VALUE_LIMIT, _TABLE_WIDTH), dtype=np.uint8)
         for k in range(_TABLE_WIDTH):
             group = (values >> (7 * k)).astype(np.uint8) & 0x7F
             group |= (lengths > k + 1).view(np.uint8) << 7
@@ -84,8 +84,8 @@ def encode_unsigned(unsigned: np.ndarray, lengths: np.ndarray | None = None) -> 
     needed = groups_needed(largest)
     if needed == 1:
         return unsigned.astype(np.uint8)
-    if largest < _TABLE_LIMIT:
-        table_bytes, table_lengths = _small_value_table()
+    if largest < SMALL_VALUE_LIMIT:
+        table_bytes, table_lengths = small_value_table()
         index = unsigned.astype(np.intp)
         if lengths is None:
             lengths = np.take(table_lengths, index)

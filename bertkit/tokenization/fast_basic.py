@@ -36,8 +36,10 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
+from array import array
 from collections.abc import Iterable
 from functools import lru_cache
+from itertools import chain
 
 from bertkit.tokenization.reference import CJK_RANGES
 
@@ -63,20 +65,36 @@ def _class_body(ranges: Iterable[tuple[int, int]]) -> str:
 
 
 def char_class(code_points: Iterable[int]) -> str:
-    """A regex matching one of `code_points`, fast for BMP text.
+    """A regex matching one of `code_points`, fast for BMP text (see `ranges_class`)."""
+    return ranges_class(_ranges(set(code_points)))
+
+
+def ranges_class(ranges: Iterable[tuple[int, int]]) -> str:
+    """A regex matching a code point in one of the inclusive `ranges`, fast for BMP text.
 
     Python's regex compiler turns a BMP-only class into a bitmap but scans a list of
     ranges when astral code points are present, so the two halves are kept apart.
     """
-    points = sorted(set(code_points))
-    bmp = [cp for cp in points if cp <= 0xFFFF]
-    astral = [cp for cp in points if cp > 0xFFFF]
+    merged: list[tuple[int, int]] = []
+    for low, high in sorted(ranges):
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(high, merged[-1][1]))
+        else:
+            merged.append((low, high))
+    bmp = [(low, min(high, 0xFFFF)) for low, high in merged if low <= 0xFFFF]
+    astral = [(max(low, 0x10000), high) for low, high in merged if high > 0xFFFF]
     parts = []
     if bmp:
-        parts.append(f"[{_class_body(_ranges(bmp))}]")
+        parts.append(f"[{_class_body(bmp)}]")
     if astral:
-        parts.append(f"(?=[\\U00010000-\\U0010ffff])[{_class_body(_ranges(astral))}]")
+        parts.append(f"(?=[\\U00010000-\\U0010ffff])[{_class_body(astral)}]")
     return "(?:" + "|".join(parts) + ")"
+
+
+def _text_of(code_points: Iterable[int]) -> str:
+    """The string of these code points (surrogates included), built in C, not by `chr`."""
+    return array("I", code_points).tobytes().decode("utf-32-le" if sys.byteorder == "little"
+                                                     else "utf-32-be", "surrogatepass")
 
 
 class _Patterns:
@@ -84,25 +102,32 @@ class _Patterns:
 
     ``last_code_point`` 0xFFFF builds the classes over the BMP only: on text without
     astral characters they match exactly what the full classes match, and scanning
-    65,536 code points instead of 1,114,112 takes ~20 ms instead of ~0.5 s, which
+    65,536 code points instead of 1,114,112 takes a few ms instead of ~0.1 s, which
     every CLI run (a fresh process) would otherwise pay before its first text.
     """
 
     def __init__(self, last_code_point: int = sys.maxunicode) -> None:
-        categories = list(map(unicodedata.category, map(chr, range(last_code_point + 1))))
-        control = [0, 0xFFFD] + [cp for cp, cat in enumerate(categories)
-                                 if cat in ("Cc", "Cf") and cp not in (9, 10, 13)]
-        nonspacing_marks = [cp for cp, cat in enumerate(categories) if cat == "Mn"]
-        punctuation = [cp for cp, cat in enumerate(categories) if cat[0] == "P"]
-        punctuation += [cp for low, high in ASCII_PUNCTUATION_RANGES for cp in range(low, high + 1)]
-        cjk = [cp for low, high in CJK_RANGES for cp in range(low, min(high, last_code_point) + 1)]
-        compatibility = [cp for low, high in CJK_COMPATIBILITY_RANGES
-                         for cp in range(low, min(high, last_code_point) + 1)]
+        # Every code point's two-letter category, back to back: a run of code points in
+        # some categories is then one regex match (categories are an upper-case letter
+        # and a lower-case one, so a match never starts inside a category).
+        categories = "".join(map(unicodedata.category, _text_of(range(last_code_point + 1))))
+
+        def runs(category: str) -> list[tuple[int, int]]:
+            return [(match.start() // 2, match.end() // 2 - 1)
+                    for match in re.finditer(f"(?:{category})+", categories)]
+
+        control = [0, 0xFFFD] + [cp for low, high in runs("C[cf]") for cp in range(low, high + 1)
+                                 if cp not in (9, 10, 13)]
+        punctuation = runs("P[a-z]") + list(ASCII_PUNCTUATION_RANGES)
+        cjk = [(low, min(high, last_code_point)) for low, high in CJK_RANGES
+               if low <= last_code_point]
+        compatibility = [(low, min(high, last_code_point)) for low, high in CJK_COMPATIBILITY_RANGES
+                         if low <= last_code_point]
         self.control = re.compile(char_class(control))
-        self.nonspacing_mark = re.compile(char_class(nonspacing_marks))
-        self.cjk = re.compile(char_class(cjk))
-        self.cjk_compatibility = re.compile(char_class(compatibility))
-        splitting = char_class(set(punctuation) | set(cjk))
+        self.nonspacing_mark = re.compile(ranges_class(runs("Mn")))
+        self.cjk = re.compile(ranges_class(cjk))
+        self.cjk_compatibility = re.compile(ranges_class(compatibility))
+        splitting = ranges_class(punctuation + cjk)
         # One CJK or punctuation char, or a maximal run of chars that are neither nor space.
         self.token = re.compile(f"{splitting}|(?:(?!{splitting})\\S)+")
 
@@ -129,8 +154,7 @@ def bmp_patterns() -> _Patterns | None:
     compatibility ideographs into the astral planes (true for the Unicode versions we
     know; checked here in one C-level pass so a future table cannot silently break it).
     """
-    bmp = "".join(chr(cp) for cp in range(0x10000)
-                  if not (0xD800 <= cp <= 0xDFFF or 0xF900 <= cp <= 0xFAFF))
+    bmp = _text_of(chain(range(0xD800), range(0xE000, 0xF900), range(0xFB00, 0x10000)))
     if max(unicodedata.normalize("NFD", bmp.lower())) > "\uffff":
         return None
     return _Patterns(0xFFFF)

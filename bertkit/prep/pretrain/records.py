@@ -14,10 +14,10 @@ Row layout (width `6 + 2 * max_predictions_per_seq`):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import chain
 from pathlib import Path
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from bertkit.prep.pretrain.instances import ID_BITS, KEEP
 from bertkit.tfrecord import FloatList, TFRecordWriter
@@ -40,33 +40,39 @@ class InstanceSpill:
         self.instances = 0
         self.masked_positions = 0
         self.random_next = 0
-        self._heads: list[tuple[int, int, int, int, int, bool]] = []
-        self._positions: list[list[int]] = []
-        self._replacements: list[list[int]] = []
+        # Flat lists, extended per instance (one C-level extend each, no per-instance
+        # objects), turned into rows with numpy at each flush.
+        self._heads: list[int] = []
+        self._positions: list[int] = []
+        self._replacements: list[int] = []
+        self._flush_at = _FLUSH_EVERY * _HEAD
         self._handle = open(path, "wb")
 
     def add(self, a_begin: int, a_end: int, b_begin: int, b_end: int, positions: list[int],
             replacements: list[int], is_random_next: bool) -> None:
-        self._heads.append((a_begin, a_end, b_begin, b_end, len(positions), is_random_next))
-        self._positions.append(positions)
-        self._replacements.append(replacements)
-        if len(self._heads) >= _FLUSH_EVERY:
+        heads = self._heads
+        heads += (a_begin, a_end, b_begin, b_end, len(positions), is_random_next)
+        self._positions += positions
+        self._replacements += replacements
+        if len(heads) >= self._flush_at:
             self._flush()
 
     def _flush(self) -> None:
-        count = len(self._heads)
+        count = len(self._heads) // _HEAD
         if not count:
             return
         rows = np.zeros((count, self.width), dtype=self.dtype)
-        heads = np.array(self._heads, dtype=np.int64)
+        heads = np.array(self._heads, dtype=np.int64).reshape(count, _HEAD)
         rows[:, :_HEAD] = heads
         preds = self.preds
         masked = heads[:, 4]
-        _fill_ragged(rows[:, _HEAD:_HEAD + preds], self._positions, masked)
-        _fill_ragged(rows[:, _HEAD + preds:], self._replacements, masked)
+        # Left-align each instance's masked positions (and shown ids) in its row.
+        slots = np.arange(preds) < masked[:, None]
+        rows[:, _HEAD:_HEAD + preds][slots] = self._positions
+        rows[:, _HEAD + preds:][slots] = self._replacements
         rows.tofile(self._handle)
         self.instances += count
-        self.masked_positions += int(masked.sum())
+        self.masked_positions += len(self._positions)
         self.random_next += int(heads[:, 5].sum())
         self._heads, self._positions, self._replacements = [], [], []
 
@@ -85,16 +91,12 @@ class InstanceSpill:
                          shape=(self.instances, self.width))
 
 
-def _fill_ragged(target: np.ndarray, lists: Sequence[list[int]], lengths: np.ndarray) -> None:
-    """Left-align each list in its row of ``target`` (the rest stays 0)."""
-    flat = np.fromiter(chain.from_iterable(lists), dtype=target.dtype, count=int(lengths.sum()))
-    target[np.arange(target.shape[1])[None, :] < lengths[:, None]] = flat
-
-
 def padded_plain_ids(ids: np.ndarray, max_seq_length: int) -> np.ndarray:
-    """The shard's ids without continuation bits, then max_seq_length zeros: what
-    `pretraining_columns` reads (a padding position may read past the last real id)."""
-    return np.concatenate([ids & ID_BITS, np.zeros(max_seq_length, dtype=ids.dtype)])
+    """The shard's ids without continuation bits, between ``max_seq_length + 1`` zeros and
+    ``max_seq_length`` zeros: what `pretraining_columns` reads its windows from (shard id
+    x sits at x + max_seq_length + 1, so every window starts and ends inside)."""
+    zeros = np.zeros(max_seq_length + 1, dtype=ids.dtype)
+    return np.concatenate([zeros, ids & ID_BITS, zeros[1:]])
 
 
 def pretraining_columns(rows: np.ndarray, plain_ids: np.ndarray, max_seq_length: int,
@@ -110,31 +112,31 @@ def pretraining_columns(rows: np.ndarray, plain_ids: np.ndarray, max_seq_length:
     position = np.arange(seq)
     real = position < n_tokens[:, None]
     # [CLS] A [SEP] B [SEP]: position p reads ids[a_begin - 1 + p] in A and
-    # ids[b_begin - len_a - 2 + p] in B (position 0 reads ids[-1] at worst, a valid
-    # index); [CLS], the [SEP]s and padding are set after.
-    source = np.where(position <= len_a[:, None], (a_begin - 1)[:, None],
-                      (b_begin - len_a - 2)[:, None])
-    source += position
-    input_ids = plain_ids[source]
+    # ids[b_begin - len_a - 2 + p] in B, so each side is one window of seq consecutive
+    # ids (copied row by row, no per-token index); [CLS], the [SEP]s and padding are
+    # set after.
+    windows = sliding_window_view(plain_ids, seq)
+    input_ids = np.where(position <= len_a[:, None], windows[a_begin + seq],
+                         windows[b_begin - len_a + (seq - 1)])
     input_ids *= real
     record = np.arange(count)
     input_ids[:, 0] = cls_id
     input_ids[record, len_a + 1] = sep_id
     input_ids[record, n_tokens - 1] = sep_id
 
-    # Masked positions in increasing order (Google sorts them), each with its shown id.
+    # Masked positions in increasing order (Google sorts them), each with its shown id:
+    # one sort of (position, shown id) pairs packed in an int64, unused slots last.
     slot = np.arange(preds) < n_masked[:, None]
-    positions = rows[:, _HEAD:_HEAD + preds]
-    shown = rows[:, _HEAD + preds:_HEAD + 2 * preds]
-    order = np.argsort(np.where(slot, positions, seq), axis=1, kind="stable")
-    positions = np.take_along_axis(positions, order, axis=1)
-    shown = np.take_along_axis(shown, order, axis=1)
-    labels = input_ids[record[:, None], positions]
+    keys = np.where(slot, rows[:, _HEAD:_HEAD + preds], seq) << 32
+    keys |= rows[:, _HEAD + preds:_HEAD + 2 * preds] & 0xFFFFFFFF
+    keys.sort(axis=1)
+    positions = (keys >> 32) * slot  # unused slots: position 0, [CLS]
+    shown = (keys & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+    labels = np.take_along_axis(input_ids, positions, axis=1)
     labels *= slot
-    where = np.nonzero(slot)
-    masked = positions[where]
-    input_ids[where[0], masked] = np.where(shown[where] == KEEP, labels[where], shown[where])
-    positions *= slot
+    # An unused slot writes [CLS] over position 0's [CLS]: the whole block in one put.
+    np.put_along_axis(input_ids, positions,
+                      np.where(slot, np.where(shown == KEEP, labels, shown), cls_id), axis=1)
     return {
         "input_ids": input_ids,
         "input_mask": real.view(np.int8),
