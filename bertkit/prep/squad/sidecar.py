@@ -15,7 +15,6 @@ that back into Google's per-feature `tokens`, `token_to_orig_map` and
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -101,11 +100,15 @@ def build_eval_sidecar(
     paragraphs = [dict(zip(columns, values)) for values in zip(*columns.values())]
     if read.doc_tokens != WHITESPACE:
         # Character doc tokens: answers are cut from the context itself (squad_postprocess).
-        starts: list[Any] = [paragraph.token_starts or [] for paragraph in read.paragraphs]
+        starts: list[Any]
         if as_json_text:
-            bounds = np.cumsum([0, *map(len, starts)])
-            flat = np.fromiter(itertools.chain.from_iterable(starts), np.int64, int(bounds[-1]))
-            starts = int_item_texts(flat).lists(bounds)
+            # Straight from the doc tokens' arrays (every paragraph has them here), with
+            # no int object per character.
+            made = [paragraph.cjk.starts for paragraph in read.paragraphs]  # type: ignore
+            bounds = np.cumsum([0, *map(len, made)])
+            starts = int_item_texts(np.concatenate([*made, np.zeros(0, np.int64)])).lists(bounds)
+        else:
+            starts = [paragraph.token_starts for paragraph in read.paragraphs]
         for entry, paragraph, token_starts in zip(paragraphs, read.paragraphs, starts):
             entry["context"] = paragraph.context
             entry["token_starts"] = token_starts
