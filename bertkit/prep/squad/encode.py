@@ -24,7 +24,7 @@ from bertkit.compact_json import int_items as int_item_texts
 from bertkit.gcutil import gc_paused
 from bertkit.prep.squad.chinese import RUN_KEY_BASE
 from bertkit.prep.squad.reader import SquadParagraph
-from bertkit.prep.squad.windows import doc_spans, improve_answer_span, max_context_owner
+from bertkit.prep.squad.windows import doc_spans, improve_answer_span, max_context_flags
 
 if TYPE_CHECKING:
     from bertkit.prep.pipeline import Tokenizer
@@ -414,17 +414,10 @@ def _window_layout(
     flags ("0"/"1" per piece; empty unless ``with_max_context``): the same for every
     question with this paragraph length and query length."""
     spans = doc_spans(num_pieces, max_tokens_for_doc, doc_stride)
-    starts = np.array([start for start, _ in spans], dtype=np.int64)
-    lengths = np.array([length for _, length in spans], dtype=np.int64)
+    starts, lengths = np.array(spans, dtype=np.int64).reshape(-1, 2).T
     flags: tuple[str, ...] = ()
     if with_max_context:
-        owner = max_context_owner(num_pieces, max_tokens_for_doc, doc_stride)
-        flags = tuple(
-            ((owner[start : start + length] == index).astype(np.uint8) + ord("0"))
-            .tobytes()
-            .decode("ascii")
-            for index, (start, length) in enumerate(spans)
-        )
+        flags = max_context_flags(num_pieces, max_tokens_for_doc, doc_stride)
     return starts, lengths, np.arange(len(spans), dtype=np.int64), flags
 
 

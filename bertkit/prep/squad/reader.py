@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bertkit.errors import InputError
+from bertkit.gcutil import gc_paused
 from bertkit.prep.input_text import check_regular_file
 from bertkit.prep.squad.chinese import (AUTO, CJK_CHARS, WHITESPACE, CjkDocTokens,
                                         cjk_doc_token_arrays, place_answer, resolve_doc_tokens)
@@ -240,14 +241,17 @@ def read_squad_file(
 ) -> SquadReadResult:
     """Load and validate a SQuAD JSON file (see module docstring for the rules)."""
     path = Path(path)
-    return read_squad_data(
-        load_json(path),
-        path,
-        is_training=is_training,
-        version_2_with_negative=version_2_with_negative,
-        doc_tokens=doc_tokens,
-        strict=strict,
-    )
+    # The parsed file and what is read from it are many small containers with no cycles:
+    # collections during the read would walk them (and everything else alive) for nothing.
+    with gc_paused():
+        return read_squad_data(
+            load_json(path),
+            path,
+            is_training=is_training,
+            version_2_with_negative=version_2_with_negative,
+            doc_tokens=doc_tokens,
+            strict=strict,
+        )
 
 
 def _contexts(document: Any) -> list[str]:
