@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from bertkit.compact_json import Raw
 from bertkit.compact_json import int_items as int_item_texts
 from bertkit.errors import InputError
 from bertkit.prep.outputs import recorded_path
@@ -135,9 +136,17 @@ def build_eval_sidecar(
             "doc_span_index": features.doc_span_index.tolist(),
             "span_start": features.span_start.tolist(),
             "span_length": features.span_length.tolist(),
-            "max_context": list(features.max_context),
+            "max_context": _flag_strings(features.max_context, as_json_text),
         },
     }
+
+
+def _flag_strings(flags: list[str], as_json_text: bool) -> list[str] | Raw:
+    """The per-window "0"/"1" strings, as JSON text when asked: they hold nothing to
+    escape, and there is one per window, each as long as the window."""
+    if not as_json_text:
+        return list(flags)
+    return Raw(('["' + '","'.join(flags) + '"]').encode("ascii") if flags else b"[]")
 
 
 def save_squad_eval_sidecar(path: Path, payload: dict[str, Any]) -> None:
