@@ -67,3 +67,22 @@ def test_dumps_writes_raw_text_in_place_and_the_rest_as_json():
                 "b": {"c": [1.5, True, "é"]}, "d": {}, "e": []}
     assert dumps(value) == reference(expected)
     assert dumps(expected) == reference(expected)
+
+
+@pytest.mark.parametrize("long_items", [0, 2, 7, 40])
+def test_take_with_narrow_rows_splices_the_few_long_items(long_items):
+    """Chinese characters fit 8-byte rows; a few longer items (Latin words, escapes)
+    among many must still come out whole, wherever they fall."""
+    short = list("北京大學中文，。") + ["a", '"', "é"]
+    long = ["a-long-doc-token", "😀😀", "\\\\\\x", "année-2010"][: long_items] * 3
+    flat = short + long
+    rng = np.random.default_rng(long_items)
+    chosen = rng.integers(0, len(short), 400)
+    if long_items:  # 2 and 7 of 400 take 8-byte rows, 40 takes 16-byte rows
+        places = rng.choice(400, long_items, replace=False)
+        chosen[places] = rng.integers(len(short), len(flat), long_items)
+    taken = string_items(flat).take(chosen)
+    assert [raw.text for raw in taken.lists([0, 150, 400])] == [
+        reference([flat[index] for index in chosen[:150]]),
+        reference([flat[index] for index in chosen[150:]]),
+    ]

@@ -19,7 +19,8 @@ from bertkit.prep.squad import convert as squad_convert
 from bertkit.prep.squad.convert import SquadPrepOptions, prep_squad
 from bertkit.prep.squad.sidecar import load_squad_eval_data
 from bertkit.prep.squad.reader import split_doc_tokens, word_of_char
-from bertkit.prep.squad.windows import doc_spans, improve_answer_span, max_context_owner
+from bertkit.prep.squad.windows import (doc_spans, improve_answer_span, max_context_flags,
+                                        max_context_owner)
 from bertkit.tfrecord import read_records
 from bertkit.tokenization import load_tokenizer
 
@@ -411,6 +412,7 @@ def test_windows_and_max_context_match_google(
     run_squad = google_run_squad()
     spans = doc_spans(num_pieces, max_tokens, stride)
     owner = max_context_owner(num_pieces, max_tokens, stride)
+    flags = max_context_flags(num_pieces, max_tokens, stride)
 
     class Span:
         def __init__(self, start: int, length: int):
@@ -422,9 +424,24 @@ def test_windows_and_max_context_match_google(
     for index, (start, length) in enumerate(spans):
         assert 0 < length <= max_tokens
         for position in range(start, start + length):
-            assert (owner[position] == index) == run_squad._check_is_max_context(
-                google_spans, index, position
-            )
+            google = run_squad._check_is_max_context(google_spans, index, position)
+            assert (owner[position] == index) == google
+            assert (flags[index][position - start] == "1") == google
+
+
+@given(st.integers(0, 1500), st.integers(1, 520), st.integers(1, 520))
+@settings(max_examples=400, deadline=None)
+def test_max_context_flags_by_runs_equal_the_per_piece_owner(
+    num_pieces: int, max_tokens: int, stride: int
+) -> None:
+    """`max_context_flags` finds each window's run of owned pieces with a few scalar
+    comparisons; it must equal the owner computed over every (window, piece) pair, on
+    paragraph sizes of real Chinese files too (hundreds of pieces, several windows)."""
+    spans = doc_spans(num_pieces, max_tokens, stride)
+    owner = max_context_owner(num_pieces, max_tokens, stride)
+    expected = tuple("".join("1" if owner[p] == index else "0" for p in range(s, s + n))
+                     for index, (s, n) in enumerate(spans))
+    assert max_context_flags(num_pieces, max_tokens, stride) == expected
 
 
 PIECES = st.lists(st.sampled_from(["a", "b", "##c", "(", ")", "d"]), max_size=12)

@@ -18,13 +18,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bertkit.prep.squad.chinese import (
+    CJK_CHARS,
     _cjk_doc_tokens_by_char,
+    cjk_doc_token_arrays,
     cjk_doc_tokens,
     cjk_doc_tokens_many,
     cjk_share,
 )
-from bertkit.prep.squad.encode import tokenize_words
-from bertkit.prep.squad.reader import load_json
+from bertkit.prep.squad.encode import _CjkWords, tokenize_words
+from bertkit.prep.squad.reader import SquadParagraph, _Context, load_json
 from bertkit.tokenization import load_tokenizer
 from bertkit.tokenization.reference import CJK_RANGES
 
@@ -57,6 +59,35 @@ def test_many_contexts_at_once_equal_one_by_one_on_real_files(shared_data: Path,
 def test_many_contexts_at_once_equal_the_per_character_rule(contexts: list[str]) -> None:
     assert cjk_doc_tokens_many(contexts) == [_cjk_doc_tokens_by_char(c) for c in contexts]
     assert cjk_share(contexts) == share_by_regex(contexts)
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.lists(st.text(alphabet=st.sampled_from(ALPHABET), max_size=25), max_size=8))
+def test_keyed_doc_tokens_stand_for_the_token_strings(contexts: list[str]) -> None:
+    """Prep works on token keys and offsets, never on per-character strings: equal keys
+    are equal tokens (across contexts), the distinct words found from the keys are the
+    distinct tokens, and the answer check's joined tokens come from the context."""
+    made = cjk_doc_token_arrays(contexts)
+    tokens = [_cjk_doc_tokens_by_char(c)[0] for c in contexts]
+    key_of: dict[str, int] = {}
+    for item, expected in zip(made, tokens):
+        for key, token in zip(item.keys.tolist(), expected):
+            assert key_of.setdefault(token, key) == key
+        assert len(set(item.keys.tolist())) == len(set(expected))
+    paragraphs = [SquadParagraph([], context=c, cjk=item) for c, item in zip(contexts, made)]
+    if paragraphs:
+        words = _CjkWords(paragraphs)
+        assert sorted(words.words) == sorted({t for ts in tokens for t in ts})
+        assert [words.words[row] for row in words.rows.tolist()] == [t for ts in tokens
+                                                                     for t in ts]
+    for context, item, expected in zip(contexts, made, tokens):
+        parsed = _Context(context, CJK_CHARS, item)
+        for first in range(len(expected)):
+            for last in range(first, len(expected)):
+                assert parsed.words_text(first, last) == "".join(expected[first : last + 1])
+        for char in range(len(context)):
+            assert parsed.word_of_char(char) == sum(
+                start <= char for start in _cjk_doc_tokens_by_char(context)[1]) - 1
 
 
 def test_empty_inputs() -> None:

@@ -133,48 +133,68 @@ def _kinds(code_points: np.ndarray) -> np.ndarray:
     return kinds
 
 
+# Keys of doc tokens (`CjkDocTokens.keys`): a single-character token's key is its code
+# point; a run's key is RUN_KEY_BASE plus the run's index in `CjkDocTokens.runs`.
+RUN_KEY_BASE = 0x110000
+
+
+@dataclass(frozen=True, eq=False)
+class CjkDocTokens:
+    """One context's character doc tokens as arrays: no Python string or int per token
+    (a Chinese context has one token per character), yet each token is known by its key,
+    so equal tokens of all contexts share a key. ``runs`` is shared by the contexts
+    tokenized together."""
+
+    keys: np.ndarray  # int64 per doc token
+    starts: np.ndarray  # int64 per doc token: where it starts in the context
+    runs: list[str]  # the distinct multi-character (or Latin) runs, by key - RUN_KEY_BASE
+
+    def tokens(self) -> list[str]:
+        runs = self.runs
+        return [chr(key) if key < RUN_KEY_BASE else runs[key - RUN_KEY_BASE]
+                for key in self.keys.tolist()]
+
+
 def cjk_doc_tokens_many(contexts: list[str]) -> list[tuple[list[str], list[int]]]:
-    """`cjk_doc_tokens` of every context, computed for all of them at once with numpy:
-    the regex and per-token offsets cost some 170 ns per character, and Chinese contexts
-    have one doc token per character."""
+    """`cjk_doc_tokens` of every context (made from `cjk_doc_token_arrays`)."""
+    return [(made.tokens(), made.starts.tolist()) for made in cjk_doc_token_arrays(contexts)]
+
+
+def cjk_doc_token_arrays(contexts: list[str]) -> list[CjkDocTokens]:
+    """The doc tokens of every context, computed for all of them at once with numpy: the
+    regex and per-token strings and offsets cost some 170 ns per character, and Chinese
+    contexts have one doc token per character."""
+    runs: list[str] = []
     if not contexts:
         return []
-    with gc_paused():  # hundreds of thousands of new strings and ints, no cycles
-        return _cjk_doc_tokens_many(contexts)
-
-
-def _cjk_doc_tokens_many(contexts: list[str]) -> list[tuple[list[str], list[int]]]:
     # Contexts joined with a separator between them, so no token spans two.
     text = "\n".join(contexts)
-    if not text:  # one empty context
-        return [([], [])]
     code_points = _code_points(text)
     kinds = _kinds(code_points)
     single = kinds == _SINGLE
     run = kinds == _RUN
-    starts_token = single.copy()
-    starts_token[1:] |= run[1:] & ~run[:-1]
-    starts_token[0] |= run[0]
-    token_starts = np.flatnonzero(starts_token)
-    if single.all():
-        tokens = list(text)
-    else:
-        # Google-style splitting: a space after every character that ends a token before
-        # the next character begins another, then str.split (which also drops separators).
-        ends_token = single.copy()
-        ends_token[:-1] |= starts_token[1:]
-        spaced = np.empty((code_points.size, 2), dtype=np.uint32)
-        spaced[:, 0] = code_points
-        spaced[:, 1] = ord(" ")
-        keep = np.ones((code_points.size, 2), dtype=bool)
-        keep[:, 1] = ends_token
-        tokens = spaced[keep].tobytes().decode("utf-32-le", "surrogatepass").split()
+    run_starts = run.copy()
+    run_starts[1:] &= ~run[:-1]
+    run_ends = run.copy()
+    run_ends[:-1] &= ~run[1:]
+    token_starts = np.flatnonzero(single | run_starts)
+    keys = code_points[token_starts].astype(np.int64)
+    if run_starts.any():
+        with gc_paused():  # a string per run, no cycles
+            index: dict[str, int] = {}
+            found = [
+                index.setdefault(text[start:end], len(index))
+                for start, end in zip(np.flatnonzero(run_starts).tolist(),
+                                      (np.flatnonzero(run_ends) + 1).tolist())
+            ]
+        runs = list(index)
+        keys[~single[token_starts]] = RUN_KEY_BASE + np.asarray(found, dtype=np.int64)
     offsets = np.cumsum([0, *(len(context) + 1 for context in contexts)])
-    bounds = np.searchsorted(token_starts, offsets)
-    starts = (token_starts - np.repeat(offsets[:-1], np.diff(bounds))).tolist()
+    bounds = np.searchsorted(token_starts, offsets).tolist()
+    starts = token_starts - np.repeat(offsets[:-1], np.diff(bounds))
     return [
-        (tokens[first:last], starts[first:last])
-        for first, last in itertools.pairwise(bounds.tolist())
+        CjkDocTokens(keys[first:last], starts[first:last], runs)
+        for first, last in itertools.pairwise(bounds)
     ]
 
 

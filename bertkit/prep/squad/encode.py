@@ -22,8 +22,9 @@ import numpy as np
 from bertkit.compact_json import ItemTexts, Raw, string_items
 from bertkit.compact_json import int_items as int_item_texts
 from bertkit.gcutil import gc_paused
+from bertkit.prep.squad.chinese import RUN_KEY_BASE
 from bertkit.prep.squad.reader import SquadParagraph
-from bertkit.prep.squad.windows import doc_spans, improve_answer_span, max_context_owner
+from bertkit.prep.squad.windows import doc_spans, improve_answer_span, max_context_flags
 
 if TYPE_CHECKING:
     from bertkit.prep.pipeline import Tokenizer
@@ -169,16 +170,51 @@ class _ChunkPieces:
     word_bounds: np.ndarray
 
 
-def _chunk_pieces(paragraphs: list[SquadParagraph], cache: PieceCache) -> _ChunkPieces:
+class _CjkWords:
+    """The character doc tokens of a chunk's paragraphs, by key (`chinese.CjkDocTokens`):
+    their distinct tokens and each token's index among them found with numpy, instead of
+    hashing a string per character."""
+
+    def __init__(self, paragraphs: list[SquadParagraph]):
+        made = [paragraph.cjk for paragraph in paragraphs]
+        assert made and all(item is not None for item in made)
+        runs = made[0].runs  # type: ignore[union-attr]
+        keys = np.concatenate([item.keys for item in made])  # type: ignore[union-attr]
+        seen = np.zeros(RUN_KEY_BASE + len(runs), dtype=bool)
+        seen[keys] = True
+        distinct = np.flatnonzero(seen)
+        row_of_key = np.zeros(seen.size, dtype=np.int32)
+        row_of_key[distinct] = np.arange(distinct.size)
+        self.rows = row_of_key[keys]  # per doc token: its index in `words`
+        self.words = [chr(key) if key < RUN_KEY_BASE else runs[key - RUN_KEY_BASE]
+                      for key in distinct.tolist()]
+
+    @staticmethod
+    def usable(paragraphs: list[SquadParagraph]) -> bool:
+        """Every paragraph has keyed character doc tokens, from one tokenization."""
+        first = paragraphs[0].cjk if paragraphs else None
+        return first is not None and all(
+            p.cjk is not None and p.cjk.runs is first.runs for p in paragraphs
+        )
+
+
+def _chunk_pieces(
+    paragraphs: list[SquadParagraph], cache: PieceCache, cjk_words: _CjkWords | None = None
+) -> _ChunkPieces:
     """Google's per-paragraph `all_doc_tokens` / `tok_to_orig_index` / `orig_to_tok_index`,
-    for all paragraphs at once with numpy gathers."""
-    index = cache.index
-    # map/chain keep the per-token loop in C (Chinese paragraphs have one token per char).
-    all_words = itertools.chain.from_iterable(p.doc_tokens for p in paragraphs)
-    rows = np.fromiter(map(index.__getitem__, all_words), dtype=np.int64)
+    for all paragraphs at once with numpy gathers. ``cjk_words``: the paragraphs' keyed
+    character doc tokens, whose words the cache holds in that order."""
     words_per_paragraph = np.fromiter(
-        (len(p.doc_tokens) for p in paragraphs), dtype=np.int64, count=len(paragraphs)
+        (p.num_doc_tokens for p in paragraphs), dtype=np.int64, count=len(paragraphs)
     )
+    if cjk_words is not None:
+        row_of_word = [cache.index[word] for word in cjk_words.words]
+        rows = np.asarray(row_of_word, dtype=np.int64)[cjk_words.rows]
+    else:
+        index = cache.index
+        # map/chain keep the per-token loop in C.
+        all_words = itertools.chain.from_iterable(p.doc_tokens for p in paragraphs)
+        rows = np.fromiter(map(index.__getitem__, all_words), dtype=np.int64)
     word_bounds = np.concatenate([[0], np.cumsum(words_per_paragraph)])
     paragraph_of_word = np.repeat(np.arange(len(paragraphs)), words_per_paragraph)
     counts = cache.counts[rows]
@@ -240,30 +276,39 @@ class TokenizedTexts:
     word_pieces: list[list[str]]
     query_pieces: list[list[str]]  # per question, in file order
     answer_pieces: list[list[str]]  # per answerable training question
+    cjk_words: _CjkWords | None = None  # how ``words`` were found from keyed doc tokens
 
 
 def texts_to_tokenize(
     paragraphs: list[SquadParagraph], options: WindowOptions
-) -> tuple[list[str], list[str], list[str]]:
-    """(distinct doc tokens, questions, training answers): all the tokenizer calls a chunk
-    needs, so they can be spread over processes as one flat list."""
-    words = list(dict.fromkeys(itertools.chain.from_iterable(p.doc_tokens for p in paragraphs)))
+) -> tuple[list[str], list[str], list[str], _CjkWords | None]:
+    """(distinct doc tokens, questions, training answers, how the doc tokens were found
+    from keyed character doc tokens, if they were): all the tokenizer calls a chunk needs,
+    so they can be spread over processes as one flat list."""
+    cjk_words = _CjkWords(paragraphs) if _CjkWords.usable(paragraphs) else None
+    if cjk_words is not None:
+        words = cjk_words.words
+    else:
+        words = list(
+            dict.fromkeys(itertools.chain.from_iterable(p.doc_tokens for p in paragraphs))
+        )
     questions = [question for paragraph in paragraphs for question in paragraph.questions]
     answers = (
         [q.answer_text for q in questions if not q.is_impossible] if options.is_training else []
     )
-    return words, [q.question_text for q in questions], answers
+    return words, [q.question_text for q in questions], answers, cjk_words
 
 
 def tokenize_texts(
     paragraphs: list[SquadParagraph], tokenizer: Tokenizer, options: WindowOptions
 ) -> TokenizedTexts:
-    words, questions, answers = texts_to_tokenize(paragraphs, options)
+    words, questions, answers, cjk_words = texts_to_tokenize(paragraphs, options)
     return TokenizedTexts(
         words,
         tokenize_words(tokenizer, words),
         tokenizer.tokenize_many(questions),
         tokenizer.tokenize_many(answers),
+        cjk_words,
     )
 
 
@@ -290,7 +335,7 @@ def _encode_paragraphs(
     query_pieces = tokenized.query_pieces
     query_ids = _convert_many(tokenizer, query_pieces)
     answer_ids = _convert_many(tokenizer, tokenized.answer_pieces)
-    chunk = _chunk_pieces(paragraphs, cache)
+    chunk = _chunk_pieces(paragraphs, cache, tokenized.cjk_words)
     builder = _RowBuilder(tokenizer, options)
     if options.keep_eval_details:
         builder.out.paragraph_texts = ParagraphTexts(cache, chunk)
@@ -308,7 +353,7 @@ def _encode_paragraphs(
                 answer_span = _answer_piece_span(
                     question.start_word,
                     question.end_word,
-                    len(paragraph.doc_tokens),
+                    paragraph.num_doc_tokens,
                     piece_ids,
                     word_to_first_piece,
                     answer_ids[answer_index],
@@ -369,17 +414,10 @@ def _window_layout(
     flags ("0"/"1" per piece; empty unless ``with_max_context``): the same for every
     question with this paragraph length and query length."""
     spans = doc_spans(num_pieces, max_tokens_for_doc, doc_stride)
-    starts = np.array([start for start, _ in spans], dtype=np.int64)
-    lengths = np.array([length for _, length in spans], dtype=np.int64)
+    starts, lengths = np.array(spans, dtype=np.int64).reshape(-1, 2).T
     flags: tuple[str, ...] = ()
     if with_max_context:
-        owner = max_context_owner(num_pieces, max_tokens_for_doc, doc_stride)
-        flags = tuple(
-            ((owner[start : start + length] == index).astype(np.uint8) + ord("0"))
-            .tobytes()
-            .decode("ascii")
-            for index, (start, length) in enumerate(spans)
-        )
+        flags = max_context_flags(num_pieces, max_tokens_for_doc, doc_stride)
     return starts, lengths, np.arange(len(spans), dtype=np.int64), flags
 
 

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from bertkit.errors import InputError
+from bertkit.gcutil import gc_paused
 from bertkit.prep.input_text import check_regular_file
-from bertkit.prep.squad.chinese import (AUTO, CJK_CHARS, WHITESPACE, cjk_doc_tokens,
-                                        cjk_doc_tokens_many, place_answer, resolve_doc_tokens)
+from bertkit.prep.squad.chinese import (AUTO, CJK_CHARS, WHITESPACE, CjkDocTokens,
+                                        cjk_doc_token_arrays, place_answer, resolve_doc_tokens)
 
 # Google's reader splits contexts on exactly these characters (A.2); U+202F is its one
 # addition to ASCII whitespace. The tokenizer's broader whitespace set is applied later,
@@ -51,14 +52,49 @@ class SquadQuestion:
     end_word: int = -1
 
 
-@dataclass
 class SquadParagraph:
-    doc_tokens: list[str]
-    questions: list[SquadQuestion]
-    # Character doc tokens only: the context and where each doc token starts in it, so a
-    # predicted span maps back to an exact substring.
-    context: str | None = None
-    token_starts: list[int] | None = None
+    """A paragraph's doc tokens and questions.
+
+    Character doc tokens also keep the context and where each doc token starts in it, so a
+    predicted span maps back to an exact substring. They come as arrays (``cjk``: a Chinese
+    context has a doc token per character, and prep works on the arrays); their lists
+    (`doc_tokens`, `token_starts`) are made when first asked for."""
+
+    def __init__(
+        self,
+        questions: list[SquadQuestion],
+        doc_tokens: list[str] | None = None,
+        *,
+        context: str | None = None,
+        cjk: CjkDocTokens | None = None,
+    ):
+        if (doc_tokens is None) == (cjk is None):
+            raise ValueError("a paragraph has either doc_tokens or cjk")
+        self.questions = questions
+        self.context = context
+        self.cjk = cjk
+        self._doc_tokens = doc_tokens
+        self._token_starts: list[int] | None = None
+
+    @property
+    def doc_tokens(self) -> list[str]:
+        if self._doc_tokens is None:
+            assert self.cjk is not None
+            self._doc_tokens = self.cjk.tokens()
+        return self._doc_tokens
+
+    @property
+    def num_doc_tokens(self) -> int:
+        return len(self.cjk.keys) if self.cjk is not None else len(self.doc_tokens)
+
+    @property
+    def token_starts(self) -> list[int] | None:
+        """Character doc tokens only: each doc token's offset in the context."""
+        if self.cjk is None:
+            return None
+        if self._token_starts is None:
+            self._token_starts = self.cjk.starts.tolist()
+        return self._token_starts
 
 
 @dataclass
@@ -125,16 +161,18 @@ class _Context:
         self,
         text: str,
         doc_tokens: str = WHITESPACE,
-        cjk_tokens: tuple[list[str], list[int]] | None = None,
+        cjk_tokens: CjkDocTokens | None = None,
     ):
-        """``cjk_tokens``: `cjk_doc_tokens(text)` if already made (for many contexts at
-        once, by `cjk_doc_tokens_many`)."""
+        """``cjk_tokens``: the character doc tokens of ``text`` if already made (for many
+        contexts at once, by `cjk_doc_token_arrays`)."""
         self.text = text
         self.chinese = doc_tokens == CJK_CHARS
         self._starts: list[int] | None = None
         self.surrogate = _SURROGATE.search(text)
+        self.doc_tokens: list[str] | None = None
+        self.cjk: CjkDocTokens | None = None
         if self.chinese:
-            self.doc_tokens, self._starts = cjk_tokens or cjk_doc_tokens(text)
+            self.cjk = cjk_tokens or cjk_doc_token_arrays([text])[0]
         else:
             self.doc_tokens = _DOC_TOKEN.findall(text)
 
@@ -144,10 +182,30 @@ class _Context:
             self._starts = [match.start() for match in _DOC_TOKEN.finditer(self.text)]
         return self._starts
 
+    def word_of_char(self, char_index: int) -> int:
+        """`word_of_char` of this context's doc tokens."""
+        if self.cjk is not None:
+            return int(self.cjk.starts.searchsorted(char_index, "right")) - 1
+        return word_of_char(self.token_starts, char_index)
+
+    def words_text(self, first: int, last: int) -> str:
+        """Doc tokens ``first`` to ``last`` joined as Google compares them with an answer:
+        with spaces, or, for character doc tokens, without (as the CMRC baseline does)."""
+        if self.cjk is None:
+            assert self.doc_tokens is not None
+            return " ".join(self.doc_tokens[first : last + 1])
+        # Between a doc token and the next there are only separators (whitespace), which
+        # str.split drops: the joined tokens are the context from the first one's start to
+        # the next one's, less whitespace.
+        starts = self.cjk.starts
+        end = int(starts[last + 1]) if last + 1 < len(starts) else len(self.text)
+        return "".join(self.text[int(starts[first]) : end].split())
+
 
 def split_doc_tokens(context: str) -> tuple[list[str], list[int]]:
     """Doc tokens and the character offset where each starts."""
     parsed = _Context(context)
+    assert parsed.doc_tokens is not None
     return parsed.doc_tokens, parsed.token_starts
 
 
@@ -183,14 +241,17 @@ def read_squad_file(
 ) -> SquadReadResult:
     """Load and validate a SQuAD JSON file (see module docstring for the rules)."""
     path = Path(path)
-    return read_squad_data(
-        load_json(path),
-        path,
-        is_training=is_training,
-        version_2_with_negative=version_2_with_negative,
-        doc_tokens=doc_tokens,
-        strict=strict,
-    )
+    # The parsed file and what is read from it are many small containers with no cycles:
+    # collections during the read would walk them (and everything else alive) for nothing.
+    with gc_paused():
+        return read_squad_data(
+            load_json(path),
+            path,
+            is_training=is_training,
+            version_2_with_negative=version_2_with_negative,
+            doc_tokens=doc_tokens,
+            strict=strict,
+        )
 
 
 def _contexts(document: Any) -> list[str]:
@@ -223,7 +284,7 @@ def read_squad_data(
     # Character doc tokens of every context at once, in file order (the loop below checks
     # it gets the one for its context).
     cjk_tokens = iter(
-        zip(contexts, cjk_doc_tokens_many(contexts)) if doc_tokens == CJK_CHARS else []
+        zip(contexts, cjk_doc_token_arrays(contexts)) if doc_tokens == CJK_CHARS else []
     )
     articles = _require(document, "data", list, path, "top level")
     result = SquadReadResult(paragraphs=[], doc_tokens=doc_tokens)
@@ -251,12 +312,9 @@ def read_squad_data(
                 if question is not None:
                     questions.append(question)
             result.paragraphs.append(
-                SquadParagraph(
-                    doc_tokens=context.doc_tokens,
-                    questions=questions,
-                    context=context.text if context.chinese else None,
-                    token_starts=context.token_starts if context.chinese else None,
-                )
+                SquadParagraph(questions, context.doc_tokens,
+                               context=context.text if context.chinese else None,
+                               cjk=context.cjk)
             )
     return result
 
@@ -337,14 +395,13 @@ def _read_question(
         return None  # unrepairable: already counted in result.skipped
     if not text:
         raise InputError(path, "the answer text is empty", where)
-    start_word = word_of_char(context.token_starts, start)
-    end_word = word_of_char(context.token_starts, start + len(text) - 1)
+    start_word = context.word_of_char(start)
+    end_word = context.word_of_char(start + len(text) - 1)
     # Google keeps a training answer only if its doc tokens contain the answer text after
     # whitespace normalisation; otherwise it skips the question (A.2). Character doc tokens
     # are compared joined without spaces, as the CMRC baseline does.
-    joiner = "" if context.chinese else " "
-    found = joiner.join(context.doc_tokens[start_word : end_word + 1])
-    expected = joiner.join(text.split())
+    found = context.words_text(start_word, end_word)
+    expected = ("" if context.chinese else " ").join(text.split())
     if expected not in found:
         if strict:
             raise InputError(
@@ -371,6 +428,8 @@ def _place_chinese_answer(
 ) -> int:
     """The answer's checked (or repaired) start, or -1 when it cannot be placed; both
     counted in ``result``, and an error instead when ``strict``."""
+    if text and start >= 0 and context.startswith(text, start):
+        return start  # aligned, as nearly all are: what place_answer finds first
     placement = place_answer(context, text, start)
     if placement.status == "aligned":
         return start

@@ -15,7 +15,6 @@ that back into Google's per-feature `tokens`, `token_to_orig_map` and
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from bertkit.compact_json import Raw
 from bertkit.compact_json import int_items as int_item_texts
 from bertkit.errors import InputError
 from bertkit.prep.outputs import recorded_path
@@ -101,11 +101,15 @@ def build_eval_sidecar(
     paragraphs = [dict(zip(columns, values)) for values in zip(*columns.values())]
     if read.doc_tokens != WHITESPACE:
         # Character doc tokens: answers are cut from the context itself (squad_postprocess).
-        starts: list[Any] = [paragraph.token_starts or [] for paragraph in read.paragraphs]
+        starts: list[Any]
         if as_json_text:
-            bounds = np.cumsum([0, *map(len, starts)])
-            flat = np.fromiter(itertools.chain.from_iterable(starts), np.int64, int(bounds[-1]))
-            starts = int_item_texts(flat).lists(bounds)
+            # Straight from the doc tokens' arrays (every paragraph has them here), with
+            # no int object per character.
+            made = [paragraph.cjk.starts for paragraph in read.paragraphs]  # type: ignore
+            bounds = np.cumsum([0, *map(len, made)])
+            starts = int_item_texts(np.concatenate([*made, np.zeros(0, np.int64)])).lists(bounds)
+        else:
+            starts = [paragraph.token_starts for paragraph in read.paragraphs]
         for entry, paragraph, token_starts in zip(paragraphs, read.paragraphs, starts):
             entry["context"] = paragraph.context
             entry["token_starts"] = token_starts
@@ -132,9 +136,17 @@ def build_eval_sidecar(
             "doc_span_index": features.doc_span_index.tolist(),
             "span_start": features.span_start.tolist(),
             "span_length": features.span_length.tolist(),
-            "max_context": list(features.max_context),
+            "max_context": _flag_strings(features.max_context, as_json_text),
         },
     }
+
+
+def _flag_strings(flags: list[str], as_json_text: bool) -> list[str] | Raw:
+    """The per-window "0"/"1" strings, as JSON text when asked: they hold nothing to
+    escape, and there is one per window, each as long as the window."""
+    if not as_json_text:
+        return list(flags)
+    return Raw(('["' + '","'.join(flags) + '"]').encode("ascii") if flags else b"[]")
 
 
 def save_squad_eval_sidecar(path: Path, payload: dict[str, Any]) -> None:

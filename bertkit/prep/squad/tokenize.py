@@ -37,7 +37,7 @@ def encode_in_parallel(
     tokenizer: Tokenizer = tokenizer_for(spec)
     if workers <= 1:
         return encode_paragraphs(paragraphs, tokenizer, window_options)
-    words, questions, answers = texts_to_tokenize(paragraphs, window_options)
+    words, questions, answers, cjk_words = texts_to_tokenize(paragraphs, window_options)
     other_pieces: list[list[list[str]]] = []
 
     def tokenize_in_workers(other_words: list[str]) -> list[list[str]]:
@@ -61,5 +61,6 @@ def encode_in_parallel(
         word_pieces=word_pieces,
         query_pieces=rest[: len(questions)],
         answer_pieces=rest[len(questions) :],
+        cjk_words=cjk_words,
     )
     return encode_paragraphs(paragraphs, tokenizer, window_options, tokenized)
