@@ -15,7 +15,7 @@ Each stage keeps its output in --work-dir and is skipped when that output is com
 chain can be resumed (an interrupted pretraining run continues with --resume). Prints the two
 F1s, the MLM accuracy curve and the stage times; --json-out writes them as JSON.
 
-Run: python bench/chinese_chain.py --work-dir /tmp/zh-chain [--pretrain-steps 1500]
+Run: python bench/chinese_chain.py --work-dir /tmp/zh-chain [--pretrain-steps 5000]
 """
 
 from __future__ import annotations
@@ -130,14 +130,14 @@ def parse_args() -> argparse.Namespace:
                         help="CLUENER sentences are at most 50 characters")
     parser.add_argument("--max-predictions-per-seq", type=int, default=10)
     parser.add_argument("--dupe-factor", type=int, default=2)
-    parser.add_argument("--pretrain-steps", type=int, default=1500)
+    parser.add_argument("--pretrain-steps", type=int, default=5000)
     parser.add_argument("--pretrain-batch-size", type=int, default=64)
-    parser.add_argument("--pretrain-lr", type=float, default=5e-4)
+    parser.add_argument("--pretrain-lr", type=float, default=1e-3)
     parser.add_argument("--from-checkpoint", type=int, default=None,
                         help="fine-tune from the pretraining run's checkpoint-N (a run stopped "
                              "early) instead of its final model/")
-    parser.add_argument("--finetune-epochs", type=float, default=3.0)
-    parser.add_argument("--finetune-lr", type=float, default=1e-4)
+    parser.add_argument("--finetune-epochs", type=float, default=5.0)
+    parser.add_argument("--finetune-lr", type=float, default=3e-4)
     parser.add_argument("--finetune-batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--workers", type=int, default=0, help="prep --workers")
