@@ -138,6 +138,26 @@ def test_strict_names_the_question(tmp_path: Path, chinese_vocab: Path) -> None:
     assert not (tmp_path / "cli" / "eval.tf_record").exists()
 
 
+def test_train_label_leaves_out_whitespace_around_the_answer(
+    tmp_path: Path, chinese_vocab: Path
+) -> None:
+    # Whitespace belongs to the doc token before it: an answer of a space alone was
+    # labelled as the 。 before it.
+    context = "甲在。 北京 和乙"
+    path = chinese_file(tmp_path, [{"text": " 北京 ", "answer_start": 3},
+                                   {"text": " ", "answer_start": 3}], context=context)
+    result = prep_squad(path, tmp_path / "out", SquadPrepOptions(split="train", shuffle=False),
+                        vocab=chinese_vocab, workers=1)
+    # [CLS] 哪 里 ？ [SEP] 甲 在 。 北 京 和 乙 [SEP]: 北京 is at 8..9.
+    assert [(int(r["start_positions"][0]), int(r["end_positions"][0]))
+            for r in read_records(result.record_path)] == [(8, 9)]
+    assert [(s.qas_id, s.reason) for s in result.skipped] == [
+        ("Q1", "the answer text is only whitespace")]
+    with pytest.raises(InputError, match="Q1.*only whitespace"):
+        prep_squad(path, tmp_path / "strict", SquadPrepOptions(split="train", strict=True),
+                   vocab=chinese_vocab, workers=1)
+
+
 def test_whitespace_mode_keeps_googles_error_for_a_bad_start(
     tmp_path: Path, chinese_vocab: Path
 ) -> None:

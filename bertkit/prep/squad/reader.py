@@ -395,8 +395,24 @@ def _read_question(
         return None  # unrepairable: already counted in result.skipped
     if not text:
         raise InputError(path, "the answer text is empty", where)
-    start_word = context.word_of_char(start)
-    end_word = context.word_of_char(start + len(text) - 1)
+    first_char, last_char = start, start + len(text) - 1
+    if context.chinese:
+        # Whitespace is no character doc token: it belongs to the token before it, so an
+        # answer's leading whitespace starts its span at the preceding character (CMRC
+        # trial has " 过敏反应..." after "。"), and only the later span refinement narrows
+        # it again. The span is the answer's first to last non-space character; an answer
+        # of whitespace alone has none (it was labelled as the character before it).
+        if not text.strip():
+            reason = "the answer text is only whitespace"
+            if strict:
+                raise InputError(path, reason, where)
+            result.skipped.append(
+                SkippedAnswer(qas_id=qas_id, found="", expected=text, reason=reason))
+            return None
+        first_char += len(text) - len(text.lstrip())
+        last_char -= len(text) - len(text.rstrip())
+    start_word = context.word_of_char(first_char)
+    end_word = context.word_of_char(last_char)
     # Google keeps a training answer only if its doc tokens contain the answer text after
     # whitespace normalisation; otherwise it skips the question (A.2). Character doc tokens
     # are compared joined without spaces, as the CMRC baseline does.
