@@ -36,7 +36,6 @@ class UsageError(BertkitError):
     exit_code = 2
 
 
-
 class OutputWriteError(BertkitError):
     """Writing an output file failed (a full disk, a file-size limit, an I/O error); names
     the file by its final name and says what the failure left behind (``consequence``)."""
