@@ -404,11 +404,8 @@ def _read_question(
         # of whitespace alone has none (it was labelled as the character before it).
         if not text.strip():
             reason = "the answer text is only whitespace"
-            if strict:
-                raise InputError(path, reason, where)
-            result.skipped.append(
-                SkippedAnswer(qas_id=qas_id, found="", expected=text, reason=reason))
-            return None
+            return _skip(result, strict, path, where, reason,
+                         SkippedAnswer(qas_id=qas_id, found="", expected=text, reason=reason))
         first_char += len(text) - len(text.lstrip())
         last_char -= len(text) - len(text.rstrip())
     start_word = context.word_of_char(first_char)
@@ -419,16 +416,21 @@ def _read_question(
     found = context.words_text(start_word, end_word)
     expected = ("" if context.chinese else " ").join(text.split())
     if expected not in found:
-        if strict:
-            raise InputError(
-                path, f"answer {expected!r} is not in its doc tokens {found!r}", where
-            )
-        result.skipped.append(SkippedAnswer(qas_id=qas_id, found=found, expected=expected))
-        return None
+        return _skip(result, strict, path, where,
+                     f"answer {expected!r} is not in its doc tokens {found!r}",
+                     SkippedAnswer(qas_id=qas_id, found=found, expected=expected))
     question.answer_text = text
     question.start_word = start_word
     question.end_word = end_word
     return question
+
+
+def _skip(result: SquadReadResult, strict: bool, path: Path, where: str, message: str,
+          skipped: SkippedAnswer) -> None:
+    """A training question dropped: counted in ``result``, or with ``strict`` an error."""
+    if strict:
+        raise InputError(path, message, where)
+    result.skipped.append(skipped)
 
 
 def _place_chinese_answer(
