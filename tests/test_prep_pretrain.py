@@ -19,6 +19,7 @@ from bertkit.cli import app
 from bertkit.prep.pretrain import PretrainOptions, create_pretraining_data, shard_seed
 from bertkit.prep.pretrain.instances import (
     CONTINUATION,
+    MersenneTwister,
     candidate_groups,
     randbelow,
     shuffle_exact,
@@ -102,6 +103,44 @@ def test_squad_contexts_records_equal_googles(squad_corpus, uncased_vocab, tmp_p
     count = assert_same_records(result.files[0],
                                 google_file(tmp_path, squad_corpus, uncased_vocab, **flags))
     assert count > 10_000
+
+
+def _bytes_with_and_without_the_accelerator(tmp_path: Path, corpus: Path, vocab: Path,
+                                            monkeypatch, **flags) -> list[bytes]:
+    outputs = []
+    for pure in ("1", "0"):
+        monkeypatch.setenv("BERTKIT_PURE_PYTHON", pure)
+        result = ours(tmp_path, corpus, vocab, name=f"pure-{pure}", **flags)
+        outputs.append(result.files[0].read_bytes())
+    return outputs
+
+
+needs_accelerator = pytest.mark.skipif(
+    MersenneTwister is None, reason="the C accelerator is not built "
+    "(tests/test_prep_pretrain_accelerator.py says whether it should be)")
+
+
+@needs_accelerator
+@pytest.mark.parametrize("flags", [
+    {},
+    {"max_seq_length": 512, "max_predictions_per_seq": 80},
+    {"whole_word_mask": "wordpiece", "dupe_factor": 3, "random_seed": 7},
+])
+def test_sample_text_bytes_are_the_same_with_and_without_the_accelerator(
+        sample_text, uncased_vocab, tmp_path, monkeypatch, flags) -> None:
+    pure, compiled = _bytes_with_and_without_the_accelerator(tmp_path, sample_text,
+                                                             uncased_vocab, monkeypatch, **flags)
+    assert len(pure) > 10_000 and compiled == pure
+
+
+@needs_accelerator
+@pytest.mark.parametrize("flags", [{}, {"whole_word_mask": "wordpiece", "dupe_factor": 2}])
+def test_squad_contexts_bytes_are_the_same_with_and_without_the_accelerator(
+        squad_corpus, uncased_vocab, tmp_path, monkeypatch, flags) -> None:
+    # The records are Google's on this corpus (the oracle test above, with the default path).
+    pure, compiled = _bytes_with_and_without_the_accelerator(tmp_path, squad_corpus,
+                                                             uncased_vocab, monkeypatch, **flags)
+    assert len(pure) > 5_000_000 and compiled == pure
 
 
 def test_uncased_off_and_a_short_corpus_equal_googles(uncased_vocab, tmp_path) -> None:

@@ -17,7 +17,13 @@ differently for speed must draw exactly the same numbers:
   rejection sampling on `getrandbits`), because candidate shuffles are the hot loop, and
   `shuffle_prefix` the same draws when only the first `num_to_predict` candidates are
   read; `randint(a, b)` is `a + randbelow(...)`, the same draw without three Python calls;
-- truncation moves the offsets instead of deleting list heads.
+- truncation moves the offsets instead of deleting list heads;
+- when the optional C accelerator (`_mtrandom.c`, built at install where a C compiler is
+  present) imports, the generator is its `MersenneTwister`: an MT19937 that draws what
+  `random.Random` draws, call for call, and also does the hot steps whole in C (the
+  shuffles, `randbelow`, the truncation, the plain candidates' shuffled head and the
+  80/10/10 draws), each the same draws as the Python step it replaces. Without it, or
+  with BERTKIT_PURE_PYTHON=1, the walk is the pure-Python one, with the same records.
 
 Instances go to a sink (`InstanceSink`) as they are made, so a shard's instances can be
 spilled to disk instead of held as Python objects.
@@ -25,13 +31,24 @@ spilled to disk instead of held as Python objects.
 
 from __future__ import annotations
 
+import os
 import random
 from bisect import bisect_left
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import numpy as np
+
+try:
+    from bertkit.prep.pretrain._mtrandom import MersenneTwister
+except ImportError:  # not built (no C compiler at install): the pure-Python walk
+    MersenneTwister = None
+
+# Set to anything but "" or "0", it makes `new_generator` return `random.Random` even where
+# the accelerator is built (read per call, so tests can run both paths in one process).
+PURE_PYTHON_ENV = "BERTKIT_PURE_PYTHON"
 
 # A token id with this bit set continues the previous candidate group (a `##` piece, or
 # a later character of a Chinese word). Ids stay below it (vocabularies are far smaller).
@@ -89,12 +106,25 @@ class InstanceSink(Protocol):
         positions[k] (in draw order) showing replacements[k] (an id, or KEEP)."""
 
 
+def accelerated() -> bool:
+    """Whether `new_generator` returns the compiled generator."""
+    return MersenneTwister is not None and os.environ.get(PURE_PYTHON_ENV, "") in ("", "0")
+
+
+def new_generator(seed: int) -> random.Random:
+    """`random.Random(seed)`, or the compiled generator that draws the same numbers."""
+    return MersenneTwister(seed) if accelerated() else random.Random(seed)
+
+
 def shuffle_exact(rng: random.Random, items: list) -> None:
     """`rng.shuffle(items)`: same permutation, same generator state afterwards.
 
     CPython's shuffle is Fisher-Yates from the back, each j drawn by `_randbelow(i + 1)`:
     `getrandbits(bit_length(i + 1))`, redrawn while it exceeds i.
     """
+    if type(rng) is MersenneTwister:
+        rng.shuffle(items)
+        return
     getrandbits = rng.getrandbits
     size = len(items)
     if size <= len(_SHUFFLE_STEPS):
@@ -114,6 +144,9 @@ def shuffle_prefix(rng: random.Random, items: list, count: int) -> None:
     The steps that fix positions >= count only need to move the element the draw picks
     (items[j] = items[i]): what lands at position i is never read again.
     """
+    if type(rng) is MersenneTwister:
+        rng.shuffle_prefix(items, count)
+        return
     getrandbits = rng.getrandbits
     size = len(items)
     if size > len(_SHUFFLE_STEPS):
@@ -144,21 +177,29 @@ def randbelow(getrandbits, n: int) -> int:
 def create_instances(tokens: ShardTokens, documents: list[DocumentBounds], rules: MaskingRules,
                      dupe_factor: int, rng: random.Random, sink: InstanceSink) -> None:
     """Every pass over every document, in Google's order (documents already shuffled)."""
+    if type(rng) is MersenneTwister:
+        below, truncate = rng.randbelow, rng.truncate_pair
+    else:
+        below = partial(randbelow, rng.getrandbits)
+        truncate = partial(_truncate_pair, coin=rng.random)
     for _ in range(dupe_factor):
         for document_index in range(len(documents)):
-            instances_from_document(tokens, documents, document_index, rules, rng, sink)
+            instances_from_document(tokens, documents, document_index, rules, rng, sink,
+                                    below, truncate)
 
 
 def instances_from_document(tokens: ShardTokens, documents: list[DocumentBounds],
                             document_index: int, rules: MaskingRules, rng: random.Random,
-                            sink: InstanceSink) -> None:
+                            sink: InstanceSink, below, truncate) -> None:
+    """One document's instances. `below(n)` is `randbelow` on rng's draws and
+    `truncate(...)` is `_truncate_pair` on its `random()` (the generator's own methods
+    where it is the compiled one)."""
     bounds = documents[document_index]
     max_num_tokens = rules.max_seq_length - 3
     target_seq_length = max_num_tokens
     random_unit = rng.random
-    getrandbits = rng.getrandbits
     if random_unit() < rules.short_seq_prob:
-        target_seq_length = 2 + randbelow(getrandbits, max_num_tokens - 1)
+        target_seq_length = 2 + below(max_num_tokens - 1)
 
     # The chunk is segments first..i; Google's current_length is their total length.
     last = len(bounds) - 2
@@ -169,18 +210,18 @@ def instances_from_document(tokens: ShardTokens, documents: list[DocumentBounds]
             chunk_size = i - first + 1
             a_segments = 1
             if chunk_size >= 2:
-                a_segments = 1 + randbelow(getrandbits, chunk_size - 1)
+                a_segments = 1 + below(chunk_size - 1)
             a_begin, a_end = bounds[first], bounds[first + a_segments]
             if chunk_size == 1 or random_unit() < 0.5:
                 is_random_next = True
                 target_b_length = target_seq_length - (a_end - a_begin)
                 # Ten tries at another document; a one-document corpus keeps its own.
                 for _ in range(10):
-                    random_document_index = randbelow(getrandbits, len(documents))
+                    random_document_index = below(len(documents))
                     if random_document_index != document_index:
                         break
                 random_bounds = documents[random_document_index]
-                random_start = randbelow(getrandbits, len(random_bounds) - 1)
+                random_start = below(len(random_bounds) - 1)
                 b_begin = random_bounds[random_start]
                 # Whole segments from random_start until B reaches its target length.
                 stop = bisect_left(random_bounds, b_begin + target_b_length, random_start + 1)
@@ -191,8 +232,8 @@ def instances_from_document(tokens: ShardTokens, documents: list[DocumentBounds]
                 is_random_next = False
                 b_begin, b_end = a_end, bounds[i + 1]
             if (a_end - a_begin) + (b_end - b_begin) > max_num_tokens:
-                a_begin, a_end, b_begin, b_end = _truncate_pair(
-                    a_begin, a_end, b_begin, b_end, max_num_tokens, random_unit)
+                a_begin, a_end, b_begin, b_end = truncate(a_begin, a_end, b_begin, b_end,
+                                                          max_num_tokens)
             _mask_and_emit(tokens, a_begin, a_end, b_begin, b_end, is_random_next, rules,
                            rng, sink)
             first = i + 1
@@ -237,6 +278,9 @@ def _mask_and_emit(tokens: ShardTokens, a_begin: int, a_end: int, b_begin: int, 
                    sink: InstanceSink) -> None:
     len_a = a_end - a_begin
     length = len_a + (b_end - b_begin) + 3
+    num_to_predict = min(rules.max_predictions_per_seq,
+                         max(1, int(round(length * rules.masked_lm_prob))))
+    compiled = type(rng) is MersenneTwister
     groups: list
     if rules.whole_word or tokens.has_special:
         cls_id, sep_id = rules.cls_id, rules.sep_id
@@ -249,21 +293,18 @@ def _mask_and_emit(tokens: ShardTokens, a_begin: int, a_end: int, b_begin: int, 
                       if token != cls_id and token != sep_id]
             if rules.whole_word and groups:
                 groups = [[index] for index in groups]  # no continuation: one piece each
+        if rules.whole_word:
+            shuffle_exact(rng, groups)
+        else:
+            shuffle_prefix(rng, groups, num_to_predict)
+    elif compiled:
+        # The candidates are a range without the three specials: the generator builds,
+        # shuffles and cuts them in C, with the same draws as below.
+        groups = rng.candidate_head(len_a, length, num_to_predict)
     else:
         groups = [*range(1, len_a + 1), *range(len_a + 2, length - 1)]
-    num_to_predict = min(rules.max_predictions_per_seq,
-                         max(1, int(round(length * rules.masked_lm_prob))))
-    if rules.whole_word:
-        shuffle_exact(rng, groups)
-    else:
         shuffle_prefix(rng, groups, num_to_predict)
 
-    random_unit = rng.random
-    getrandbits = rng.getrandbits
-    mask_id = rules.mask_id
-    words = rules.random_word_ids
-    num_words = len(words)
-    word_bits = num_words.bit_length()
     positions: list[int] = []
     if rules.whole_word:
         for group in groups:
@@ -276,9 +317,26 @@ def _mask_and_emit(tokens: ShardTokens, a_begin: int, a_end: int, b_begin: int, 
         # Groups of one: Google's loop takes the first num_to_predict candidates.
         positions = groups[:num_to_predict]
     # The draws go position by position in the order the candidates were taken.
+    if compiled:
+        replacements = rng.replacement_draws(len(positions), rules.mask_id, KEEP,
+                                             rules.random_word_ids)
+    else:
+        replacements = replacement_draws(rng, len(positions), rules.mask_id,
+                                         rules.random_word_ids)
+    sink.add(a_begin, a_end, b_begin, b_end, positions, replacements, is_random_next)
+
+
+def replacement_draws(rng: random.Random, count: int, mask_id: int,
+                      words: tuple[int, ...]) -> list[int]:
+    """Google's choice per masked position: [MASK] 80%, the original (KEEP) 10%, a random
+    vocab word 10% (`randint` over the vocab's words, as `randbelow`)."""
+    random_unit = rng.random
+    getrandbits = rng.getrandbits
+    num_words = len(words)
+    word_bits = num_words.bit_length()
     replacements: list[int] = []
     shown = replacements.append
-    for _ in positions:
+    for _ in range(count):
         if random_unit() < 0.8:
             shown(mask_id)
         elif random_unit() < 0.5:
@@ -288,4 +346,4 @@ def _mask_and_emit(tokens: ShardTokens, a_begin: int, a_end: int, b_begin: int, 
             while draw >= num_words:
                 draw = getrandbits(word_bits)
             shown(words[draw])
-    sink.add(a_begin, a_end, b_begin, b_end, positions, replacements, is_random_next)
+    return replacements

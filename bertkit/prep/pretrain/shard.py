@@ -14,7 +14,6 @@ shard is independent of the rest and of which worker runs it.
 from __future__ import annotations
 
 import hashlib
-import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,12 @@ from bertkit.errors import BertkitError, InputError
 from bertkit.fsutil import sha256_of_file
 from bertkit.prep.pipeline import TokenizerSpec, tokenizer_for
 from bertkit.prep.pretrain.corpus import group_documents, read_shard_text
-from bertkit.prep.pretrain.instances import MaskingRules, create_instances, shuffle_exact
+from bertkit.prep.pretrain.instances import (
+    MaskingRules,
+    create_instances,
+    new_generator,
+    shuffle_exact,
+)
 from bertkit.prep.pretrain.records import InstanceSpill, write_records
 from bertkit.prep.pretrain.wwm import (
     segments_jieba,
@@ -156,7 +160,7 @@ def _run(task: ShardTask, result: ShardResult) -> None:
     spill = InstanceSpill(output_dir / f".{final.name}.instances", options.max_seq_length,
                           options.max_predictions_per_seq, tokens.ids.dtype.type)
     try:
-        rng = random.Random(shard_seed(options.random_seed, task.index))
+        rng = new_generator(shard_seed(options.random_seed, task.index))
         shuffle_exact(rng, documents)
         create_instances(tokens, documents, rules, options.dupe_factor, rng, spill)
         spill.finish()
