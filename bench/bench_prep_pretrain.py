@@ -11,9 +11,14 @@ Every figure comes from fresh processes timed end to end, peak RSS from `wait4`:
   site-packages copy already is: a checkout run with PYTHONDONTWRITEBYTECODE=1 would
   otherwise compile about 60 modules from source on every start (about 35 ms).
   `--no-compile` skips that step.
+- bertkit's optional C accelerator of the random walk (bertkit/prep/pretrain/_mtrandom.c)
+  is used where it is built; this runs the checkout, so build it in place first
+  (`python -c 'from setuptools import setup; setup()' build_ext --inplace`). The bench says
+  whether it is there.
 
 1. Speed, one worker, same flags: wall s, instances/s, ratio; records compared feature by
-   feature, record by record.
+   feature, record by record; bertkit with and without the accelerator
+   (BERTKIT_PURE_PYTHON=1), both compared with Google's records.
 2. Workers: the corpus as 8 shards, `--workers 1` and `--workers 2`: instances/s per core,
    and the bytes of both runs compared.
 3. Memory: peak RSS for the 1x corpus (one file) and an 8x corpus (8 files), bertkit and
@@ -58,9 +63,9 @@ print(time.perf_counter() - began, usage.ru_maxrss / 1024, usage.ru_utime + usag
 """
 
 
-def run(command: list[str]) -> tuple[float, float, float]:
+def run(command: list[str], **environment: str) -> tuple[float, float, float]:
     """(wall seconds, peak RSS MB, CPU seconds) of one fresh process (and its children)."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO), **environment)
     with tempfile.NamedTemporaryFile(suffix=".log") as log:
         # Google's script logs every example at INFO: its stderr goes to a file, since an
         # unread pipe would fill and block it.
@@ -81,10 +86,17 @@ def google(inputs: list[Path], output: Path, dupe: int,
 
 
 def bertkit(inputs: list[Path], output: Path, dupe: int, workers: int = 1,
-            vocab: Path = VOCAB, *extra: str) -> tuple[float, float, float]:
+            vocab: Path = VOCAB, *extra: str, pure: bool = False) -> tuple[float, float, float]:
     return run([sys.executable, "-m", "bertkit", "prep", "pretrain", *map(str, inputs),
                 "--vocab", str(vocab), "-o", str(output), "--dupe-factor", str(dupe),
-                "--workers", str(workers), *extra])
+                "--workers", str(workers), *extra], BERTKIT_PURE_PYTHON="1" if pure else "")
+
+
+def accelerator_note() -> str:
+    from bertkit.prep.pretrain.instances import MersenneTwister
+
+    return ("C accelerator built" if MersenneTwister is not None else
+            "C accelerator NOT built (every bertkit row is the pure-Python walk)")
 
 
 def chinese(scratch: Path, dupe: int) -> None:
@@ -101,7 +113,7 @@ def chinese(scratch: Path, dupe: int) -> None:
     records, difference = compare(scratch / "zh_ours" / "pretrain-00000-of-00001.tf_record",
                                   scratch / "zh_google.tf_record")
     verdict = "identical" if difference is None else f"DIFFERENT ({difference})"
-    print(f"\nChinese corpus {corpus.stat().st_size:,} bytes, dupe {dupe}\n"
+    print(f"\nChinese corpus {corpus.stat().st_size:,} bytes, dupe {dupe}; {accelerator_note()}\n"
           "| one worker | wall s | CPU s | peak RSS MB |\n| --- | ---: | ---: | ---: |")
     print(f"| Google create_pretraining_data.py | {g_wall:.2f} | {g_cpu:.2f} | {g_rss:,.0f} |")
     print(f"| bertkit prep pretrain | {b_wall:.2f} | {b_cpu:.2f} | {b_rss:,.0f} |")
@@ -180,22 +192,30 @@ def main() -> None:
             return
         corpus = squad_contexts_corpus(SHARED, scratch / "squad_contexts.txt")
         print(f"corpus: {corpus.stat().st_size:,} bytes, dupe {args.dupe_factor}, "
-              f"cores {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
+              f"cores {os.cpu_count()}, load {os.getloadavg()[0]:.1f}; {accelerator_note()}")
 
-        # 1. one worker vs Google
+        # 1. one worker vs Google, bertkit with and without its C accelerator
         g_wall, g_rss, g_cpu = google([corpus], scratch / "google.tf_record", args.dupe_factor)
-        b_wall, b_rss, b_cpu = bertkit([corpus], scratch / "ours", args.dupe_factor)
-        ours_file = scratch / "ours" / "pretrain-00000-of-00001.tf_record"
-        records, difference = compare(ours_file, scratch / "google.tf_record")
-        verdict = "identical" if difference is None else f"DIFFERENT ({difference})"
+        rows = []
+        for label, pure in (("", False), (", pure Python (BERTKIT_PURE_PYTHON=1)", True)):
+            out = scratch / ("ours_pure" if pure else "ours")
+            b_wall, b_rss, b_cpu = bertkit([corpus], out, args.dupe_factor, pure=pure)
+            records, difference = compare(out / "pretrain-00000-of-00001.tf_record",
+                                          scratch / "google.tf_record")
+            verdict = "identical" if difference is None else f"DIFFERENT ({difference})"
+            rows.append((label, b_wall, b_rss, b_cpu, records, verdict))
         print("\n| one worker | wall s | CPU s | instances per CPU s | peak RSS MB |\n"
               "| --- | ---: | ---: | ---: | ---: |")
         print(f"| Google create_pretraining_data.py | {g_wall:.2f} | {g_cpu:.2f} | "
               f"{records / g_cpu:,.0f} | {g_rss:,.0f} |")
-        print(f"| bertkit prep pretrain --workers 1 | {b_wall:.2f} | {b_cpu:.2f} | "
-              f"{records / b_cpu:,.0f} | {b_rss:,.0f} |")
-        print(f"\nspeed ratio {g_wall / b_wall:.1f}x wall, {g_cpu / b_cpu:.1f}x CPU; "
-              f"{records:,} records, {verdict}")
+        for label, b_wall, b_rss, b_cpu, records, _verdict in rows:
+            print(f"| bertkit prep pretrain --workers 1{label} | {b_wall:.2f} | {b_cpu:.2f} | "
+                  f"{records / b_cpu:,.0f} | {b_rss:,.0f} |")
+        print()
+        for label, b_wall, _rss, b_cpu, records, verdict in rows:
+            print(f"speed ratio{label or ' (accelerator where built)'}: "
+                  f"{g_wall / b_wall:.1f}x wall, {g_cpu / b_cpu:.1f}x CPU; "
+                  f"{records:,} records, {verdict}")
 
         # 2. workers: 8 shards
         text = corpus.read_text(encoding="utf-8").split("\n\n")

@@ -59,16 +59,25 @@ typedef struct {
 
 /* ------------------------------------------------------------------ the generator */
 
+static inline uint32_t
+mt_twist(uint32_t upper, uint32_t lower, uint32_t far)
+{
+    uint32_t y = (upper & MT_UPPER) | (lower & MT_LOWER);
+    return far ^ (y >> 1) ^ ((y & 1U) ? MT_MATRIX_A : 0U);
+}
+
+/* The next 624 words, in place: word k from words k, k + 1 and k + 397 (mod 624), the
+ * wrapped ones already renewed. */
 static void
 mt_regenerate(MTObject *self)
 {
     uint32_t *mt = self->words;
-    uint32_t y;
     int k;
-    for (k = 0; k < MT_N; k++) {
-        y = (mt[k] & MT_UPPER) | (mt[(k + 1) % MT_N] & MT_LOWER);
-        mt[k] = mt[(k + MT_M) % MT_N] ^ (y >> 1) ^ ((y & 1U) ? MT_MATRIX_A : 0U);
-    }
+    for (k = 0; k < MT_N - MT_M; k++)
+        mt[k] = mt_twist(mt[k], mt[k + 1], mt[k + MT_M]);
+    for (; k < MT_N - 1; k++)
+        mt[k] = mt_twist(mt[k], mt[k + 1], mt[k + MT_M - MT_N]);
+    mt[MT_N - 1] = mt_twist(mt[MT_N - 1], mt[0], mt[MT_M - 1]);
     self->index = 0;
 }
 
@@ -108,12 +117,16 @@ mt_unit(MTObject *self)
 static inline int
 bit_length32(uint32_t n)
 {
+#if defined(__GNUC__) || defined(__clang__)
+    return n ? 32 - __builtin_clz(n) : 0;
+#else
     int bits = 0;
     while (n) {
         bits++;
         n >>= 1;
     }
     return bits;
+#endif
 }
 
 static void
