@@ -174,6 +174,8 @@ def test_bad_arguments_raise_instead_of_drawing() -> None:
                 (3, (*internal[:-1], 625), None), (3, (*internal[:-1], -1), None)]:
         with pytest.raises(ValueError):
             generator.setstate(bad)
+    with pytest.raises(TypeError):
+        generator.setstate((3, internal, "not a float"))
     assert generator.getstate() == state  # nothing drawn or changed by the failures
 
 

@@ -129,6 +129,15 @@ bit_length32(uint32_t n)
 #endif
 }
 
+/* Fisher-Yates from the back, as Random.shuffle: the index that position i (>= 1) swaps
+ * with, randbelow(i + 1). */
+static inline uint32_t
+mt_swap_index(MTObject *self, Py_ssize_t i)
+{
+    uint32_t bound = (uint32_t)i + 1;
+    return mt_below(self, bound, 32 - bit_length32(bound));
+}
+
 static void
 mt_seed_words(MTObject *self, const uint32_t *key, size_t length)
 {
@@ -336,8 +345,7 @@ mt_shuffle_list(MTObject *self, PyObject *list)
     }
     items = ((PyListObject *)list)->ob_item;
     for (i = size - 1; i > 0; i--) {
-        uint32_t bound = (uint32_t)i + 1;
-        uint32_t j = mt_below(self, bound, 32 - bit_length32(bound));
+        uint32_t j = mt_swap_index(self, i);
         held = items[i];
         items[i] = items[j];
         items[j] = held;
@@ -432,8 +440,7 @@ MT_candidate_head(MTObject *self, PyObject *const *args, Py_ssize_t nargs)
     for (; i < size; i++)
         candidates[i] = (uint32_t)(i + 2);
     for (i = size - 1; i > 0; i--) {
-        uint32_t bound = (uint32_t)i + 1;
-        uint32_t j = mt_below(self, bound, 32 - bit_length32(bound));
+        uint32_t j = mt_swap_index(self, i);
         uint32_t held = candidates[i];
         candidates[i] = candidates[j];
         candidates[j] = held;
@@ -548,6 +555,10 @@ MT_setstate(MTObject *self, PyObject *state)
         return NULL;
     if (index < 0 || index > MT_N) {
         PyErr_SetString(PyExc_ValueError, "invalid state");
+        return NULL;
+    }
+    if (gauss_next != Py_None && !PyFloat_Check(gauss_next)) {
+        PyErr_SetString(PyExc_TypeError, "gauss_next must be a float or None");
         return NULL;
     }
     memcpy(self->words, words, sizeof words);
