@@ -372,3 +372,42 @@ def test_cli_bad_shard_sets_are_one_line_and_exit_1(corpus, init_dir, tmp_path, 
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
     assert needle in " ".join(result.stderr.split())
+
+
+def label_shares_by_hand(corpus: Path, vocab_size: int) -> np.ndarray:
+    """Each token's share of the weighted masked-LM labels, 0.1 added to every count."""
+    records = all_records(corpus)
+    counts = np.full(vocab_size, 0.1)
+    for ids, weights in zip(records["masked_lm_ids"], records["masked_lm_weights"]):
+        for token, weight in zip(ids.tolist(), weights.tolist()):
+            counts[token] += weight
+    return np.log(counts / counts.sum())
+
+
+def test_mlm_bias_init_unigram_sets_the_labels_log_shares_from_scratch(corpus, tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(TINY))
+    run_dir = run(tmp_path, "from-scratch", corpus, None, config_file=config, max_steps=1,
+                  lr=1e-12, mlm_bias_init="unigram")
+    model, _ = load_init_checkpoint_model(run_dir / "model")
+    expected = label_shares_by_hand(corpus, TINY["vocab_size"])
+    # lr 1e-12: one step leaves the initial bias as it was, to float32 precision.
+    np.testing.assert_allclose(model.cls.predictions.bias.detach().numpy(), expected,
+                               rtol=0, atol=1e-5)
+    # Unseen tokens start far below seen ones; the zeros default would leave all equal.
+    assert expected.min() < expected.max() - 5
+
+
+def test_mlm_bias_init_unigram_keeps_a_checkpoints_own_bias(corpus, init_dir, tmp_path):
+    run_dir = run(tmp_path, "continued", corpus, init_dir, max_steps=1, lr=1e-12,
+                  mlm_bias_init="unigram")
+    model, _ = load_init_checkpoint_model(run_dir / "model")
+    peer = transformers.BertForPreTraining.from_pretrained(init_dir)
+    np.testing.assert_allclose(model.cls.predictions.bias.detach().numpy(),
+                               peer.cls.predictions.bias.detach().numpy(), atol=1e-6)
+
+
+def load_init_checkpoint_model(folder: Path):
+    model = BertForPreTraining(BertConfig.from_dict(TINY))
+    return model, load_init_checkpoint(model, folder)
+

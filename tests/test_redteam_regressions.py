@@ -193,7 +193,9 @@ def test_prep_output_dangling_symlink_message_is_true(tmp_path):
 
 @pytest.mark.parametrize("bad", [("--lr", "nan"), ("--lr", "1e400"), ("--epochs", "-1"),
                                  ("--batch-size", "0"), ("--device", "x"),
-                                 ("--warmup-proportion", "inf"), ("--ddp-timeout", "1")])
+                                 ("--warmup-proportion", "inf"), ("--ddp-timeout", "1"),
+                                 # a masked-LM option for a span head; an unknown choice
+                                 ("--mlm-bias-init", "unigram"), ("--mlm-bias-init", "prior")])
 def test_train_option_error_comes_before_torch_is_imported(tmp_path, bad):
     data = write_squad_records(tmp_path / "d" / "train.tf_record", 8)
     result = subprocess.run(

@@ -227,3 +227,9 @@ def test_a_model_dir_of_a_task_this_bertkit_does_not_know_is_named(tmp_path) -> 
     (tmp_path / "model" / "config.json").write_text(json.dumps(config))
     with pytest.raises(InputError, match=r"config\.json.*unknown task 'summarize'"):
         load_model_dir(tmp_path / "model")
+
+
+def test_the_tasks_with_a_masked_lm_head_are_named_in_the_registry() -> None:
+    """--mlm-bias-init is refused for the other tasks before any task module loads."""
+    assert {task.name for task in tasks.all_tasks() if task.init_output_bias is not None} == \
+        set(tasks.TASKS_WITH_MLM_HEAD)

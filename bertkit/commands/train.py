@@ -60,6 +60,8 @@ def command(
         "--group-by-length", help="Batch records of similar length together (epoch order stays random; less padding to compute).")] = False,
     ddp_timeout: Annotated[float, typer.Option(
         "--ddp-timeout", help="Under torchrun: seconds a rank waits for the others before the run stops with an error (must outlast saving the model and --do-eval on rank 0).")] = DEFAULT_DDP_TIMEOUT_S,
+    mlm_bias_init: Annotated[str, typer.Option(
+        "--mlm-bias-init", help="pretrain from scratch: the masked-LM output bias starts at zeros (Google) or at the labels' unigram log shares (keeps rare tokens' tied embedding rows from drifting together on a small corpus).")] = "zeros",
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -73,7 +75,8 @@ def command(
             weight_decay=weight_decay, max_grad_norm=max_grad_norm, precision=precision,
             seed=seed, save_steps=save_steps, resume=resume, device=device, use_crf=use_crf,
             eval_file=eval_file, do_eval=do_eval, num_workers=num_workers,
-            group_by_length=group_by_length, ddp_timeout=ddp_timeout)
+            group_by_length=group_by_length, ddp_timeout=ddp_timeout,
+            mlm_bias_init=mlm_bias_init)
         validate_options(options)  # option errors before torch loads (seconds)
 
         from bertkit.train.distributed import launched_by_torchrun

@@ -19,6 +19,9 @@ from bertkit.fsutil import check_output_dir as check_output_dir
 PRECISIONS = ("fp32", "fp16", "bf16")
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 DEFAULT_LR = 3e-5
+# The masked-LM output bias of a pretraining run from scratch: Google's zeros, or the
+# labels' unigram log shares (tasks/pretrain.py says why).
+MLM_BIAS_INITS = ("zeros", "unigram")
 # How long a rank waits in a collective for the others before the run stops (torch's own
 # gloo default). It must outlast what rank 0 does alone while the others wait: saving the
 # model, --do-eval.
@@ -62,6 +65,7 @@ class TrainOptions:
     trim_batches: bool = True
     pad_to_multiple_of: int = 1
     ddp_timeout: float = DEFAULT_DDP_TIMEOUT_S  # seconds; see DEFAULT_DDP_TIMEOUT_S
+    mlm_bias_init: str = "zeros"  # one of MLM_BIAS_INITS
     quiet: bool = False  # no human output (library use, --json keeps the log line off stdout)
 
 
@@ -132,6 +136,13 @@ def validate_options(options: TrainOptions) -> None:
         raise UsageError("--save-steps must be at least 1")
     if options.do_eval and options.task in tasks.TASKS_WITHOUT_PREDICTION:
         raise tasks.no_prediction_step(options.task)
+    if options.mlm_bias_init not in MLM_BIAS_INITS:
+        raise UsageError(f"--mlm-bias-init must be one of {', '.join(MLM_BIAS_INITS)}, "
+                         f"got {options.mlm_bias_init!r}")
+    if options.mlm_bias_init != "zeros" and options.task not in tasks.TASKS_WITH_MLM_HEAD:
+        raise UsageError(f"--mlm-bias-init is for a masked-LM head "
+                         f"(--task {', '.join(tasks.TASKS_WITH_MLM_HEAD)}), not --task "
+                         f"{options.task}")
     if options.do_eval and options.eval_file is None:
         raise UsageError("--do-eval needs --eval-file")
     if options.init_checkpoint is None and options.config_file is None:

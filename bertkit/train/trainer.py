@@ -243,6 +243,9 @@ def _train(options: TrainOptions, context: DistContext, on_step: StepCallback | 
                                   else options.init_checkpoint)
     if report is not None:
         say(report.summary())
+    if options.mlm_bias_init == "unigram" and not options.resume:
+        assert task.init_output_bias is not None  # validate_options: a masked-LM task
+        say(task.init_output_bias(model, dataset, report))
     model.to(context.device)
     raw_model = model
     if context.is_distributed:

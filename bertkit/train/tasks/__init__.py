@@ -29,6 +29,9 @@ TASK_NAMES = ("squad", "classification", "ner", "pretrain")
 # the option checks refuse them before torch loads; each module's ``write_predictions`` is
 # None for exactly these (tests/test_tasks.py).
 TASKS_WITHOUT_PREDICTION = frozenset({"pretrain"})
+# The tasks whose head has a masked-LM output bias (`--mlm-bias-init`), named here for the
+# same reason; each module's ``init_output_bias`` is set for exactly these.
+TASKS_WITH_MLM_HEAD = ("pretrain",)
 
 
 def get_task(name: str) -> Task:

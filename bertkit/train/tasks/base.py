@@ -114,6 +114,9 @@ class Task:
     train_file_fingerprint: Callable[[Path], dict[str, object]] = file_fingerprint
     # A fresh accumulator of per-step figures for log.jsonl besides the loss (None: none).
     step_metrics: Callable[[], StepMetrics] | None = None
+    # `--mlm-bias-init unigram`: (model, training data, load report or None) -> what was set,
+    # one line for the log. Only a task with a masked-LM head has one.
+    init_output_bias: Callable[[Any, Any, Any], str] | None = None
     # Prediction: which file of a prep folder to read (first found), the forward to run, the
     # outputs with one value per position (padded back after trimming), and the writer of
     # the prediction files and eval_meta.json. A task without a writer has no predict step.
