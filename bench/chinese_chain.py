@@ -130,9 +130,11 @@ def parse_args() -> argparse.Namespace:
                         help="CLUENER sentences are at most 50 characters")
     parser.add_argument("--max-predictions-per-seq", type=int, default=10)
     parser.add_argument("--dupe-factor", type=int, default=2)
-    parser.add_argument("--pretrain-steps", type=int, default=5000)
+    parser.add_argument("--pretrain-steps", type=int, default=6000)
     parser.add_argument("--pretrain-batch-size", type=int, default=64)
     parser.add_argument("--pretrain-lr", type=float, default=1e-3)
+    parser.add_argument("--mlm-bias-init", default="unigram", choices=("zeros", "unigram"),
+                        help="train --mlm-bias-init for the pretraining run (zeros: Google's)")
     parser.add_argument("--from-checkpoint", type=int, default=None,
                         help="fine-tune from the pretraining run's checkpoint-N (a run stopped "
                              "early) instead of its final model/")
@@ -190,6 +192,7 @@ def main() -> None:
                 str(config), "--max-steps", str(args.pretrain_steps), "--batch-size",
                 str(args.pretrain_batch_size), "--lr", str(args.pretrain_lr),
                 "--warmup-proportion", "0.05", "--seed", str(args.seed), "--save-steps", "250",
+                "--mlm-bias-init", args.mlm_bias_init,
                 "-o", str(pretrain_run), *(["--resume"] if pretrain_run.exists() else []),
                 log=work / "pretrain.log")
 
