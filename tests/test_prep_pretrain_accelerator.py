@@ -175,7 +175,24 @@ def test_bad_arguments_raise_instead_of_drawing() -> None:
             generator.setstate(bad)
     with pytest.raises(TypeError):
         generator.setstate((3, internal, "not a float"))
+    # Positions the walk never passes: refused before a loop of 2**62 steps or a 16 GB list.
+    for bad in [(0, 2**62, 0, 0, 0), (-1, 2, 0, 0, 0), (5, 2, 0, 0, 0), (0, 2, 0, 0, -1)]:
+        with pytest.raises(ValueError):
+            generator.truncate_pair(*bad)
+    for bad in [(0, 2**32 - 1, 1), (0, 2**20 + 1, 1), (-1, 10, 1), (8, 10, 1), (0, 10, -1)]:
+        with pytest.raises(ValueError):
+            generator.candidate_head(*bad)
     assert generator.getstate() == state  # nothing drawn or changed by the failures
+
+
+@needs_accelerator
+def test_an_int_subclass_seeds_as_its_int_value() -> None:
+    """CPython seeds from int's own abs(), whatever a subclass's __abs__ says."""
+    class Odd(int):
+        def __abs__(self) -> int:
+            return 5
+
+    assert MersenneTwister(Odd(-3)).getstate() == random.Random(Odd(-3)).getstate()
 
 
 @needs_accelerator

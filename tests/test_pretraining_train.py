@@ -411,3 +411,54 @@ def load_init_checkpoint_model(folder: Path):
     model = BertForPreTraining(BertConfig.from_dict(TINY))
     return model, load_init_checkpoint(model, folder)
 
+
+
+def test_mlm_bias_init_unigram_fills_a_checkpoint_without_the_head(corpus, tmp_path):
+    """A bare encoder (no cls.*): the bias is new, so the labels' shares are set."""
+    torch.manual_seed(0)
+    encoder = tmp_path / "encoder"
+    transformers.BertModel(transformers.BertConfig(**TINY)).save_pretrained(encoder)
+    run_dir = run(tmp_path, "from-encoder", corpus, encoder, max_steps=1, lr=1e-12,
+                  mlm_bias_init="unigram")
+    model, _ = load_init_checkpoint_model(run_dir / "model")
+    np.testing.assert_allclose(model.cls.predictions.bias.detach().numpy(),
+                               label_shares_by_hand(corpus, TINY["vocab_size"]), atol=1e-5)
+
+
+def test_label_counts_stop_at_the_record_limit(corpus):
+    from bertkit.train.tasks.pretrain import masked_lm_label_counts
+
+    dataset = ShardedRecords(resolve_shards(corpus))
+    first = dataset[0]
+    expected = np.zeros(TINY["vocab_size"])
+    np.add.at(expected, first["masked_lm_ids"], first["masked_lm_weights"])
+    counts, records = masked_lm_label_counts(dataset, TINY["vocab_size"], record_limit=1)
+    assert records == 1
+    np.testing.assert_array_equal(counts, expected)
+    # Past the first shard's end the count runs on into the second.
+    shard_size = len(dataset.parts[0])
+    _, records = masked_lm_label_counts(dataset, TINY["vocab_size"],
+                                        record_limit=shard_size + 2)
+    assert records == shard_size + 2
+
+
+def test_a_resumed_run_keeps_recording_how_its_bias_began(corpus, tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(TINY))
+
+    class Interrupted(Exception):
+        pass
+
+    def stop(step, record, model):
+        if step == 2:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        train(TrainOptions(task="pretrain", train_file=corpus, output_dir=tmp_path / "run",
+                           config_file=config, max_steps=4, batch_size=BATCH, lr=LR,
+                           device="cpu", seed=SEED, quiet=True, save_steps=2,
+                           mlm_bias_init="unigram"), on_step=stop)
+    run(tmp_path, "run", corpus, None, config_file=config, max_steps=4, save_steps=2,
+        resume=True)  # no --mlm-bias-init: the default, zeros
+    recorded = json.loads((tmp_path / "run" / "run_config.json").read_text())
+    assert recorded["mlm_bias_init"] == "unigram"

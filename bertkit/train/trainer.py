@@ -598,6 +598,12 @@ def _resume(state: TrainState, say: Callable[[str], None]) -> None:
         resolved["lr_changes"].append({"step": step, "from": saved_lr, "to": explicit_lr})
         say(f"learning rate changed from {saved_lr:g} to {explicit_lr:g} at step {step} "
             "(recorded in run_config.json)")
+    # The bias was set when the run began; the run's record keeps saying how.
+    began_with = saved.get("mlm_bias_init", "zeros")
+    if state.options.mlm_bias_init != began_with:
+        say(f"--mlm-bias-init {state.options.mlm_bias_init} ignored: it sets a run's first "
+            f"weights, and this run began with {began_with}")
+    resolved["mlm_bias_init"] = began_with
     say(f"resumed from {directory} at step {step}")
     state.step = step
 

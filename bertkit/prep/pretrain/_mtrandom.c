@@ -186,7 +186,8 @@ mt_seed_int(MTObject *self, PyObject *seed)
         PyErr_SetString(PyExc_TypeError, "the seed must be an int");
         return -1;
     }
-    rest = PyNumber_Absolute(seed);
+    /* int's own abs, as CPython's seeding takes it: an int subclass's __abs__ is not asked. */
+    rest = PyLong_Type.tp_as_number->nb_absolute(seed);
     if (rest == NULL)
         goto done;
     bits_obj = PyObject_CallMethod(rest, "bit_length", NULL);
@@ -375,6 +376,29 @@ MT_shuffle_prefix(MTObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* Offsets and lengths the walk passes are token positions within one shard. Past this
+   bound a direct call is refused, so that no difference or sum of them can overflow. */
+#define MAX_POSITION (PY_SSIZE_T_MAX >> 2)
+/* candidate_head lays out one sequence's candidates: a model's sequence length, not more. */
+#define MAX_SEQUENCE_LENGTH (1 << 20)
+
+/* args[0:n] as Py_ssize_t, each in [0, MAX_POSITION]; -1 with an exception set otherwise. */
+static int
+positions_from_args(PyObject *const *args, Py_ssize_t n, Py_ssize_t *out, const char *usage)
+{
+    Py_ssize_t i;
+    for (i = 0; i < n; i++) {
+        out[i] = PyLong_AsSsize_t(args[i]);
+        if (out[i] == -1 && PyErr_Occurred())
+            return -1;
+        if (out[i] < 0 || out[i] > MAX_POSITION) {
+            PyErr_Format(PyExc_ValueError, "%s: argument %zd out of range", usage, i + 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static PyObject *
 MT_truncate_pair(MTObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -384,14 +408,15 @@ MT_truncate_pair(MTObject *self, PyObject *const *args, Py_ssize_t nargs)
                         "truncate_pair(a_lo, a_hi, b_lo, b_hi, max_num_tokens)");
         return NULL;
     }
-    a_lo = PyLong_AsSsize_t(args[0]);
-    a_hi = PyLong_AsSsize_t(args[1]);
-    b_lo = PyLong_AsSsize_t(args[2]);
-    b_hi = PyLong_AsSsize_t(args[3]);
-    max_num_tokens = PyLong_AsSsize_t(args[4]);
-    if (PyErr_Occurred())
+    Py_ssize_t values[5];
+    if (positions_from_args(args, 5, values, "truncate_pair") < 0)
         return NULL;
-    if (a_hi < a_lo || b_hi < b_lo || max_num_tokens < 0) {
+    a_lo = values[0];
+    a_hi = values[1];
+    b_lo = values[2];
+    b_hi = values[3];
+    max_num_tokens = values[4];
+    if (a_hi < a_lo || b_hi < b_lo) {
         PyErr_SetString(PyExc_ValueError, "truncate_pair needs two ranges and a limit >= 0");
         return NULL;
     }
@@ -420,14 +445,15 @@ MT_candidate_head(MTObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "candidate_head(len_a, length, count)");
         return NULL;
     }
-    len_a = PyLong_AsSsize_t(args[0]);
-    length = PyLong_AsSsize_t(args[1]);
-    count = PyLong_AsSsize_t(args[2]);
-    if (PyErr_Occurred())
+    Py_ssize_t values[3];
+    if (positions_from_args(args, 3, values, "candidate_head") < 0)
         return NULL;
+    len_a = values[0];
+    length = values[1];
+    count = values[2];
     size = length - 3;
-    if (len_a < 0 || size < len_a || count < 0 || length > 0xffffffffLL) {
-        PyErr_SetString(PyExc_ValueError, "candidate_head needs 0 <= len_a <= length - 3");
+    if (size < len_a || length > MAX_SEQUENCE_LENGTH) {
+        PyErr_SetString(PyExc_ValueError, "candidate_head needs 0 <= len_a <= length - 3 and a length of at most 2**20");
         return NULL;
     }
     if (size > (Py_ssize_t)(sizeof stack / sizeof stack[0])) {

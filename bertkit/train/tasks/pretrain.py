@@ -44,7 +44,6 @@ from bertkit.errors import InputError
 from bertkit.train.config import BertConfig
 from bertkit.train.data import INPUT_FEATURES, RecordLayout, TFRecordDataset, file_fingerprint
 from bertkit.train.heads import METRIC_SUMS, BertForPreTraining, accuracies
-from bertkit.tfrecord.reader import read_columns
 from bertkit.train.tasks.base import Task, no_labels, reject_crf
 
 MANIFEST_NAME = "manifest.json"
@@ -231,38 +230,45 @@ class StepMetrics:
         return accuracies(dict(zip(METRIC_SUMS, total.tolist())))
 
 
-# --mlm-bias-init unigram counts the labels of at most this many records (whole shards, in
-# corpus order): a stable share for every token that matters, and a bounded scan at corpus
-# scale. A token never seen gets this fraction of one count, so its logit starts low but
-# finite.
+# --mlm-bias-init unigram counts the labels of the corpus' first this many records (in shard
+# order): a stable share for every token that matters, and a bounded scan at corpus scale.
+# They are read this many at a time, so a large shard is never decoded whole. A token never
+# seen gets a fraction of one count, so its logit starts low but finite.
 UNIGRAM_RECORD_LIMIT = 1_000_000
+UNIGRAM_READ_CHUNK = 65_536
 UNIGRAM_PSEUDO_COUNT = 0.1
 OUTPUT_BIAS = "cls.predictions.bias"
+LABEL_COLUMNS = ("masked_lm_ids", "masked_lm_weights")
 
 
 def masked_lm_label_counts(dataset: ShardedRecords, vocab_size: int, *,
                            record_limit: int = UNIGRAM_RECORD_LIMIT) -> tuple[np.ndarray, int]:
     """How often each token id is a masked-LM label (weighted by ``masked_lm_weights``, so
-    padding slots count nothing), over whole shards until ``record_limit`` records; and how
-    many records were read."""
+    padding slots count nothing) in the first ``record_limit`` records; and how many records
+    that was."""
     counts = np.zeros(vocab_size, dtype=np.float64)
     records = 0
     for part in dataset.parts:
+        stop = min(len(part), record_limit - records)
+        for begin in range(0, max(stop, 0), UNIGRAM_READ_CHUNK):
+            end = min(stop, begin + UNIGRAM_READ_CHUNK)
+            columns = part.reader.read_columns(LABEL_COLUMNS, begin, end)
+            if not all(isinstance(columns[name], np.ndarray) for name in LABEL_COLUMNS):
+                raise InputError(part.path, f"records {begin}-{end - 1} do not all hold "
+                                            "the same number of masked positions")
+            ids, weights = columns["masked_lm_ids"], columns["masked_lm_weights"]
+            labelled = weights != 0
+            if labelled.any():
+                low, high = int(ids[labelled].min()), int(ids[labelled].max())
+                if low < 0 or high >= vocab_size:
+                    raise InputError(part.path, f"masked_lm_ids holds "
+                                                f"{low if low < 0 else high}, outside the "
+                                                f"model's vocabulary of {vocab_size}")
+                counts += np.bincount(ids[labelled], weights=weights[labelled],
+                                      minlength=vocab_size)
+        records += max(stop, 0)
         if records >= record_limit:
             break
-        columns = read_columns(part.path, ["masked_lm_ids", "masked_lm_weights"])
-        ids = np.asarray(columns["masked_lm_ids"], dtype=np.int64)
-        weights = np.asarray(columns["masked_lm_weights"], dtype=np.float64)
-        labelled = weights != 0
-        if labelled.any():
-            low, high = int(ids[labelled].min()), int(ids[labelled].max())
-            if low < 0 or high >= vocab_size:
-                bad = low if low < 0 else high
-                raise InputError(part.path, f"masked_lm_ids holds {bad}, outside the model's "
-                                            f"vocabulary of {vocab_size}")
-            counts += np.bincount(ids[labelled], weights=weights[labelled],
-                                  minlength=vocab_size)
-        records += ids.shape[0]
     return counts, records
 
 
