@@ -69,6 +69,19 @@ def run(tmp_path: Path, name: str, corpus: Path, init_dir: Path, **changes) -> P
     return train(TrainOptions(**options)).run_dir
 
 
+def run_until_interrupted(step: int, **options) -> None:
+    """A run stopped by an exception after optimizer step ``step``, as a kill would stop it."""
+    class Interrupted(Exception):
+        pass
+
+    def stop(at, record, model):
+        if at == step:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        train(TrainOptions(**options), on_step=stop)
+
+
 def all_records(corpus: Path) -> dict[str, np.ndarray]:
     """Every record of every shard, in manifest order, as columns."""
     manifest = json.loads((corpus / "manifest.json").read_text())
@@ -145,17 +158,10 @@ def test_loss_trajectory_equals_a_plain_transformers_loop(corpus, init_dir, tmp_
 def test_resume_reproduces_the_uninterrupted_run(corpus, init_dir, tmp_path):
     whole = read_log(run(tmp_path, "whole", corpus, init_dir, save_steps=4))
 
-    class Interrupted(Exception):
-        pass
-
-    def stop(step, record, model):
-        if step == 6:
-            raise Interrupted
-
-    with pytest.raises(Interrupted):
-        train(TrainOptions(task="pretrain", train_file=corpus, output_dir=tmp_path / "broken",
-                           init_checkpoint=init_dir, max_steps=STEPS, batch_size=BATCH, lr=LR,
-                           device="cpu", seed=SEED, quiet=True, save_steps=4), on_step=stop)
+    run_until_interrupted(6, task="pretrain", train_file=corpus,
+                          output_dir=tmp_path / "broken", init_checkpoint=init_dir,
+                          max_steps=STEPS, batch_size=BATCH, lr=LR, device="cpu", seed=SEED,
+                          quiet=True, save_steps=4)
     resumed = read_log(run(tmp_path, "broken", corpus, init_dir, save_steps=4, resume=True))
     assert [row["step"] for row in resumed] == list(range(1, STEPS + 1))
     for name in ("loss", "mlm_accuracy", "nsp_accuracy"):
@@ -446,18 +452,10 @@ def test_a_resumed_run_keeps_recording_how_its_bias_began(corpus, tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps(TINY))
 
-    class Interrupted(Exception):
-        pass
-
-    def stop(step, record, model):
-        if step == 2:
-            raise Interrupted
-
-    with pytest.raises(Interrupted):
-        train(TrainOptions(task="pretrain", train_file=corpus, output_dir=tmp_path / "run",
-                           config_file=config, max_steps=4, batch_size=BATCH, lr=LR,
-                           device="cpu", seed=SEED, quiet=True, save_steps=2,
-                           mlm_bias_init="unigram"), on_step=stop)
+    run_until_interrupted(2, task="pretrain", train_file=corpus, output_dir=tmp_path / "run",
+                          config_file=config, max_steps=4, batch_size=BATCH, lr=LR,
+                          device="cpu", seed=SEED, quiet=True, save_steps=2,
+                          mlm_bias_init="unigram")
     run(tmp_path, "run", corpus, None, config_file=config, max_steps=4, save_steps=2,
         resume=True)  # no --mlm-bias-init: the default, zeros
     recorded = json.loads((tmp_path / "run" / "run_config.json").read_text())
