@@ -15,7 +15,7 @@ Each stage keeps its output in --work-dir and is skipped when that output is com
 chain can be resumed (an interrupted pretraining run continues with --resume). Prints the two
 F1s, the MLM accuracy curve and the stage times; --json-out writes them as JSON.
 
-Run: python bench/chinese_chain.py --work-dir /tmp/zh-chain [--pretrain-steps 5000]
+Run: python bench/chinese_chain.py --work-dir /tmp/zh-chain [--pretrain-steps 6000]
 """
 
 from __future__ import annotations
