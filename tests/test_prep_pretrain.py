@@ -601,7 +601,12 @@ def load_labels(vocab: Path, ids) -> list[str]:
 def test_a_literal_cls_or_sep_inside_a_segment_is_never_a_candidate() -> None:
     # A tokenizer that keeps [CLS]/[SEP] as ids: Google's loop skips those positions, so
     # the offset fast path (which assumes plain segments) must not be taken.
-    from bertkit.prep.pretrain.instances import MaskingRules, ShardTokens, create_instances
+    from bertkit.prep.pretrain.instances import (
+        MaskingRules,
+        ShardTokens,
+        create_instances,
+        new_generator,
+    )
 
     cls_id, sep_id, mask_id = 101, 102, 103
     segments = [[5, 6, sep_id, 7], [8, cls_id, 9, 10, 11], [12, 13], [14, sep_id, 15]]
@@ -625,6 +630,6 @@ def test_a_literal_cls_or_sep_inside_a_segment_is_never_a_candidate() -> None:
 
     recorder = Recorder()
     create_instances(ShardTokens(ids, has_special=True), [bounds, bounds], rules, 50,
-                     random.Random(7), recorder)
+                     new_generator(7), recorder)
     assert len(recorder.masked) > 500
     assert cls_id not in recorder.masked and sep_id not in recorder.masked

@@ -25,6 +25,7 @@ from bertkit.prep.pretrain import instances
 from bertkit.prep.pretrain.instances import (
     KEEP,
     MaskingRules,
+    PythonTwister,
     ShardTokens,
     create_instances,
     new_generator,
@@ -65,9 +66,9 @@ needs_accelerator = pytest.mark.skipif(MersenneTwister is None,
 
 def test_the_environment_variable_forces_the_pure_python_walk(monkeypatch) -> None:
     monkeypatch.setenv("BERTKIT_PURE_PYTHON", "1")
-    assert type(new_generator(5)) is random.Random
+    assert type(new_generator(5)) is PythonTwister
     monkeypatch.setenv("BERTKIT_PURE_PYTHON", "0")
-    expected = random.Random if MersenneTwister is None else MersenneTwister
+    expected = PythonTwister if MersenneTwister is None else MersenneTwister
     assert type(new_generator(5)) is expected
     monkeypatch.delenv("BERTKIT_PURE_PYTHON")
     assert type(new_generator(5)) is expected
@@ -195,50 +196,77 @@ def test_an_int_subclass_seeds_as_its_int_value() -> None:
     assert MersenneTwister(Odd(-3)).getstate() == random.Random(Odd(-3)).getstate()
 
 
-@needs_accelerator
+# The walk calls these methods on whichever generator it holds: the compiled one where it is
+# built, PythonTwister otherwise. Both must draw what CPython's random.Random draws.
+generator_classes = pytest.mark.parametrize(
+    "generator_class",
+    [pytest.param(PythonTwister, id="PythonTwister"),
+     pytest.param(MersenneTwister, id="MersenneTwister", marks=needs_accelerator)])
+
+
+@generator_classes
 @settings(max_examples=300, deadline=None)
 @given(seed=seeds, size=st.integers(0, 700), count=st.integers(0, 130))
-def test_shuffle_prefix_and_shuffle_exact_take_the_compiled_shuffle(seed, size, count) -> None:
-    for shuffle in (partial(shuffle_prefix, count=count), shuffle_exact):
-        ours, theirs = MersenneTwister(seed), random.Random(seed)
+def test_the_shuffle_methods_are_randoms_shuffle(generator_class, seed, size, count) -> None:
+    for method in ("shuffle_prefix", "shuffle"):
+        ours, theirs = generator_class(seed), random.Random(seed)
         mine, expected = list(range(size)), list(range(size))
-        shuffle(ours, mine)
-        shuffle(theirs, expected)
+        getattr(ours, method)(mine, *([count] if method == "shuffle_prefix" else []))
+        theirs.shuffle(expected)
+        if method == "shuffle":
+            assert mine == expected
         assert mine[:count] == expected[:count]
         assert ours.getstate() == theirs.getstate()
 
 
 @needs_accelerator
+@settings(max_examples=200, deadline=None)
+@given(seed=seeds, size=st.integers(0, 700), count=st.integers(0, 130))
+def test_the_pure_shuffles_on_the_compiled_generators_draws(seed, size, count) -> None:
+    """The module's shuffles need only getrandbits: on the compiled generator they give
+    what its own C shuffles give."""
+    for shuffle in (partial(shuffle_prefix, count=count), shuffle_exact):
+        ours, theirs = MersenneTwister(seed), MersenneTwister(seed)
+        mine, expected = list(range(size)), list(range(size))
+        shuffle(ours, mine)
+        theirs.shuffle(expected)
+        assert mine[:count] == expected[:count]
+        assert ours.getstate() == theirs.getstate()
+
+
+@generator_classes
 @settings(max_examples=300, deadline=None)
 @given(seed=seeds, len_a=st.integers(0, 300), len_b=st.integers(0, 300),
        count=st.integers(0, 90))
-def test_candidate_head_is_the_shuffled_candidate_list(seed, len_a, len_b, count) -> None:
+def test_candidate_head_is_the_shuffled_candidate_list(generator_class, seed, len_a, len_b,
+                                                       count) -> None:
     length = len_a + len_b + 3
-    ours, theirs = MersenneTwister(seed), random.Random(seed)
+    ours, theirs = generator_class(seed), random.Random(seed)
     candidates = [*range(1, len_a + 1), *range(len_a + 2, length - 1)]
     theirs.shuffle(candidates)
     assert ours.candidate_head(len_a, length, count) == candidates[:count]
     assert ours.getstate() == theirs.getstate()
 
 
-@needs_accelerator
+@generator_classes
 @settings(max_examples=300, deadline=None)
 @given(seed=seeds, count=st.integers(0, 100),
        num_words=st.sampled_from([1, 2, 3, 5, 1000, 21128, 30522, 2**16]))
-def test_replacement_draws_are_the_pure_draws(seed, count, num_words) -> None:
+def test_replacement_draws_are_the_pure_draws(generator_class, seed, count, num_words) -> None:
     words = tuple(range(7, 7 + num_words))
-    ours, theirs = MersenneTwister(seed), random.Random(seed)
+    ours, theirs = generator_class(seed), random.Random(seed)
     shown = ours.replacement_draws(count, 103, KEEP, words)
     assert shown == replacement_draws(theirs, count, 103, words)
     assert ours.getstate() == theirs.getstate()
 
 
-@needs_accelerator
+@generator_classes
 @settings(max_examples=300, deadline=None)
 @given(seed=seeds, a_lo=st.integers(0, 50), len_a=st.integers(0, 300),
        b_lo=st.integers(0, 50), len_b=st.integers(0, 300), limit=st.integers(0, 300))
-def test_truncate_pair_is_the_pure_truncation(seed, a_lo, len_a, b_lo, len_b, limit) -> None:
-    ours, theirs = MersenneTwister(seed), random.Random(seed)
+def test_truncate_pair_is_the_pure_truncation(generator_class, seed, a_lo, len_a, b_lo, len_b,
+                                              limit) -> None:
+    ours, theirs = generator_class(seed), random.Random(seed)
     bounds = (a_lo, a_lo + len_a, b_lo, b_lo + len_b)
     assert ours.truncate_pair(*bounds, limit) == instances._truncate_pair(
         *bounds, limit, theirs.random)
@@ -281,7 +309,7 @@ def test_the_walk_hands_the_sink_the_same_instances(whole_word, has_special) -> 
                          short_seq_prob=0.2, cls_id=cls_id, sep_id=sep_id, mask_id=103,
                          random_word_ids=tuple(range(200, 1234)), whole_word=whole_word)
     runs = []
-    for generator in (MersenneTwister(11), random.Random(11)):
+    for generator in (MersenneTwister(11), PythonTwister(11)):
         recorder = _Recorder()
         create_instances(tokens, documents, rules, 3, generator, recorder)
         runs.append((recorder.added, generator.getstate()))

@@ -23,7 +23,8 @@ differently for speed must draw exactly the same numbers:
   `random.Random` draws, call for call, and also does the hot steps whole in C (the
   shuffles, `randbelow`, the truncation, the plain candidates' shuffled head and the
   80/10/10 draws), each the same draws as the Python step it replaces. Without it, or
-  with BERTKIT_PURE_PYTHON=1, the walk is the pure-Python one, with the same records.
+  with BERTKIT_PURE_PYTHON=1, the generator is `PythonTwister`, a `random.Random` with the
+  same methods written in Python, and the records are the same.
 
 Instances go to a sink (`InstanceSink`) as they are made, so a shard's instances can be
 spilled to disk instead of held as Python objects.
@@ -35,7 +36,6 @@ import os
 import random
 from bisect import bisect_left
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -106,25 +106,55 @@ class InstanceSink(Protocol):
         positions[k] (in draw order) showing replacements[k] (an id, or KEEP)."""
 
 
+class PythonTwister(random.Random):
+    """`random.Random` with the walk's compound draws as methods: the pure-Python walk.
+
+    The methods have the compiled `MersenneTwister`'s names and arguments, so the walk calls
+    ``rng.shuffle_prefix(...)`` and the like without asking which generator it holds; each
+    is the module function of the same name, which the tests compare with CPython's draws.
+    """
+
+    def shuffle(self, items: list) -> None:  # type: ignore[override]
+        shuffle_exact(self, items)
+
+    def shuffle_prefix(self, items: list, count: int) -> None:
+        shuffle_prefix(self, items, count)
+
+    def randbelow(self, n: int) -> int:
+        return randbelow(self.getrandbits, n)
+
+    def truncate_pair(self, a_lo: int, a_hi: int, b_lo: int, b_hi: int,
+                      max_num_tokens: int) -> tuple[int, int, int, int]:
+        return _truncate_pair(a_lo, a_hi, b_lo, b_hi, max_num_tokens, self.random)
+
+    def candidate_head(self, len_a: int, length: int, count: int) -> list[int]:
+        """The first ``count`` of the shuffled candidates: every position of A and B,
+        without [CLS] and the two [SEP]s."""
+        candidates = [*range(1, len_a + 1), *range(len_a + 2, length - 1)]
+        shuffle_prefix(self, candidates, count)
+        return candidates[:count]
+
+    def replacement_draws(self, count: int, mask_id: int, keep: int,
+                          words: tuple[int, ...]) -> list[int]:
+        return replacement_draws(self, count, mask_id, words, keep=keep)
+
+
 def accelerated() -> bool:
     """Whether `new_generator` returns the compiled generator."""
     return MersenneTwister is not None and os.environ.get(PURE_PYTHON_ENV, "") in ("", "0")
 
 
-def new_generator(seed: int) -> random.Random:
-    """`random.Random(seed)`, or the compiled generator that draws the same numbers."""
-    return MersenneTwister(seed) if accelerated() else random.Random(seed)
+def new_generator(seed: int) -> PythonTwister:
+    """`PythonTwister(seed)`, or the compiled generator: the same draws and methods."""
+    return MersenneTwister(seed) if accelerated() else PythonTwister(seed)
 
 
 def shuffle_exact(rng: random.Random, items: list) -> None:
-    """`rng.shuffle(items)`: same permutation, same generator state afterwards.
+    """`random.Random.shuffle(rng, items)`: same permutation, same generator state after.
 
     CPython's shuffle is Fisher-Yates from the back, each j drawn by `_randbelow(i + 1)`:
     `getrandbits(bit_length(i + 1))`, redrawn while it exceeds i.
     """
-    if type(rng) is MersenneTwister:
-        rng.shuffle(items)
-        return
     getrandbits = rng.getrandbits
     size = len(items)
     if size <= len(_SHUFFLE_STEPS):
@@ -144,9 +174,6 @@ def shuffle_prefix(rng: random.Random, items: list, count: int) -> None:
     The steps that fix positions >= count only need to move the element the draw picks
     (items[j] = items[i]): what lands at position i is never read again.
     """
-    if type(rng) is MersenneTwister:
-        rng.shuffle_prefix(items, count)
-        return
     getrandbits = rng.getrandbits
     size = len(items)
     if size > len(_SHUFFLE_STEPS):
@@ -175,25 +202,18 @@ def randbelow(getrandbits, n: int) -> int:
 
 
 def create_instances(tokens: ShardTokens, documents: list[DocumentBounds], rules: MaskingRules,
-                     dupe_factor: int, rng: random.Random, sink: InstanceSink) -> None:
+                     dupe_factor: int, rng: PythonTwister, sink: InstanceSink) -> None:
     """Every pass over every document, in Google's order (documents already shuffled)."""
-    if type(rng) is MersenneTwister:
-        below, truncate = rng.randbelow, rng.truncate_pair
-    else:
-        below = partial(randbelow, rng.getrandbits)
-        truncate = partial(_truncate_pair, coin=rng.random)
     for _ in range(dupe_factor):
         for document_index in range(len(documents)):
-            instances_from_document(tokens, documents, document_index, rules, rng, sink,
-                                    below, truncate)
+            instances_from_document(tokens, documents, document_index, rules, rng, sink)
 
 
 def instances_from_document(tokens: ShardTokens, documents: list[DocumentBounds],
-                            document_index: int, rules: MaskingRules, rng: random.Random,
-                            sink: InstanceSink, below, truncate) -> None:
-    """One document's instances. `below(n)` is `randbelow` on rng's draws and
-    `truncate(...)` is `_truncate_pair` on its `random()` (the generator's own methods
-    where it is the compiled one)."""
+                            document_index: int, rules: MaskingRules, rng: PythonTwister,
+                            sink: InstanceSink) -> None:
+    """One document's instances."""
+    below, truncate = rng.randbelow, rng.truncate_pair
     bounds = documents[document_index]
     max_num_tokens = rules.max_seq_length - 3
     target_seq_length = max_num_tokens
@@ -274,13 +294,12 @@ def candidate_groups(tokens: list[int], cls_id: int, sep_id: int) -> list[list[i
 
 
 def _mask_and_emit(tokens: ShardTokens, a_begin: int, a_end: int, b_begin: int, b_end: int,
-                   is_random_next: bool, rules: MaskingRules, rng: random.Random,
+                   is_random_next: bool, rules: MaskingRules, rng: PythonTwister,
                    sink: InstanceSink) -> None:
     len_a = a_end - a_begin
     length = len_a + (b_end - b_begin) + 3
     num_to_predict = min(rules.max_predictions_per_seq,
                          max(1, int(round(length * rules.masked_lm_prob))))
-    compiled = type(rng) is MersenneTwister
     groups: list
     if rules.whole_word or tokens.has_special:
         cls_id, sep_id = rules.cls_id, rules.sep_id
@@ -294,16 +313,13 @@ def _mask_and_emit(tokens: ShardTokens, a_begin: int, a_end: int, b_begin: int, 
             if rules.whole_word and groups:
                 groups = [[index] for index in groups]  # no continuation: one piece each
         if rules.whole_word:
-            shuffle_exact(rng, groups)
+            rng.shuffle(groups)
         else:
-            shuffle_prefix(rng, groups, num_to_predict)
-    elif compiled:
-        # The candidates are a range without the three specials: the generator builds,
-        # shuffles and cuts them in C, with the same draws as below.
-        groups = rng.candidate_head(len_a, length, num_to_predict)
+            rng.shuffle_prefix(groups, num_to_predict)
     else:
-        groups = [*range(1, len_a + 1), *range(len_a + 2, length - 1)]
-        shuffle_prefix(rng, groups, num_to_predict)
+        # The candidates are a range without the three specials: the compiled generator
+        # builds, shuffles and cuts them in C.
+        groups = rng.candidate_head(len_a, length, num_to_predict)
 
     positions: list[int] = []
     if rules.whole_word:
@@ -317,19 +333,15 @@ def _mask_and_emit(tokens: ShardTokens, a_begin: int, a_end: int, b_begin: int, 
         # Groups of one: Google's loop takes the first num_to_predict candidates.
         positions = groups[:num_to_predict]
     # The draws go position by position in the order the candidates were taken.
-    if compiled:
-        replacements = rng.replacement_draws(len(positions), rules.mask_id, KEEP,
-                                             rules.random_word_ids)
-    else:
-        replacements = replacement_draws(rng, len(positions), rules.mask_id,
+    replacements = rng.replacement_draws(len(positions), rules.mask_id, KEEP,
                                          rules.random_word_ids)
     sink.add(a_begin, a_end, b_begin, b_end, positions, replacements, is_random_next)
 
 
 def replacement_draws(rng: random.Random, count: int, mask_id: int,
-                      words: tuple[int, ...]) -> list[int]:
-    """Google's choice per masked position: [MASK] 80%, the original (KEEP) 10%, a random
-    vocab word 10% (`randint` over the vocab's words, as `randbelow`)."""
+                      words: tuple[int, ...], *, keep: int = KEEP) -> list[int]:
+    """Google's choice per masked position: [MASK] 80%, the original (``keep``) 10%, a
+    random vocab word 10% (`randint` over the vocab's words, as `randbelow`)."""
     random_unit = rng.random
     getrandbits = rng.getrandbits
     num_words = len(words)
@@ -340,7 +352,7 @@ def replacement_draws(rng: random.Random, count: int, mask_id: int,
         if random_unit() < 0.8:
             shown(mask_id)
         elif random_unit() < 0.5:
-            shown(KEEP)
+            shown(keep)
         else:
             draw = getrandbits(word_bits)
             while draw >= num_words:

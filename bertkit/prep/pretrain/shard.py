@@ -27,7 +27,6 @@ from bertkit.prep.pretrain.instances import (
     MaskingRules,
     create_instances,
     new_generator,
-    shuffle_exact,
 )
 from bertkit.prep.pretrain.records import InstanceSpill, write_records
 from bertkit.prep.pretrain.wwm import (
@@ -161,12 +160,12 @@ def _run(task: ShardTask, result: ShardResult) -> None:
                           options.max_predictions_per_seq, tokens.ids.dtype.type)
     try:
         rng = new_generator(shard_seed(options.random_seed, task.index))
-        shuffle_exact(rng, documents)
+        rng.shuffle(documents)
         create_instances(tokens, documents, rules, options.dupe_factor, rng, spill)
         spill.finish()
         del documents
         order = list(range(spill.instances))
-        shuffle_exact(rng, order)
+        rng.shuffle(order)
         write_records(spill, order, final, tokens.ids, rules.cls_id, rules.sep_id)
     finally:
         spill.discard()
