@@ -55,6 +55,10 @@ def test_code_point_slice(lower):
     assert differing_code_points(SLICE, lower) == []
 
 
+# All 1,114,112 code points take about 150 s on CI's two cores, a quarter of the default
+# run, for what the slice above already probes block by block: run before a release, or
+# after touching fast_basic.py, with -m slow.
+@pytest.mark.slow
 @pytest.mark.oracle
 @pytest.mark.parametrize("lower", [True, False], ids=["lower", "cased"])
 def test_every_code_point(lower):
