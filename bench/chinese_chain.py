@@ -20,7 +20,7 @@ The defaults are run 4's recipe (bench/results/chinese_chain.md), the first in w
 pretraining clearly helps. Hidden 128 rather than 256: per hour the 2 cores then see about 1.8x
 the sequences, and masked-LM progress on this corpus follows the sequences seen, not the
 steps. `--dupe-factor 10` (Google's default) gives 555k instances, so the hour's 640k
-sequences meet each static mask about once instead of six times.
+sequences meet each static mask about once (at `--dupe-factor 2`, almost six times).
 
 Run: python bench/chinese_chain.py --work-dir /tmp/zh-chain [--pretrain-steps 10000]
 """
@@ -135,7 +135,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--pretrain-seq-length", type=int, default=64,
                         help="CLUENER sentences are at most 50 characters")
-    parser.add_argument("--max-predictions-per-seq", type=int, default=13)
+    parser.add_argument("--max-predictions-per-seq", type=int, default=None,
+                        help="default: --pretrain-seq-length x --masked-lm-prob, rounded "
+                             "(Google's rule of thumb; 13 at 64 and 0.2)")
     parser.add_argument("--masked-lm-prob", type=float, default=0.2)
     parser.add_argument("--dupe-factor", type=int, default=10)
     parser.add_argument("--pretrain-steps", type=int, default=10000)
@@ -159,6 +161,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    if args.max_predictions_per_seq is None:
+        args.max_predictions_per_seq = round(args.pretrain_seq_length * args.masked_lm_prob)
     wanted = [arm.strip() for arm in args.arms.split(",") if arm.strip()]
     unknown = sorted(set(wanted) - set(ARMS))
     if unknown:
@@ -188,7 +192,8 @@ def main() -> None:
                 "prep", "pretrain", str(corpus), "--vocab", str(vocab), "--whole-word-mask",
                 "jieba", "--max-seq-length", str(args.pretrain_seq_length),
                 "--max-predictions-per-seq", str(args.max_predictions_per_seq),
-                "--masked-lm-prob", str(args.masked_lm_prob), "--dupe-factor", str(args.dupe_factor), "--workers", str(args.workers),
+                "--masked-lm-prob", str(args.masked_lm_prob), "--dupe-factor",
+                str(args.dupe_factor), "--workers", str(args.workers),
                 "-o", str(pretrain_data), log=work / "prep_pretrain.log")
         if args.from_checkpoint is not None:
             pretrained = model_dir_from_checkpoint(

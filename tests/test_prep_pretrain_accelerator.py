@@ -30,7 +30,6 @@ from bertkit.prep.pretrain.instances import (
     create_instances,
     new_generator,
     randbelow,
-    replacement_draws,
     shuffle_exact,
     shuffle_prefix,
 )
@@ -106,7 +105,7 @@ def _call(generator, name: str, argument):
     if name == "getrandbits":
         return generator.getrandbits(argument)
     if name == "randbelow":
-        if isinstance(generator, random.Random):
+        if type(generator) is random.Random:
             return randbelow(generator.getrandbits, argument)
         return generator.randbelow(argument)
     items = list(range(argument))
@@ -248,15 +247,39 @@ def test_candidate_head_is_the_shuffled_candidate_list(generator_class, seed, le
     assert ours.getstate() == theirs.getstate()
 
 
+# Google's steps written out on random.Random, as create_pretraining_data.py takes them.
+def _google_replacements(rng: random.Random, count: int, mask_id: int, keep: int,
+                         words: tuple[int, ...]) -> list[int]:
+    shown = []
+    for _ in range(count):
+        if rng.random() < 0.8:
+            shown.append(mask_id)
+        elif rng.random() < 0.5:
+            shown.append(keep)
+        else:
+            shown.append(words[rng.randint(0, len(words) - 1)])
+    return shown
+
+
+def _google_truncation(rng: random.Random, tokens_a: list, tokens_b: list,
+                       max_num_tokens: int) -> None:
+    while len(tokens_a) + len(tokens_b) > max_num_tokens:
+        longer = tokens_a if len(tokens_a) > len(tokens_b) else tokens_b
+        if rng.random() < 0.5:
+            del longer[0]
+        else:
+            longer.pop()
+
+
 @generator_classes
 @settings(max_examples=300, deadline=None)
 @given(seed=seeds, count=st.integers(0, 100),
        num_words=st.sampled_from([1, 2, 3, 5, 1000, 21128, 30522, 2**16]))
-def test_replacement_draws_are_the_pure_draws(generator_class, seed, count, num_words) -> None:
+def test_replacement_draws_are_googles(generator_class, seed, count, num_words) -> None:
     words = tuple(range(7, 7 + num_words))
     ours, theirs = generator_class(seed), random.Random(seed)
     shown = ours.replacement_draws(count, 103, KEEP, words)
-    assert shown == replacement_draws(theirs, count, 103, words)
+    assert shown == _google_replacements(theirs, count, 103, KEEP, words)
     assert ours.getstate() == theirs.getstate()
 
 
@@ -264,12 +287,24 @@ def test_replacement_draws_are_the_pure_draws(generator_class, seed, count, num_
 @settings(max_examples=300, deadline=None)
 @given(seed=seeds, a_lo=st.integers(0, 50), len_a=st.integers(0, 300),
        b_lo=st.integers(0, 50), len_b=st.integers(0, 300), limit=st.integers(0, 300))
-def test_truncate_pair_is_the_pure_truncation(generator_class, seed, a_lo, len_a, b_lo, len_b,
-                                              limit) -> None:
+def test_truncate_pair_is_googles(generator_class, seed, a_lo, len_a, b_lo, len_b,
+                                  limit) -> None:
     ours, theirs = generator_class(seed), random.Random(seed)
-    bounds = (a_lo, a_lo + len_a, b_lo, b_lo + len_b)
-    assert ours.truncate_pair(*bounds, limit) == instances._truncate_pair(
-        *bounds, limit, theirs.random)
+    tokens_a, tokens_b = list(range(a_lo, a_lo + len_a)), list(range(b_lo, b_lo + len_b))
+    _google_truncation(theirs, tokens_a, tokens_b, limit)
+    new_a_lo, new_a_hi, new_b_lo, new_b_hi = ours.truncate_pair(
+        a_lo, a_lo + len_a, b_lo, b_lo + len_b, limit)
+    assert list(range(new_a_lo, new_a_hi)) == tokens_a
+    assert list(range(new_b_lo, new_b_hi)) == tokens_b
+    assert ours.getstate() == theirs.getstate()
+
+
+@generator_classes
+@settings(max_examples=300, deadline=None)
+@given(seed=seeds, width=st.integers(1, 2**32 - 1))
+def test_randbelow_is_randint(generator_class, seed, width) -> None:
+    ours, theirs = generator_class(seed), random.Random(seed)
+    assert ours.randbelow(width) == theirs.randint(0, width - 1)
     assert ours.getstate() == theirs.getstate()
 
 

@@ -55,9 +55,8 @@ def test_code_point_slice(lower):
     assert differing_code_points(SLICE, lower) == []
 
 
-# All 1,114,112 code points take about 150 s on CI's two cores, a quarter of the default
-# run, for what the slice above already probes block by block: run before a release, or
-# after touching fast_basic.py, with -m slow.
+# All 1,114,112 code points take about 150 s on CI's two cores, for what the slice above
+# already probes block by block: run them with -m slow after touching fast_basic.py.
 @pytest.mark.slow
 @pytest.mark.oracle
 @pytest.mark.parametrize("lower", [True, False], ids=["lower", "cased"])

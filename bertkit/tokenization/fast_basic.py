@@ -29,9 +29,9 @@ asked about characters of the text in hand, so it is exact as long as it covers 
 Large classes are split into a bitmap-friendly BMP part and an astral part behind a
 one-range check, so the regex engine tests each BMP character in constant time.
 
-The whole-text equivalences above are checked on every code point in several contexts
-(tests/test_tokenization_codepoints.py) and on all the real corpora against Google's
-own code.
+The whole-text equivalences above are checked code point by code point in several contexts
+(tests/test_tokenization_codepoints.py: the blocks where the rules bite in every run, all
+1,114,112 code points with -m slow) and on all the real corpora against Google's own code.
 """
 
 from __future__ import annotations

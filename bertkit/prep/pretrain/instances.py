@@ -46,7 +46,7 @@ try:
 except ImportError:  # not built (no C compiler at install): the pure-Python walk
     MersenneTwister = None
 
-# Set to anything but "" or "0", it makes `new_generator` return `random.Random` even where
+# Set to anything but "" or "0", it makes `new_generator` return `PythonTwister` even where
 # the accelerator is built (read per call, so tests can run both paths in one process).
 PURE_PYTHON_ENV = "BERTKIT_PURE_PYTHON"
 
@@ -106,12 +106,31 @@ class InstanceSink(Protocol):
         positions[k] (in draw order) showing replacements[k] (an id, or KEEP)."""
 
 
+class WalkGenerator(Protocol):
+    """What the walk draws from: `random.Random`'s draws plus its compound steps, each making
+    exactly the draws of the Python step it names. `PythonTwister` and the compiled
+    `MersenneTwister` both are one."""
+
+    def random(self) -> float: ...
+    def getrandbits(self, k: int, /) -> int: ...
+    def shuffle(self, items: list, /) -> None: ...
+    def shuffle_prefix(self, items: list, count: int, /) -> None: ...
+    def randbelow(self, n: int, /) -> int: ...
+    def truncate_pair(self, a_lo: int, a_hi: int, b_lo: int, b_hi: int,
+                      max_num_tokens: int, /) -> tuple[int, int, int, int]: ...
+    def candidate_head(self, len_a: int, length: int, count: int, /) -> list[int]: ...
+    def replacement_draws(self, count: int, mask_id: int, keep: int,
+                          words: tuple[int, ...], /) -> list[int]: ...
+
+
 class PythonTwister(random.Random):
-    """`random.Random` with the walk's compound draws as methods: the pure-Python walk.
+    """`random.Random` with the walk's compound steps as methods: the pure-Python walk.
 
     The methods have the compiled `MersenneTwister`'s names and arguments, so the walk calls
-    ``rng.shuffle_prefix(...)`` and the like without asking which generator it holds; each
-    is the module function of the same name, which the tests compare with CPython's draws.
+    ``rng.shuffle_prefix(...)`` and the like without asking which generator it holds. They
+    are written with the module functions below (`shuffle_exact`, `shuffle_prefix`,
+    `randbelow`, `_truncate_pair`, `replacement_draws`); the tests compare every method with
+    the same step written out on `random.Random`.
     """
 
     def shuffle(self, items: list) -> None:  # type: ignore[override]
@@ -144,7 +163,7 @@ def accelerated() -> bool:
     return MersenneTwister is not None and os.environ.get(PURE_PYTHON_ENV, "") in ("", "0")
 
 
-def new_generator(seed: int) -> PythonTwister:
+def new_generator(seed: int) -> WalkGenerator:
     """`PythonTwister(seed)`, or the compiled generator: the same draws and methods."""
     return MersenneTwister(seed) if accelerated() else PythonTwister(seed)
 
@@ -202,7 +221,7 @@ def randbelow(getrandbits, n: int) -> int:
 
 
 def create_instances(tokens: ShardTokens, documents: list[DocumentBounds], rules: MaskingRules,
-                     dupe_factor: int, rng: PythonTwister, sink: InstanceSink) -> None:
+                     dupe_factor: int, rng: WalkGenerator, sink: InstanceSink) -> None:
     """Every pass over every document, in Google's order (documents already shuffled)."""
     for _ in range(dupe_factor):
         for document_index in range(len(documents)):
@@ -210,7 +229,7 @@ def create_instances(tokens: ShardTokens, documents: list[DocumentBounds], rules
 
 
 def instances_from_document(tokens: ShardTokens, documents: list[DocumentBounds],
-                            document_index: int, rules: MaskingRules, rng: PythonTwister,
+                            document_index: int, rules: MaskingRules, rng: WalkGenerator,
                             sink: InstanceSink) -> None:
     """One document's instances."""
     below, truncate = rng.randbelow, rng.truncate_pair
@@ -294,7 +313,7 @@ def candidate_groups(tokens: list[int], cls_id: int, sep_id: int) -> list[list[i
 
 
 def _mask_and_emit(tokens: ShardTokens, a_begin: int, a_end: int, b_begin: int, b_end: int,
-                   is_random_next: bool, rules: MaskingRules, rng: PythonTwister,
+                   is_random_next: bool, rules: MaskingRules, rng: WalkGenerator,
                    sink: InstanceSink) -> None:
     len_a = a_end - a_begin
     length = len_a + (b_end - b_begin) + 3
