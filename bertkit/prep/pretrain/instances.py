@@ -336,8 +336,8 @@ def _mask_and_emit(tokens: ShardTokens, a_begin: int, a_end: int, b_begin: int, 
         else:
             rng.shuffle_prefix(groups, num_to_predict)
     else:
-        # The candidates are a range without the three specials: the compiled generator
-        # builds, shuffles and cuts them in C.
+        # The candidates are a range without the three specials: the generator builds,
+        # shuffles and cuts them in one call (in C where it is the compiled one).
         groups = rng.candidate_head(len_a, length, num_to_predict)
 
     positions: list[int] = []
