@@ -224,15 +224,16 @@ def main() -> None:
         text = corpus.read_text(encoding="utf-8").split("\n\n")
         shard_dir = scratch / "shards"
         shard_dir.mkdir()
+        whole_copies = args.workers_shard == "copies"
         per = -(-len(text) // 8)
         shards = []
         for index in range(8):
             path = shard_dir / f"part-{index}.txt"
-            part = text if args.workers_shard == "copies" else \
-                text[index * per:(index + 1) * per]
+            part = text if whole_copies else text[index * per:(index + 1) * per]
             path.write_text("\n\n".join(part), encoding="utf-8")
             shards.append(path)
-        print(f"\n8 input shards, each {'a copy of the corpus' if args.workers_shard == 'copies' else 'an eighth of it'}")
+        each = "a copy of the corpus" if whole_copies else "an eighth of it"
+        print(f"\n8 input shards, each {each}")
         print("\n| 8 shards | wall s | CPU s | instances/s (wall) | instances per CPU s |\n"
               "| --- | ---: | ---: | ---: | ---: |")
         outputs, walls = {}, {}
